@@ -1,0 +1,16 @@
+from __future__ import annotations
+
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class RecoAppConfig(AppConfig):
+    name = "reco_app"
+    verbose_name = _("Recommendations")
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from reco_app import checks  # noqa: F401  (registers system checks)
+        from reco_app import signals
+
+        signals.connect_catalog_signals()

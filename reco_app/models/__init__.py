@@ -1,0 +1,7 @@
+"""reco_app's models. Each area keeps its models in its own module here."""
+
+from reco_app.models.catalog import CatalogItem
+from reco_app.models.events import Event, EventType
+from reco_app.models.registry import ModelVersion
+
+__all__ = ["CatalogItem", "Event", "EventType", "ModelVersion"]

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# One command from a fresh clone to the demo shop at http://127.0.0.1:8000 on the embedded
+# default: SQLite, local-memory cache, Celery tasks run eagerly in-process.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/bootstrap.sh
+PY=${VENV:-.venv}/bin/python
+unset DATABASE_URL REDIS_URL CELERY_BROKER_URL
+echo "==> migrating the SQLite database (var/db.sqlite3)"
+$PY manage.py migrate --noinput
+echo "==> demo shop at http://127.0.0.1:${PORT:-8000}/  (admin: /admin/, user 'admin' / 'admin')"
+exec $PY manage.py runserver "127.0.0.1:${PORT:-8000}"

@@ -1,0 +1,22 @@
+"""Test settings: the example_shop's settings with fast hashing and an isolated var dir.
+
+Services are chosen by the same environment variables as the demo (``DATABASE_URL``,
+``REDIS_URL``, ``CELERY_BROKER_URL``); without them the tests run on SQLite + locmem and
+the ``services``-marked tests skip with a reason (``RECO_REQUIRE_SERVICES=1`` turns those
+skips into failures, as in CI).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+os.environ.setdefault("RECO_VAR_DIR", str(Path(tempfile.gettempdir()) / f"reco-tests-{os.getpid()}"))
+
+from example_shop.settings import *  # noqa: E402,F401,F403
+from example_shop.settings import RECO_APP, VAR_DIR  # noqa: E402
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+MEDIA_ROOT = VAR_DIR / "media"
+RECO_APP = {**RECO_APP}
