@@ -10,6 +10,7 @@ urlpatterns = [
     path("p/<str:sku>/", views.product_detail, name="product_detail"),
     path("img/<str:sku>.svg", views.product_image, name="product_image"),
     path("accounts/", include("django.contrib.auth.urls")),
+    path("reco/", include("reco_app.urls")),
     path("cookies/", include("cookie_consent.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -1,0 +1,8 @@
+"""Django admin for reco_app; each area registers its ModelAdmins in its own module."""
+
+from reco_app.admin import catalog  # noqa: F401
+
+# tracking & consent
+# training
+# merchandising rules
+# segments

@@ -4,4 +4,9 @@ from reco_app.models.catalog import CatalogItem
 from reco_app.models.events import Event, EventType
 from reco_app.models.registry import ModelVersion
 
+# tracking & consent
+# training
+# merchandising rules
+# segments
+
 __all__ = ["CatalogItem", "Event", "EventType", "ModelVersion"]

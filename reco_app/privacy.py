@@ -1,0 +1,45 @@
+"""Registry of personal data holders, so export and erasure reach every one of them.
+
+Each area that stores something about a shopper registers a holder::
+
+    privacy.register("segments", export=export_memberships, erase=erase_memberships)
+
+``export(subjects)`` returns JSON-serialisable data; ``erase(subjects)`` deletes (or
+excludes) it and returns a count. ``subjects`` is the list of subject keys of one person
+(their customer key and the ``anon:<visitor id>`` keys joined to it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+Exporter = Callable[[list[str]], Any]
+Eraser = Callable[[list[str]], int]
+
+
+@dataclass(frozen=True)
+class Holder:
+    name: str
+    export: Exporter
+    erase: Eraser
+
+
+_holders: dict[str, Holder] = {}
+
+
+def register(name: str, *, export: Exporter, erase: Eraser) -> None:
+    _holders[name] = Holder(name, export, erase)
+
+
+def holders() -> list[Holder]:
+    return list(_holders.values())
+
+
+def export_subjects(subjects: list[str]) -> dict[str, Any]:
+    return {h.name: h.export(subjects) for h in holders()}
+
+
+def erase_subjects(subjects: list[str]) -> dict[str, int]:
+    return {h.name: h.erase(subjects) for h in holders()}

@@ -1,0 +1,10 @@
+"""Celery tasks (thin ``@shared_task`` wrappers); each area keeps its own in ``<area>/tasks.py``.
+
+Celery's autodiscovery imports this module, which re-exports every area's tasks.
+"""
+
+# tracking & consent
+# training
+# serving
+# merchandising rules
+# segments
