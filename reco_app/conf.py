@@ -58,6 +58,11 @@ DEFAULTS: dict[str, Any] = {
     # Django storage alias (settings.STORAGES) for model artifacts.
     "ARTIFACT_STORAGE": "default",
     "ARTIFACT_PREFIX": "reco_app/models",
+    # Function(subject) -> list of segment keys (serving and rules read it).
+    "SEGMENTS_PROVIDER": "reco_app.segments.service.segments_for",
+    # Function(subjects) -> {subject: [segment keys]} used as LightFM user features
+    # (None = no user features).
+    "USER_FEATURES_PROVIDER": "reco_app.segments.service.user_features",
     # --- tracking & consent -----------------------------------------------------------
     # (keys added by the tracking area go below this line)
 

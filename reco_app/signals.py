@@ -49,3 +49,21 @@ def connect_catalog_signals() -> None:
     if tags and adapter._is_m2m(tags.split(".")[0]):
         through = getattr(model, tags.split(".")[0]).through
         m2m_changed.connect(_on_m2m, sender=through, dispatch_uid="reco_app_catalog_tags")
+
+
+# --- signals other areas listen to ------------------------------------------------------
+from django.dispatch import Signal  # noqa: E402
+
+#: Sent by the tracking service after events are durably stored (after commit).
+#: kwargs: ``events`` (list of saved ``Event`` rows).
+event_stored = Signal()
+
+#: Sent by the model registry after a version becomes active. kwargs: ``version``.
+model_activated = Signal()
+
+#: Sent when merchandising rules change. kwargs: ``rule`` (may be None).
+rules_changed = Signal()
+
+#: Sent by the shop (or reco_app.track) when an order is placed. kwargs: ``request``,
+#: ``order``, ``lines`` (iterable of (product, quantity, unit_price)), ``user``.
+order_placed = Signal()

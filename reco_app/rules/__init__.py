@@ -1,0 +1,1 @@
+"""Merchandising rules: pins, boosts, buries, exclusions, filters, caps."""
