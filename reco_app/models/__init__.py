@@ -1,6 +1,7 @@
 """reco_app's models. Each area keeps its models in its own module here."""
 
 from reco_app.models.catalog import CatalogItem
+from reco_app.models.counters import DroppedEventCount
 from reco_app.models.events import Event, EventType
 from reco_app.models.registry import ModelVersion
 
@@ -9,4 +10,4 @@ from reco_app.models.registry import ModelVersion
 # merchandising rules
 # segments
 
-__all__ = ["CatalogItem", "Event", "EventType", "ModelVersion"]
+__all__ = ["CatalogItem", "DroppedEventCount", "Event", "EventType", "ModelVersion"]
