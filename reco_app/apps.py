@@ -14,3 +14,4 @@ class RecoAppConfig(AppConfig):
         from reco_app import signals
 
         signals.connect_catalog_signals()
+        from reco_app.rules import service as _rules  # noqa: F401  (rule cache invalidation, audit)

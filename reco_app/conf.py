@@ -74,6 +74,14 @@ DEFAULTS: dict[str, Any] = {
 
     # --- merchandising rules ----------------------------------------------------------
     # (keys added by the rules area go below this line)
+    # Highest pin position per placement ({"for_you": 12}); placements not listed use
+    # RULES_MAX_PIN_POSITION.
+    "RULES_PLACEMENT_LIMITS": {},
+    "RULES_MAX_PIN_POSITION": 24,
+    # Days of history the merchandising dashboard shows.
+    "DASHBOARD_DAYS": 30,
+    # DroppedEventCount reasons that mean "no consent" on the dashboard.
+    "DASHBOARD_CONSENT_REASONS": ["no_consent", "gpc", "dnt", "refused"],
 
     # --- segments ---------------------------------------------------------------------
     # (keys added by the segments area go below this line)

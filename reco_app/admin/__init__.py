@@ -5,4 +5,5 @@ from reco_app.admin import catalog  # noqa: F401
 # tracking & consent
 # training
 # merchandising rules
+from reco_app.admin import rules  # noqa: E402,F401
 # segments

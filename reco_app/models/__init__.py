@@ -8,6 +8,7 @@ from reco_app.models.registry import ModelVersion
 # tracking & consent
 # training
 # merchandising rules
+from reco_app.models.rules import Rule, RuleChange  # noqa: E402,F401
 # segments
 
 __all__ = ["CatalogItem", "DroppedEventCount", "Event", "EventType", "ModelVersion"]

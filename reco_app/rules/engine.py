@@ -1,13 +1,190 @@
-"""Seam for the merchandising rules stage of the serving pipeline.
+"""The merchandising rules stage of the serving pipeline.
 
-Interim pass-through until the merchandising area lands its engine here.
+Per request the cost is one cache read (the "rules" namespace version) plus a handful
+of numpy operations on the candidate arrays: rule conditions are compiled to boolean
+masks over the whole catalog once per (catalog, rules version) and gathered for the
+candidates. Order of effects, whatever the priorities:
+
+1. exclude and filter rules drop candidates;
+2. boost and bury rules change scores: all multipliers, then all additive amounts
+   (so their order never matters); a multiplier always moves a score in the rule's
+   direction, also for negative scores;
+3. pin rules, by priority, write ``cands.pinned`` (a taken position keeps its first pin);
+   a pinned product missing from the candidates is added; pins win over exclusions;
+4. cap rules drop the lowest-scored candidates beyond N per brand or category (pinned
+   products are exempt).
 """
 
 from __future__ import annotations
 
+from typing import Any
+
+import numpy as np
+from django.utils import timezone
+
+from reco_app import cache
+from reco_app.rules.compile import CompiledRule, CompiledRules, compile_rules
+from reco_app.rules.trace import LazyTrace
 from reco_app.serving.types import Candidates, CatalogIndex, ServingContext
+
+PINNED_SOURCE = "pinned"
+
+
+def load_specs() -> list[dict[str, Any]]:
+    """Enabled rules as plain dicts, by priority (schedules are checked per request)."""
+    from reco_app.models.rules import Rule
+
+    return [{"id": r.pk, **r.as_dict()} for r in Rule.objects.enabled().order_by("priority", "id")]
+
+
+def cached_specs(version: int) -> list[dict[str, Any]]:
+    return cache.get_or_set(cache.make_key("rules", "specs", version), load_specs)
+
+
+def compiled_for(catalog: CatalogIndex) -> CompiledRules:
+    """Compiled rules for this catalog object, rebuilt when the "rules" namespace is bumped."""
+    version = cache.ns_version("rules")
+    memo = getattr(catalog, "_reco_rules", None)
+    if memo is not None and memo[0] == version:
+        return memo[1]
+    compiled = compile_rules(cached_specs(version), catalog)
+    catalog._reco_rules = (version, compiled)  # type: ignore[attr-defined]
+    return compiled
 
 
 class RulesStage:
+    """``apply(cands, catalog, ctx)``: the rules stage of the serving pipeline."""
+
     def apply(self, cands: Candidates, catalog: CatalogIndex, ctx: ServingContext) -> Candidates:
-        return cands
+        compiled = compiled_for(catalog)
+        if not compiled.rules:
+            return cands
+        live = live_rules(compiled, ctx)
+        if not live:
+            return cands
+        return apply_rules(cands, catalog, compiled, live, (ctx.now or timezone.now()).timestamp())
+
+
+def live_rules(compiled: CompiledRules, ctx: ServingContext) -> list[CompiledRule]:
+    now = (ctx.now or timezone.now()).timestamp()
+    segments = {s.lower() for s in ctx.segments}
+    placement, device, page = ctx.placement.lower(), (ctx.device or "").lower(), (ctx.page_category or "").lower()
+    return [r for r in compiled.rules if r.in_scope(placement, segments, device, page, now)]
+
+
+def apply_rules(
+    cands: Candidates, catalog: CatalogIndex, compiled: CompiledRules, live: list[CompiledRule], now: float
+) -> Candidates:
+    trace = LazyTrace(cands.trace)
+    idx, score, source = cands.idx, cands.score.astype(np.float64, copy=True), cands.source
+    matches = compiled.masks[idx][:, [r.col for r in live]]
+    for j, rule in enumerate(live):
+        if rule.within_seconds is not None:
+            with np.errstate(invalid="ignore"):
+                matches[:, j] &= catalog.launched_at[idx] >= now - rule.within_seconds
+    by_action: dict[str, list[int]] = {}
+    for j, rule in enumerate(live):
+        by_action.setdefault(rule.action, []).append(j)
+
+    def names(cols: list[int]) -> list[str]:
+        return [live[j].name for j in cols]
+
+    # 1. exclude / filter
+    keep = np.ones(len(idx), dtype=bool)
+    if "exclude" in by_action:
+        cols = by_action["exclude"]
+        keep &= ~matches[:, cols].any(axis=1)
+        trace.defer(names(cols), idx, matches[:, cols])
+    if "filter" in by_action:
+        cols = by_action["filter"]
+        keep &= matches[:, cols].all(axis=1)
+        trace.defer(names(cols), idx, ~matches[:, cols])
+    if not keep.all():
+        idx, score, source, matches = idx[keep], score[keep], source[keep], matches[keep]
+
+    # 2. boost / bury
+    cols = by_action.get("boost", []) + by_action.get("bury", [])
+    if cols and len(idx):
+        hit = matches[:, cols]
+        weights = hit.astype(np.float64)
+        log_mult = weights @ np.array([live[j].log_factor for j in cols])
+        mult = np.exp(log_mult)
+        score = np.where(score >= 0, score * mult, score / mult) + weights @ np.array([live[j].additive for j in cols])
+        trace.defer(names(cols), idx, hit)
+
+    # 3. pins
+    pinned = dict(cands.pinned)
+    source_names = cands.source_names
+    for j in by_action.get("pin", []):
+        rule = live[j]
+        if rule.position in pinned:
+            continue  # an earlier (higher priority) pin holds this position
+        target = _pin_target(rule, j, idx, score, matches, pinned, catalog)
+        if target < 0 or target in pinned.values():
+            continue
+        where = np.flatnonzero(idx == target)
+        if not len(where):
+            if PINNED_SOURCE not in source_names:
+                source_names = [*source_names, PINNED_SOURCE]
+            top = float(score.max()) if len(score) else 0.0
+            idx = np.append(idx, target)
+            score = np.append(score, top)
+            source = np.append(source, np.int16(source_names.index(PINNED_SOURCE))).astype(cands.source.dtype)
+            matches = np.vstack([matches, compiled.masks[target, [r.col for r in live]]])
+        pinned[rule.position] = int(target)
+        trace.note(target, rule.name)
+
+    # 4. caps
+    if "cap" in by_action and len(idx):
+        keep = np.ones(len(idx), dtype=bool)
+        exempt = np.isin(idx, np.fromiter(pinned.values(), dtype=np.int64, count=len(pinned)))
+        for j in by_action["cap"]:
+            rule = live[j]
+            groups = (catalog.brand if rule.cap_by == "brand" else catalog.category)[idx]
+            dropped = _beyond_cap(matches[:, j] & ~exempt & keep & (groups >= 0), groups, score, rule.cap_count)
+            keep[dropped] = False
+            trace.defer([rule.name], idx[dropped], np.ones((len(dropped), 1), dtype=bool))
+        idx, score, source = idx[keep], score[keep], source[keep]
+
+    return Candidates(
+        idx=idx,
+        score=score,
+        source=source,
+        source_names=source_names,
+        reasons=cands.reasons,
+        pinned=pinned,
+        trace=trace,
+    )
+
+
+def _pin_target(
+    rule: CompiledRule,
+    col: int,
+    idx: np.ndarray,
+    score: np.ndarray,
+    matches: np.ndarray,
+    pinned: dict[int, int],
+    catalog: CatalogIndex,
+) -> int:
+    if rule.pin_idx >= 0:
+        return rule.pin_idx if bool(catalog.available[rule.pin_idx]) else -1
+    if rule.pin_idx == -2:
+        return -1  # the pinned product is not in the catalog (any more)
+    eligible = matches[:, col] & ~np.isin(idx, list(pinned.values()))
+    if not eligible.any():
+        return -1
+    best = np.flatnonzero(eligible)[np.argmax(score[eligible])]
+    return int(idx[best])
+
+
+def _beyond_cap(members: np.ndarray, groups: np.ndarray, score: np.ndarray, cap: int) -> np.ndarray:
+    """Positions of ``members`` ranked below ``cap`` within their group by score (stable on ties)."""
+    sel = np.flatnonzero(members)
+    if not len(sel):
+        return sel
+    order = sel[np.lexsort((-score[sel], groups[sel]))]
+    g = groups[order]
+    n = len(order)
+    starts = np.r_[True, g[1:] != g[:-1]]
+    first = np.maximum.accumulate(np.where(starts, np.arange(n), 0))
+    return order[(np.arange(n) - first) >= cap]
