@@ -14,7 +14,7 @@ import datetime as dt
 from collections import defaultdict
 from typing import Any
 
-from django.db.models import Count, Exists, OuterRef, Q, Subquery, Sum, Value
+from django.db.models import Count, Exists, OuterRef, Q, Subquery, Sum, TextField, Value
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
@@ -41,7 +41,7 @@ def rec_traffic(since: dt.datetime) -> dict[tuple[str, str], dict[str, int]]:
     """{(day, placement): {"impressions": n, "clicks": n}}."""
     rows = (
         Event.objects.filter(timestamp__gte=since, event_type__in=[EventType.REC_IMPRESSION, EventType.REC_CLICK])
-        .annotate(day=TruncDate("timestamp"), placement=Coalesce(_placement(), Value(UNKNOWN)))
+        .annotate(day=TruncDate("timestamp"), placement=Coalesce(_placement(), Value(UNKNOWN), output_field=TextField()))
         .values("day", "placement", "event_type")
         .annotate(n=Count("id"))
         .order_by()
@@ -75,6 +75,7 @@ def attributed(since: dt.datetime) -> dict[tuple[str, str], dict[str, float]]:
                 Subquery(click_by_token.values(p=_placement())[:1]),
                 _placement(),
                 Value(UNKNOWN),
+                output_field=TextField(),
             ),
         )
         .values("day", "placement", "event_type")
