@@ -78,10 +78,11 @@ def apply_rules(
     trace = LazyTrace(cands.trace)
     idx, score, source = cands.idx, cands.score.astype(np.float64, copy=True), cands.source
     matches = compiled.masks[idx][:, [r.col for r in live]]
+    launched = None
     for j, rule in enumerate(live):
         if rule.within_seconds is not None:
-            with np.errstate(invalid="ignore"):
-                matches[:, j] &= catalog.launched_at[idx] >= now - rule.within_seconds
+            launched = catalog.launched_at[idx] if launched is None else launched
+            matches[:, j] &= launched >= now - rule.within_seconds  # nan (unknown) compares False
     by_action: dict[str, list[int]] = {}
     for j, rule in enumerate(live):
         by_action.setdefault(rule.action, []).append(j)
@@ -115,33 +116,40 @@ def apply_rules(
     # 3. pins
     pinned = dict(cands.pinned)
     source_names = cands.source_names
+    taken = _members(idx, pinned.values())
+    added: list[int] = []
     for j in by_action.get("pin", []):
         rule = live[j]
         if rule.position in pinned:
             continue  # an earlier (higher priority) pin holds this position
-        target = _pin_target(rule, j, idx, score, matches, pinned, catalog)
+        target = _pin_target(rule, matches[:, j] & ~taken, idx, score, catalog)
         if target < 0 or target in pinned.values():
             continue
-        where = np.flatnonzero(idx == target)
-        if not len(where):
-            if PINNED_SOURCE not in source_names:
-                source_names = [*source_names, PINNED_SOURCE]
-            top = float(score.max()) if len(score) else 0.0
-            idx = np.append(idx, target)
-            score = np.append(score, top)
-            source = np.append(source, np.int16(source_names.index(PINNED_SOURCE))).astype(cands.source.dtype)
-            matches = np.vstack([matches, compiled.masks[target, [r.col for r in live]]])
-        pinned[rule.position] = int(target)
+        pinned[rule.position] = target
         trace.note(target, rule.name)
+        where = np.flatnonzero(idx == target)
+        if len(where):
+            taken[where[0]] = True
+        else:
+            added.append(target)
+    if added:
+        if PINNED_SOURCE not in source_names:
+            source_names = [*source_names, PINNED_SOURCE]
+        top = float(score.max()) if len(score) else 0.0
+        idx = np.concatenate([idx, np.array(added, dtype=idx.dtype)])
+        score = np.concatenate([score, np.full(len(added), top)])
+        code = np.full(len(added), source_names.index(PINNED_SOURCE), dtype=source.dtype)
+        source = np.concatenate([source, code])
+        matches = np.concatenate([matches, np.zeros((len(added), matches.shape[1]), dtype=bool)])
+        taken = np.concatenate([taken, np.ones(len(added), dtype=bool)])
 
     # 4. caps
     if "cap" in by_action and len(idx):
         keep = np.ones(len(idx), dtype=bool)
-        exempt = np.isin(idx, np.fromiter(pinned.values(), dtype=np.int64, count=len(pinned)))
         for j in by_action["cap"]:
             rule = live[j]
             groups = (catalog.brand if rule.cap_by == "brand" else catalog.category)[idx]
-            dropped = _beyond_cap(matches[:, j] & ~exempt & keep & (groups >= 0), groups, score, rule.cap_count)
+            dropped = _beyond_cap(matches[:, j] & ~taken & keep & (groups >= 0), groups, score, rule.cap_count)
             keep[dropped] = False
             trace.defer([rule.name], idx[dropped], np.ones((len(dropped), 1), dtype=bool))
         idx, score, source = idx[keep], score[keep], source[keep]
@@ -157,24 +165,25 @@ def apply_rules(
     )
 
 
-def _pin_target(
-    rule: CompiledRule,
-    col: int,
-    idx: np.ndarray,
-    score: np.ndarray,
-    matches: np.ndarray,
-    pinned: dict[int, int],
-    catalog: CatalogIndex,
-) -> int:
+def _pin_target(rule: CompiledRule, eligible: np.ndarray, idx: np.ndarray, score: np.ndarray, catalog: CatalogIndex) -> int:
+    """The catalog row a pin rule pins now, or -1."""
     if rule.pin_idx >= 0:
-        return rule.pin_idx if bool(catalog.available[rule.pin_idx]) else -1
+        available = catalog.in_stock[rule.pin_idx] and catalog.published[rule.pin_idx]
+        return rule.pin_idx if available else -1
     if rule.pin_idx == -2:
         return -1  # the pinned product is not in the catalog (any more)
-    eligible = matches[:, col] & ~np.isin(idx, list(pinned.values()))
-    if not eligible.any():
+    rows = np.flatnonzero(eligible)
+    if not len(rows):
         return -1
-    best = np.flatnonzero(eligible)[np.argmax(score[eligible])]
-    return int(idx[best])
+    return int(idx[rows[np.argmax(score[rows])]])
+
+
+def _members(idx: np.ndarray, rows: Any) -> np.ndarray:
+    """``idx`` entries among a few catalog rows (cheaper than np.isin for a handful)."""
+    out = np.zeros(len(idx), dtype=bool)
+    for row in rows:
+        out |= idx == row
+    return out
 
 
 def _beyond_cap(members: np.ndarray, groups: np.ndarray, score: np.ndarray, cap: int) -> np.ndarray:
@@ -185,6 +194,8 @@ def _beyond_cap(members: np.ndarray, groups: np.ndarray, score: np.ndarray, cap:
     order = sel[np.lexsort((-score[sel], groups[sel]))]
     g = groups[order]
     n = len(order)
-    starts = np.r_[True, g[1:] != g[:-1]]
+    starts = np.empty(n, dtype=bool)
+    starts[0] = True
+    np.not_equal(g[1:], g[:-1], out=starts[1:])
     first = np.maximum.accumulate(np.where(starts, np.arange(n), 0))
     return order[(np.arange(n) - first) >= cap]

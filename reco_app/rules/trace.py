@@ -27,8 +27,7 @@ class LazyTrace(dict):  # type: ignore[type-arg]
             self._pending.append((names, rows, matrix))
 
     def note(self, row: int, name: str) -> None:
-        self._flush()
-        dict.setdefault(self, int(row), []).append(name)
+        self._pending.append(([name], np.array([row], dtype=np.int64), np.ones((1, 1), dtype=bool)))
 
     def _flush(self) -> None:
         if not self._pending:
