@@ -26,17 +26,17 @@
   function niceMax(max) {
     if (max <= 0) return 1;
     var p = Math.pow(10, Math.floor(Math.log10(max)));
-    var steps = [1, 2, 2.5, 5, 10];
+    var steps = [1, 2, 4, 6, 8, 10];
     for (var i = 0; i < steps.length; i++) if (steps[i] * p >= max) return steps[i] * p;
     return 10 * p;
   }
 
   function draw(target, series, days, format) {
-    var W = 460, H = 220, L = 48, R = 10, T = 10, B = 38;
+    var W = 460, H = 220, L = 48, R = 20, T = 10, B = 38;
     var svg = el("svg", {viewBox: "0 0 " + W + " " + H, role: "img", class: "reco-svg"});
     var max = 0;
     series.forEach(function (s) { s.values.forEach(function (v) { if (v > max) max = v; }); });
-    max = niceMax(max);
+    max = niceMax(format === "pct" ? max : Math.max(max, 4));
     var n = Math.max(days.length - 1, 1);
     var x = function (i) { return L + (W - L - R) * i / n; };
     var y = function (v) { return T + (H - T - B) * (1 - v / max); };
