@@ -1,23 +1,113 @@
 from __future__ import annotations
 
-from django.contrib import admin
+import json
+from typing import Any
 
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.http import urlencode
+from django.utils.translation import gettext_lazy as _
+
+from reco_app import privacy
 from reco_app.models import CatalogItem, Event
 
 
+class StockLevelFilter(admin.SimpleListFilter):
+    title = _("stock level")
+    parameter_name = "stock_level"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
+        return [("out", _("out of stock")), ("low", _("low (1–5)")), ("ok", _("more than 5")), ("untracked", _("not tracked"))]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[CatalogItem]) -> QuerySet[CatalogItem]:
+        value = self.value()
+        if value == "out":
+            return queryset.filter(stock__lte=0)
+        if value == "low":
+            return queryset.filter(stock__gte=1, stock__lte=5)
+        if value == "ok":
+            return queryset.filter(stock__gt=5)
+        if value == "untracked":
+            return queryset.filter(stock__isnull=True)
+        return queryset
+
+
 @admin.register(CatalogItem)
-class CatalogItemAdmin(admin.ModelAdmin):
-    list_display = ["product_key", "name", "category", "brand", "price", "stock", "in_stock", "published", "launched_at"]
-    list_filter = ["in_stock", "published", "category", "brand"]
+class CatalogItemAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    """The catalog snapshot: read-only here (edit products in the shop; the snapshot follows)."""
+
+    list_display = ["product_key", "name", "category", "brand", "price", "stock", "in_stock", "published", "launched_at", "preview"]
+    list_filter = ["in_stock", "published", StockLevelFilter, ("launched_at", admin.DateFieldListFilter), "category", "brand"]
     search_fields = ["product_key", "name", "brand", "category"]
-    readonly_fields = ["first_seen_at", "updated_at"]
+    readonly_fields = [f.name for f in CatalogItem._meta.fields]
+    date_hierarchy = "launched_at"
+    show_full_result_count = False
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    @admin.display(description=_("recommendations"))
+    def preview(self, obj: CatalogItem) -> str:
+        query = urlencode({"placement": "product", "who": "product", "product": obj.product_key, "limit": 10})
+        return format_html('<a href="{}?{}">{}</a>', reverse("admin:reco_app_rule_preview"), query, _("preview"))
+
+
+def _subjects(queryset: QuerySet[Event]) -> list[str]:
+    return sorted(set(queryset.exclude(subject="").values_list("subject", flat=True)))
 
 
 @admin.register(Event)
-class EventAdmin(admin.ModelAdmin):
-    list_display = ["timestamp", "event_type", "subject", "product_key", "value", "consent", "source"]
-    list_filter = ["event_type", "consent", "source"]
-    search_fields = ["subject", "product_key", "=event_id", "session_id"]
+class EventAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    """The event store: read-only (events are facts); privacy actions per shopper."""
+
+    list_display = ["timestamp", "event_type", "subject", "product_key", "placement", "value", "consent", "source"]
+    list_filter = ["event_type", "consent", "source", ("timestamp", admin.DateFieldListFilter)]
+    search_fields = ["subject", "product_key", "=event_id", "session_id", "=visitor_id"]
+    readonly_fields = [f.name for f in Event._meta.fields]
     date_hierarchy = "timestamp"
     list_select_related = False
     show_full_result_count = False
+    actions = ["export_shoppers", "erase_shoppers"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.display(description=_("placement"))
+    def placement(self, obj: Event) -> str:
+        return str((obj.context or {}).get("placement", ""))
+
+    @admin.action(description=_("Export the personal data of these events' shoppers"), permissions=["view"])
+    def export_shoppers(self, request: HttpRequest, queryset: QuerySet[Event]) -> HttpResponse:
+        subjects = _subjects(queryset)
+        data = {"subjects": subjects, "data": privacy.export_subjects(subjects)}
+        response = HttpResponse(json.dumps(data, indent=2, default=str), content_type="application/json")
+        response["Content-Disposition"] = 'attachment; filename="reco-personal-data.json"'
+        return response
+
+    @admin.action(description=_("Erase the personal data of these events' shoppers"), permissions=["delete"])
+    def erase_shoppers(self, request: HttpRequest, queryset: QuerySet[Event]) -> HttpResponse | None:
+        subjects = _subjects(queryset)
+        if not request.POST.get("confirm"):
+            context = {
+                **self.admin_site.each_context(request),
+                "title": _("Erase personal data?"),
+                "opts": self.model._meta,
+                "subjects": subjects,
+                "selected": request.POST.getlist(admin.helpers.ACTION_CHECKBOX_NAME),
+                "action": "erase_shoppers",
+            }
+            return TemplateResponse(request, "admin/reco_app/event/erase_confirmation.html", context)
+        counts = privacy.erase_subjects(subjects)
+        self.message_user(
+            request,
+            _("Erased the data of %(n)d shoppers: %(counts)s") % {"n": len(subjects), "counts": counts or "-"},
+            messages.SUCCESS,
+        )
+        return None
