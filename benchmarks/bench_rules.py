@@ -19,16 +19,16 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
 
-import django  # noqa: E402
+import django
 
 django.setup()
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from reco_app import cache  # noqa: E402
-from reco_app.rules.compile import compile_rules  # noqa: E402
-from reco_app.rules.engine import RulesStage  # noqa: E402
-from reco_app.serving.types import Candidates, CatalogIndex, ServingContext  # noqa: E402
+from reco_app import cache
+from reco_app.rules.compile import compile_rules
+from reco_app.rules.engine import RulesStage
+from reco_app.serving.types import Candidates, CatalogIndex, ServingContext
 
 N_ITEMS, N_CANDS, N_RULES, REPEATS = 100_000, 500, 50, 2000
 NOW = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)

@@ -4,6 +4,7 @@ import json
 from typing import Any
 
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
@@ -100,7 +101,7 @@ class EventAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
                 "title": _("Erase personal data?"),
                 "opts": self.model._meta,
                 "subjects": subjects,
-                "selected": request.POST.getlist(admin.helpers.ACTION_CHECKBOX_NAME),
+                "selected": request.POST.getlist(helpers.ACTION_CHECKBOX_NAME),
                 "action": "erase_shoppers",
             }
             return TemplateResponse(request, "admin/reco_app/event/erase_confirmation.html", context)

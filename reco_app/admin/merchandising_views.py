@@ -30,7 +30,7 @@ class PreviewForm(forms.Form):
     limit = forms.IntegerField(label=_("how many"), min_value=1, max_value=100, initial=10)
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = super().clean() or {}
         if data.get("who") == "shopper" and not data.get("subject"):
             self.add_error("subject", _("Enter the shopper's customer key."))
         if data.get("who") == "product" and not data.get("product"):
@@ -56,10 +56,11 @@ def run_preview(data: dict[str, Any]) -> dict[str, Any]:
 
 def preview_view(site: AdminSite) -> Callable[[HttpRequest], HttpResponse]:
     def view(request: HttpRequest) -> HttpResponse:
-        if not request.user.has_perm("reco_app.view_rule"):
+        if not getattr(request.user, "has_perm", lambda perm: False)("reco_app.view_rule"):
             raise PermissionDenied
         form = PreviewForm(request.GET or None)
-        result, error = None, ""
+        result: dict[str, Any] | None = None
+        error: Any = ""
         if form.is_bound and form.is_valid():
             try:
                 result = run_preview(form.cleaned_data)
@@ -70,7 +71,7 @@ def preview_view(site: AdminSite) -> Callable[[HttpRequest], HttpResponse]:
             "title": _("Preview recommendations with rules"),
             "opts": Rule._meta,
             "form": form,
-            "result": result,
+            "lists": [("before", result.get("before", [])), ("after", result.get("after", []))] if result else [],
             "error": error,
             "placements": known_placements(),
         }

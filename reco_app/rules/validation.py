@@ -64,7 +64,7 @@ def conflicting_pins(rule: Rule) -> list[Rule]:
     return found
 
 
-def validate_rule(rule: Rule) -> dict[str, list[str]]:  # noqa: C901 - one check per rule of the form
+def validate_rule(rule: Rule) -> dict[str, list[str]]:
     errors: dict[str, list[str]] = {}
 
     def add(field: str, message: str) -> None:

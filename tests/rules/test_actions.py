@@ -132,3 +132,13 @@ def test_disabled_rules_do_nothing(make_rule) -> None:  # type: ignore[no-untype
     make_rule(action="exclude", brands=["Acme"], enabled=False)
     out, cat = run()
     assert ranked(out, cat) == BASELINE
+
+
+def test_a_pin_fills_an_empty_list(make_rule, catalog_items) -> None:  # type: ignore[no-untyped-def]
+    from reco_app.serving.types import Candidates
+
+    make_rule(action="pin", pin_product_key="T1", position=1)
+    make_rule(action="cap", cap_count=1, cap_by="brand")
+    cat = catalog()
+    out = RulesStage().apply(Candidates.empty(), cat, ctx())
+    assert ranked(out, cat) == ["T1"]
