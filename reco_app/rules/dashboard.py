@@ -19,8 +19,9 @@ from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
-from reco_app import cache, conf
+from reco_app import conf
 from reco_app.models import DroppedEventCount, Event, EventType, ModelVersion
+from reco_app.rules import cache_stats
 
 UNKNOWN = "(unknown)"
 
@@ -134,9 +135,10 @@ def model_status(now: dt.datetime) -> dict[str, Any]:
 
 
 def cache_status() -> dict[str, Any]:
-    hits, misses = cache.stats["hits"], cache.stats["misses"]
+    counts = cache_stats.shared()
+    hits, misses = counts["hits"], counts["misses"]
     total = hits + misses
-    return {"hits": hits, "misses": misses, "errors": cache.stats["errors"], "hit_rate": hits / total if total else None}
+    return {"hits": hits, "misses": misses, "errors": counts["errors"], "hit_rate": hits / total if total else None}
 
 
 def dashboard(days: int | None = None, now: dt.datetime | None = None) -> dict[str, Any]:

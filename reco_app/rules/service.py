@@ -9,11 +9,13 @@ import datetime as dt
 import decimal
 from typing import Any
 
+from django.core.signals import request_finished
 from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
 from reco_app import cache
+from reco_app.rules import cache_stats
 from reco_app.models.rules import Rule, RuleChange
 from reco_app.signals import rules_changed
 
@@ -72,3 +74,6 @@ def _saved(sender: Any, instance: Rule, raw: bool = False, **kwargs: Any) -> Non
 @receiver(post_delete, sender=Rule, dispatch_uid="reco_rules_deleted")
 def _deleted(sender: Any, instance: Rule, **kwargs: Any) -> None:
     invalidate(instance)
+
+
+request_finished.connect(cache_stats.on_request_finished, dispatch_uid="reco_cache_stats_flush")

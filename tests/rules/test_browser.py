@@ -80,7 +80,7 @@ def test_pin_rule_from_admin_to_preview_and_shop(browser_page: Any, live_server:
 
     page.goto(f"{live_server.url}/")
     card = page.locator(".reco-card").first
-    card.wait_for(timeout=5000)
+    card.wait_for(timeout=20000)
     assert card.get_attribute("data-reco-product") == "SKU-07"
 
 
@@ -114,7 +114,7 @@ def test_dashboard_screenshot_with_charts(browser_page: Any, live_server: Any) -
     page = browser_page
     _login(page, live_server)
     page.goto(f"{live_server.url}/admin/reco_app/rule/dashboard/")
-    page.wait_for_selector("figure.reco-chart svg", timeout=5000)
+    page.wait_for_selector("figure.reco-chart svg", timeout=20000)
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "dashboard.png"), full_page=True)
     assert (ARTIFACTS / "dashboard.png").stat().st_size > 10_000

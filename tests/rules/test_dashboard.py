@@ -92,3 +92,16 @@ def test_dashboard_page_shows_the_figures(client: Any, events: None) -> None:
 def test_dashboard_on_postgresql(postgres_db: Any, events: None) -> None:
     data = dashboard(days=7, now=NOW)
     assert {p["placement"]: p["revenue"] for p in data["placements"]} == {"cart": 20.0, "for_you": 0, "home": 50.0}
+
+
+def test_cache_hit_rate_counts_every_read() -> None:
+    from reco_app import cache
+    from reco_app.rules import cache_stats
+
+    before = cache_stats.shared()
+    key = cache.make_key("test", "hit-rate", NOW.timestamp())
+    for _ in range(3):
+        cache.get_or_set(key, lambda: [1, 2, 3])
+    after = dashboard(days=1, now=NOW)["cache"]
+    assert (after["hits"] - before["hits"], after["misses"] - before["misses"]) == (2, 1)
+    assert 0 < after["hit_rate"] <= 1
