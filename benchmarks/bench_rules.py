@@ -30,7 +30,7 @@ from reco_app.rules.compile import compile_rules
 from reco_app.rules.engine import RulesStage
 from reco_app.serving.types import Candidates, CatalogIndex, ServingContext
 
-N_ITEMS, N_CANDS, N_RULES, REPEATS = 100_000, 500, 50, 2000
+N_ITEMS, N_CANDS, N_RULES, REPEATS = 100_000, 500, 50, 1000
 NOW = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
 rng = np.random.default_rng(7)
 
@@ -92,14 +92,19 @@ def make_specs() -> list[dict]:
     return specs
 
 
-def time_stage(stage: RulesStage, cat: CatalogIndex, cand_sets: list[Candidates]) -> float:
+def time_stage(stage: RulesStage, cat: CatalogIndex, cand_sets: list[Candidates]) -> tuple[float, float]:
+    """Best of 5 batches (the machine may be shared): (wall ms, CPU ms) per request."""
     ctx = ServingContext(placement="for_you", now=NOW, device="mobile")
     for c in cand_sets[:50]:
         stage.apply(c, cat, ctx)
-    start = time.perf_counter()
-    for i in range(REPEATS):
-        stage.apply(cand_sets[i % len(cand_sets)], cat, ctx)
-    return (time.perf_counter() - start) / REPEATS * 1000
+    walls, cpus = [], []
+    for _ in range(5):
+        wall, cpu = time.perf_counter(), time.process_time()
+        for i in range(REPEATS):
+            stage.apply(cand_sets[i % len(cand_sets)], cat, ctx)
+        walls.append((time.perf_counter() - wall) / REPEATS * 1000)
+        cpus.append((time.process_time() - cpu) / REPEATS * 1000)
+    return min(walls), min(cpus)
 
 
 def main() -> None:
@@ -124,11 +129,11 @@ def main() -> None:
     with_rules = time_stage(stage, cat, cand_sets)
     live = ServingContext(placement="for_you", now=NOW)
     out = stage.apply(cand_sets[0], cat, live)
-    print(f"catalog {N_ITEMS} products, {N_CANDS} candidates, {len(specs)} active rules, {REPEATS} requests")
-    print(f"rules stage, no rules (baseline): {base:.3f} ms/request")
-    print(f"rules stage, {len(specs)} rules:           {with_rules:.3f} ms/request")
-    print(f"added per request:                {with_rules - base:.3f} ms (target <= 1 ms)")
-    print(f"ratio vs no rules:                {with_rules / base:.1f}x")
+    print(f"catalog {N_ITEMS} products, {N_CANDS} candidates, {len(specs)} active rules, best of 5 x {REPEATS} requests")
+    print(f"rules stage, no rules (baseline): {base[0]:.3f} ms/request wall, {base[1]:.3f} ms CPU")
+    print(f"rules stage, {len(specs)} rules:           {with_rules[0]:.3f} ms/request wall, {with_rules[1]:.3f} ms CPU")
+    print(f"added per request:                {with_rules[0] - base[0]:.3f} ms wall (target <= 1 ms)")
+    print(f"ratio vs no rules:                {with_rules[0] / base[0]:.1f}x")
     print(f"compile (once per catalog and rules version): {compile_ms:.0f} ms")
     print(f"sample request: {len(cand_sets[0])} -> {len(out)} candidates, {len(out.pinned)} pins")
 

@@ -38,11 +38,12 @@ class CompiledRule:
     cap_count: int = 0
     cap_by: str = ""
 
-    def in_scope(self, placement: str, segments: set[str], device: str, page_category: str, now: float) -> bool:
+    def in_scope(self, placement: str, segments: set[str] | None, device: str, page_category: str, now: float) -> bool:
+        """Schedule and scope; ``segments=None`` leaves the segment check to the caller."""
         return (
             self.starts_at <= now < self.ends_at
             and (not self.placements or placement in self.placements)
-            and (not self.segments or bool(self.segments & segments))
+            and (segments is None or not self.segments or bool(self.segments & segments))
             and (not self.devices or device in self.devices)
             and (not self.page_categories or page_category in self.page_categories)
         )

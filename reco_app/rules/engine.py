@@ -21,8 +21,9 @@ from typing import Any
 
 import numpy as np
 from django.utils import timezone
+from django.utils.module_loading import import_string
 
-from reco_app import cache
+from reco_app import cache, conf
 from reco_app.rules.compile import CompiledRule, CompiledRules, compile_rules
 from reco_app.rules.trace import LazyTrace
 from reco_app.serving.types import Candidates, CatalogIndex, ServingContext
@@ -67,9 +68,21 @@ class RulesStage:
 
 def live_rules(compiled: CompiledRules, ctx: ServingContext) -> list[CompiledRule]:
     now = (ctx.now or timezone.now()).timestamp()
-    segments = {s.lower() for s in ctx.segments}
     placement, device, page = ctx.placement.lower(), (ctx.device or "").lower(), (ctx.page_category or "").lower()
-    return [r for r in compiled.rules if r.in_scope(placement, segments, device, page, now)]
+    live = [r for r in compiled.rules if r.in_scope(placement, None, device, page, now)]
+    if any(r.segments for r in live):
+        segments = {s.lower() for s in shopper_segments(ctx)}
+        live = [r for r in live if not r.segments or r.segments & segments]
+    return live
+
+
+def shopper_segments(ctx: ServingContext) -> list[str]:
+    """The context's segments; looked up through SEGMENTS_PROVIDER when the pipeline left them empty."""
+    if ctx.segments or not ctx.subject or not ctx.personalised:
+        return ctx.segments
+    provider = import_string(conf.get("SEGMENTS_PROVIDER"))
+    ctx.segments = list(provider(ctx.subject) or [])
+    return ctx.segments
 
 
 def apply_rules(
@@ -78,11 +91,10 @@ def apply_rules(
     trace = LazyTrace(cands.trace)
     idx, score, source = cands.idx, cands.score.astype(np.float64, copy=True), cands.source
     matches = compiled.masks[idx][:, [r.col for r in live]]
-    launched = None
-    for j, rule in enumerate(live):
-        if rule.within_seconds is not None:
-            launched = catalog.launched_at[idx] if launched is None else launched
-            matches[:, j] &= launched >= now - rule.within_seconds  # nan (unknown) compares False
+    within = [j for j, rule in enumerate(live) if rule.within_seconds is not None]
+    if within:  # "launched within N days" depends on the time of the request
+        since = now - np.array([live[j].within_seconds for j in within])
+        matches[:, within] &= catalog.launched_at[idx][:, None] >= since  # nan (unknown) compares False
     by_action: dict[str, list[int]] = {}
     for j, rule in enumerate(live):
         by_action.setdefault(rule.action, []).append(j)

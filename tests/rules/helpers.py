@@ -55,3 +55,8 @@ def ranked(cands: Candidates, cat: CatalogIndex, limit: int = 10) -> list[str]:
     for pos in range(min(limit, len(rest) + len(cands.pinned))):
         out.append(cands.pinned[pos] if pos in cands.pinned else rest.pop(0))
     return [str(cat.keys[i]) for i in out]
+
+
+def vip_segments(subject: str | None) -> list[str]:
+    """A segments provider for tests: shoppers whose key ends in "-vip" are VIPs."""
+    return ["vip"] if subject and subject.endswith("-vip") else []

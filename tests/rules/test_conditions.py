@@ -83,3 +83,11 @@ def test_open_ended_schedules(make_rule) -> None:  # type: ignore[no-untyped-def
     make_rule(action="exclude", brands=["Crest"], ends_at=NOW)
     assert kept(now=NOW - dt.timedelta(days=365)) == ALL - {"T2", "T3"}
     assert kept(now=NOW + dt.timedelta(days=365)) == ALL - {"S1", "S2", "B1"}
+
+
+def test_segments_come_from_the_provider_when_the_pipeline_left_them_empty(make_rule, settings) -> None:  # type: ignore[no-untyped-def]
+    make_rule(action="exclude", brands=["Acme"], segments=["vip"])
+    settings.RECO_APP = {**settings.RECO_APP, "SEGMENTS_PROVIDER": "tests.rules.helpers.vip_segments"}
+    assert "S1" not in kept(subject="c-vip")
+    assert "S1" in kept(subject="c-other")
+    assert "S1" in kept(subject="c-vip", personalised=False)  # no consent: no segment lookup
