@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.urls import URLPattern, path
@@ -90,6 +91,7 @@ class RuleAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     search_fields = ["name", "description", "pin_product_key"]
     readonly_fields = ["created_at", "updated_at"]
     inlines = [RuleChangeInline]
+    actions = ["enable_rules", "disable_rules"]
     fieldsets = [
         (None, {"fields": ["name", "description", "enabled", "priority", "action"]}),
         (
@@ -129,6 +131,29 @@ class RuleAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         if obj.action == Rule.Action.CAP:
             return f"≤ {obj.cap_count} / {obj.cap_by}"
         return ""
+
+    def _set_enabled(self, request: HttpRequest, queryset: QuerySet[Rule], enabled: bool) -> None:
+        changed = 0
+        for rule in queryset.exclude(enabled=enabled):
+            before = rule.as_dict()
+            rule.enabled = enabled
+            try:
+                rule.full_clean()
+            except ValidationError as exc:
+                self.message_user(request, f"{rule.name}: {'; '.join(exc.messages)}", messages.ERROR)
+                continue
+            rule.save()  # one by one: each save is audited, bumps the cache and is signalled
+            record_change(rule, request.user, before)
+            changed += 1
+        self.message_user(request, _("%(n)d rules changed.") % {"n": changed}, messages.SUCCESS)
+
+    @admin.action(description=_("Enable selected rules"), permissions=["change"])
+    def enable_rules(self, request: HttpRequest, queryset: QuerySet[Rule]) -> None:
+        self._set_enabled(request, queryset, True)
+
+    @admin.action(description=_("Disable selected rules"), permissions=["change"])
+    def disable_rules(self, request: HttpRequest, queryset: QuerySet[Rule]) -> None:
+        self._set_enabled(request, queryset, False)
 
     def save_model(self, request: HttpRequest, obj: Rule, form: Any, change: bool) -> None:
         before = Rule.objects.get(pk=obj.pk).as_dict() if change and obj.pk else None

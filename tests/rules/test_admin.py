@@ -107,3 +107,21 @@ def test_preview_without_the_serving_pipeline_says_so(client: Any, staff: Any) -
 def test_preview_form_errors(client: Any, staff: Any) -> None:
     response = client.get(reverse("admin:reco_app_rule_preview"), {"placement": "home", "who": "shopper", "limit": 5})
     assert "Enter the shopper" in response.content.decode()
+
+
+def test_enable_action_refuses_a_conflicting_pin(client: Any, staff: Any) -> None:
+    from reco_app.models import CatalogItem
+
+    CatalogItem.objects.create(product_key="A")
+    CatalogItem.objects.create(product_key="B")
+    Rule.objects.create(name="pin A", action="pin", pin_product_key="A", position=1)
+    off = Rule.objects.create(name="pin B", action="pin", pin_product_key="B", position=1, enabled=False)
+    bury = Rule.objects.create(name="bury", action="bury", brands=["X"], factor=2.0, enabled=False)
+    response = client.post(
+        reverse("admin:reco_app_rule_changelist"), {"action": "enable_rules", "_selected_action": [off.pk, bury.pk]}, follow=True
+    )
+    assert "Conflicts with rule “pin A”" in response.content.decode()
+    off.refresh_from_db()
+    bury.refresh_from_db()
+    assert (off.enabled, bury.enabled) == (False, True)
+    assert RuleChange.objects.get(rule=bury).diff == {"enabled": [False, True]}
