@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.urls import URLPattern, path
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from reco_app.admin import merchandising_views
@@ -43,6 +44,27 @@ class ListField(forms.CharField):
 
     def has_changed(self, initial: Any, data: Any) -> bool:
         return self.to_python(initial or []) != self.to_python(data or "")
+
+
+class StatusFilter(admin.SimpleListFilter):
+    title = _("status now")
+    parameter_name = "status"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
+        return [("live", _("live")), ("scheduled", _("scheduled")), ("ended", _("ended")), ("disabled", _("disabled"))]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Rule]) -> QuerySet[Rule]:
+        now = timezone.now()
+        value = self.value()
+        if value == "live":
+            return queryset.live_at(now)  # type: ignore[attr-defined,no-any-return]
+        if value == "scheduled":
+            return queryset.filter(enabled=True, starts_at__gt=now)
+        if value == "ended":
+            return queryset.filter(enabled=True, ends_at__lte=now)
+        if value == "disabled":
+            return queryset.filter(enabled=False)
+        return queryset
 
 
 LIST_FIELDS = ("categories", "brands", "tags", "product_keys", "placements", "segments", "devices", "page_categories")
@@ -84,10 +106,11 @@ class RuleChangeInline(admin.TabularInline):  # type: ignore[type-arg]
 class RuleAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     form = RuleForm
     change_list_template = "admin/reco_app/rule/change_list.html"
-    list_display = ["name", "enabled", "priority", "action", "summary", "starts_at", "ends_at", "updated_at"]
+    change_form_template = "admin/reco_app/rule/change_form.html"
+    list_display = ["name", "status", "enabled", "priority", "action", "summary", "starts_at", "ends_at", "updated_at"]
     list_display_links = ["name"]
     list_editable = ["enabled", "priority"]
-    list_filter = ["enabled", "action", ("starts_at", admin.DateFieldListFilter), ("ends_at", admin.DateFieldListFilter)]
+    list_filter = [StatusFilter, "enabled", "action", ("starts_at", admin.DateFieldListFilter), ("ends_at", admin.DateFieldListFilter)]
     search_fields = ["name", "description", "pin_product_key"]
     readonly_fields = ["created_at", "updated_at"]
     inlines = [RuleChangeInline]
@@ -121,6 +144,17 @@ class RuleAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         (_("Schedule"), {"fields": [("starts_at", "ends_at")]}),
         (_("Timestamps"), {"fields": [("created_at", "updated_at")], "classes": ["collapse"]}),
     ]
+
+    @admin.display(description=_("status now"))
+    def status(self, obj: Rule) -> str:
+        now = timezone.now()
+        if not obj.enabled:
+            return str(_("disabled"))
+        if obj.starts_at and now < obj.starts_at:
+            return str(_("scheduled"))
+        if obj.ends_at and now >= obj.ends_at:
+            return str(_("ended"))
+        return str(_("live"))
 
     @admin.display(description=_("what"))
     def summary(self, obj: Rule) -> str:

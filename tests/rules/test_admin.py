@@ -125,3 +125,21 @@ def test_enable_action_refuses_a_conflicting_pin(client: Any, staff: Any) -> Non
     bury.refresh_from_db()
     assert (off.enabled, bury.enabled) == (False, True)
     assert RuleChange.objects.get(rule=bury).diff == {"enabled": [False, True]}
+
+
+def test_changelist_shows_and_filters_the_status_now(client: Any, staff: Any) -> None:
+    import datetime as dt
+
+    from django.utils import timezone
+
+    now = timezone.now()
+    Rule.objects.create(name="Live boost", action="boost", brands=["A"], factor=2.0)
+    Rule.objects.create(name="Xmas boost", action="boost", brands=["A"], factor=2.0, starts_at=now + dt.timedelta(days=3))
+    Rule.objects.create(name="Old boost", action="boost", brands=["A"], factor=2.0, ends_at=now - dt.timedelta(days=1))
+    url = reverse("admin:reco_app_rule_changelist")
+    page = client.get(url, {"status": "scheduled"}).content.decode()
+    assert "Xmas boost" in page and "Live boost" not in page and "Old boost" not in page
+    page = client.get(url, {"status": "live"}).content.decode()
+    assert "Live boost" in page and "Xmas boost" not in page
+    rule = Rule.objects.get(name="Live boost")
+    assert reverse("admin:reco_app_rule_preview") in client.get(reverse("admin:reco_app_rule_change", args=[rule.pk])).content.decode()
