@@ -71,6 +71,9 @@ LIST_FIELDS = ("categories", "brands", "tags", "product_keys", "placements", "se
 
 
 class RuleForm(forms.ModelForm):  # type: ignore[type-arg]
+    class Media:
+        js = ["reco_app/rule_form.js"]
+
     class Meta:
         model = Rule
         fields = "__all__"

@@ -68,6 +68,7 @@ def test_pin_rule_from_admin_to_preview_and_shop(browser_page: Any, live_server:
     page.goto(f"{live_server.url}/admin/reco_app/rule/add/")
     page.fill("#id_name", "Pin the promo runner")
     page.select_option("#id_action", "pin")
+    assert not page.locator(".form-row.field-cap_count").is_visible()  # only the pin's parameters show
     page.fill("#id_position", "1")
     page.fill("#id_pin_product_key", "SKU-07")
     page.click("input[name=_save]")
