@@ -17,6 +17,7 @@ candidates. Order of effects, whatever the priorities:
 
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
 import numpy as np
@@ -42,14 +43,24 @@ def cached_specs(version: int) -> list[dict[str, Any]]:
     return cache.get_or_set(cache.make_key("rules", "specs", version), load_specs)
 
 
+# id(catalog) -> (weak reference to it, rules version, compiled rules). Kept beside the
+# catalog rather than on it, so a catalog pickled into a cache never carries the masks.
+_compiled: dict[int, tuple[weakref.ref[CatalogIndex], int, CompiledRules]] = {}
+_MAX_CATALOGS = 4
+
+
 def compiled_for(catalog: CatalogIndex) -> CompiledRules:
     """Compiled rules for this catalog object, rebuilt when the "rules" namespace is bumped."""
     version = cache.ns_version("rules")
-    memo = getattr(catalog, "_reco_rules", None)
-    if memo is not None and memo[0] == version:
-        return memo[1]
+    memo = _compiled.get(id(catalog))
+    if memo is not None and memo[0]() is catalog and memo[1] == version:
+        return memo[2]
     compiled = compile_rules(cached_specs(version), catalog)
-    catalog._reco_rules = (version, compiled)  # type: ignore[attr-defined]
+    for key in [k for k, (ref, _, _) in list(_compiled.items()) if ref() is None]:
+        _compiled.pop(key, None)
+    while len(_compiled) >= _MAX_CATALOGS:
+        _compiled.pop(next(iter(list(_compiled))), None)
+    _compiled[id(catalog)] = (weakref.ref(catalog), version, compiled)
     return compiled
 
 
