@@ -58,8 +58,8 @@ def compiled_for(catalog: CatalogIndex) -> CompiledRules:
     compiled = compile_rules(cached_specs(version), catalog)
     for key in [k for k, (ref, _, _) in list(_compiled.items()) if ref() is None]:
         _compiled.pop(key, None)
-    while len(_compiled) >= _MAX_CATALOGS:
-        _compiled.pop(next(iter(list(_compiled))), None)
+    for key in list(_compiled)[: max(len(_compiled) - _MAX_CATALOGS + 1, 0)]:
+        _compiled.pop(key, None)  # the oldest first
     _compiled[id(catalog)] = (weakref.ref(catalog), version, compiled)
     return compiled
 
