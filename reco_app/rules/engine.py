@@ -101,7 +101,8 @@ def apply_rules(
 ) -> Candidates:
     trace = LazyTrace(cands.trace)
     idx, score, source = cands.idx, cands.score.astype(np.float64, copy=True), cands.source
-    matches = compiled.masks[idx][:, [r.col for r in live]]
+    rows = np.take(compiled.masks, idx, axis=0)
+    matches = rows if len(live) == len(compiled.rules) else rows[:, [r.col for r in live]]
     within = [j for j, rule in enumerate(live) if rule.within_seconds is not None]
     if within:  # "launched within N days" depends on the time of the request
         since = now - np.array([live[j].within_seconds for j in within])
@@ -145,7 +146,7 @@ def apply_rules(
         rule = live[j]
         if rule.position in pinned:
             continue  # an earlier (higher priority) pin holds this position
-        target = _pin_target(rule, matches[:, j] & ~taken, idx, score, catalog)
+        target = _pin_target(rule, j, matches, taken, idx, score, catalog)
         if target < 0 or target in pinned.values():
             continue
         pinned[rule.position] = target
@@ -169,10 +170,12 @@ def apply_rules(
     # 4. caps
     if "cap" in by_action and len(idx):
         keep = np.ones(len(idx), dtype=bool)
+        rank = np.empty(len(idx), dtype=np.int64)
+        rank[np.argsort(-score, kind="stable")] = np.arange(len(idx))
         for j in by_action["cap"]:
             rule = live[j]
             groups = (catalog.brand if rule.cap_by == "brand" else catalog.category)[idx]
-            dropped = _beyond_cap(matches[:, j] & ~taken & keep & (groups >= 0), groups, score, rule.cap_count)
+            dropped = _beyond_cap(matches[:, j] & ~taken & keep & (groups >= 0), groups, rank, rule.cap_count)
             keep[dropped] = False
             trace.defer([rule.name], idx[dropped], np.ones((len(dropped), 1), dtype=bool))
         idx, score, source = idx[keep], score[keep], source[keep]
@@ -188,14 +191,22 @@ def apply_rules(
     )
 
 
-def _pin_target(rule: CompiledRule, eligible: np.ndarray, idx: np.ndarray, score: np.ndarray, catalog: CatalogIndex) -> int:
+def _pin_target(
+    rule: CompiledRule,
+    col: int,
+    matches: np.ndarray,
+    taken: np.ndarray,
+    idx: np.ndarray,
+    score: np.ndarray,
+    catalog: CatalogIndex,
+) -> int:
     """The catalog row a pin rule pins now, or -1."""
     if rule.pin_idx >= 0:
         available = catalog.in_stock[rule.pin_idx] and catalog.published[rule.pin_idx]
         return rule.pin_idx if available else -1
     if rule.pin_idx == -2:
         return -1  # the pinned product is not in the catalog (any more)
-    rows = np.flatnonzero(eligible)
+    rows = np.flatnonzero(matches[:, col] & ~taken)
     if not len(rows):
         return -1
     return int(idx[rows[np.argmax(score[rows])]])
@@ -209,12 +220,12 @@ def _members(idx: np.ndarray, rows: Any) -> np.ndarray:
     return out
 
 
-def _beyond_cap(members: np.ndarray, groups: np.ndarray, score: np.ndarray, cap: int) -> np.ndarray:
-    """Positions of ``members`` ranked below ``cap`` within their group by score (stable on ties)."""
+def _beyond_cap(members: np.ndarray, groups: np.ndarray, rank: np.ndarray, cap: int) -> np.ndarray:
+    """Positions of ``members`` beyond the best ``cap`` of their group (``rank`` 0 = best score)."""
     sel = np.flatnonzero(members)
     if not len(sel):
         return sel
-    order = sel[np.lexsort((-score[sel], groups[sel]))]
+    order = sel[np.argsort(groups[sel].astype(np.int64) * len(rank) + rank[sel])]
     g = groups[order]
     n = len(order)
     starts = np.empty(n, dtype=bool)

@@ -20,6 +20,7 @@ class LazyTrace(dict):  # type: ignore[type-arg]
     def __init__(self, base: dict[int, list[str]] | None = None) -> None:
         super().__init__({k: list(v) for k, v in (base or {}).items()})
         self._pending: list[tuple[list[str], np.ndarray, np.ndarray]] = []
+        self._notes: list[tuple[int, str]] = []
 
     def defer(self, names: list[str], rows: np.ndarray, matrix: np.ndarray) -> None:
         """Rule ``names[j]`` touched catalog row ``rows[i]`` wherever ``matrix[i, j]``."""
@@ -27,16 +28,19 @@ class LazyTrace(dict):  # type: ignore[type-arg]
             self._pending.append((names, rows, matrix))
 
     def note(self, row: int, name: str) -> None:
-        self._pending.append(([name], np.array([row], dtype=np.int64), np.ones((1, 1), dtype=bool)))
+        self._notes.append((int(row), name))
 
     def _flush(self) -> None:
-        if not self._pending:
+        if not self._pending and not self._notes:
             return
         pending, self._pending = self._pending, []
+        notes, self._notes = self._notes, []
         for names, rows, matrix in pending:
             hit_rows, hit_cols = np.nonzero(matrix)
             for r, c in zip(rows[hit_rows].tolist(), hit_cols.tolist(), strict=True):
                 dict.setdefault(self, r, []).append(names[c])
+        for row, name in notes:
+            dict.setdefault(self, row, []).append(name)
 
     # --- every read or write goes through _flush ------------------------------------
     def __getitem__(self, key: Any) -> list[str]:
