@@ -206,7 +206,8 @@ def _pin_target(
         return rule.pin_idx if available else -1
     if rule.pin_idx == -2:
         return -1  # the pinned product is not in the catalog (any more)
-    rows = np.flatnonzero(matches[:, col] & ~taken)
+    sellable = catalog.in_stock[idx] & catalog.published[idx]
+    rows = np.flatnonzero(matches[:, col] & ~taken & sellable)
     if not len(rows):
         return -1
     return int(idx[rows[np.argmax(score[rows])]])

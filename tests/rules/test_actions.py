@@ -142,3 +142,10 @@ def test_a_pin_fills_an_empty_list(make_rule, catalog_items) -> None:  # type: i
     cat = catalog()
     out = RulesStage().apply(Candidates.empty(), cat, ctx())
     assert ranked(out, cat) == ["T1"]
+
+
+def test_a_condition_pin_skips_products_that_cannot_be_sold(make_rule) -> None:  # type: ignore[no-untyped-def]
+    make_rule(action="pin", categories=["Bags"], position=1)
+    cat = catalog()
+    out = RulesStage().apply(candidates(cat, {"B2": 9.0, "S1": 5.0, "B1": 1.0}), cat, ctx())  # B2 is out of stock
+    assert ranked(out, cat)[0] == "B1"
