@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from typing import Any
 
 import pytest
@@ -99,7 +100,7 @@ def test_cache_hit_rate_counts_every_read() -> None:
     from reco_app.rules import cache_stats
 
     before = cache_stats.shared()
-    key = cache.make_key("test", "hit-rate", NOW.timestamp())
+    key = cache.make_key("test", "hit-rate", uuid.uuid4().hex)
     for _ in range(3):
         cache.get_or_set(key, lambda: [1, 2, 3])
     after = dashboard(days=1, now=NOW)["cache"]
