@@ -2,37 +2,46 @@ from __future__ import annotations
 
 import hashlib
 
-from django.db.models import Q
+from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 
+from example_shop.shop import listing
+from example_shop.shop.forms import AddToCartForm
 from example_shop.shop.models import Category, Product
 
 
 def home(request: HttpRequest) -> HttpResponse:
-    products = Product.objects.filter(is_active=True).select_related("brand", "category").order_by("-created_at")[:12]
-    return render(request, "shop/home.html", {"products": products})
+    products = listing.visible().filter(stock__gt=0)
+    return render(request, "shop/home.html", {
+        "categories": Category.objects.annotate(n=Count("products")).filter(n__gt=0),
+        "new_arrivals": products.order_by("-created_at")[:8],
+        "deals": products.filter(price__lt=25).order_by("-stock", "name")[:8],
+    })
+
+
+def _listing(request: HttpRequest, qs, template_ctx: dict) -> HttpResponse:  # type: ignore[no-untyped-def]
+    sort = listing.sort_key(request.GET.get("sort"))
+    page = listing.paginate(qs, sort, request.GET.get("page"))
+    return render(request, "shop/listing.html", {
+        **template_ctx, "page": page, "products": page.object_list, "sort": sort,
+        "sorts": [(k, label) for k, (label, _) in listing.SORTS.items()],
+    })
 
 
 def category(request: HttpRequest, slug: str) -> HttpResponse:
     cat = get_object_or_404(Category, slug=slug)
-    products = cat.products.filter(is_active=True).select_related("brand")[:48]
-    return render(request, "shop/listing.html", {"title": cat.name, "products": products, "category": cat})
+    return _listing(request, listing.in_category(cat), {"title": cat.name, "category": cat})
 
 
 def search(request: HttpRequest) -> HttpResponse:
-    q = request.GET.get("q", "").strip()
-    products = Product.objects.none()
-    if q:
-        products = Product.objects.filter(is_active=True).filter(
-            Q(name__icontains=q) | Q(tags__icontains=q) | Q(brand__name__icontains=q)
-        ).select_related("brand")[:48]
-    return render(request, "shop/listing.html", {"title": f"Search: {q}", "products": products, "query": q})
+    q = request.GET.get("q", "").strip()[:100]
+    return _listing(request, listing.search(q), {"title": f"Results for “{q}”" if q else "Search", "query": q})
 
 
 def product_detail(request: HttpRequest, sku: str) -> HttpResponse:
     product = get_object_or_404(Product.objects.select_related("brand", "category"), sku=sku, is_active=True)
-    return render(request, "shop/product.html", {"product": product})
+    return render(request, "shop/product.html", {"product": product, "form": AddToCartForm()})
 
 
 def product_image(request: HttpRequest, sku: str) -> HttpResponse:
