@@ -100,4 +100,6 @@ class OrderLine(models.Model):
 
     @property
     def line_total(self) -> Decimal:
+        if self.unit_price is None or self.quantity is None:  # an empty admin inline row
+            return Decimal("0")
         return self.unit_price * self.quantity
