@@ -136,3 +136,18 @@ def test_command_seeds_logs_in_demo_users_and_refuses_to_reseed(capsys) -> None:
         call_command("shop_seed", "--small")
     with pytest.raises(CommandError, match="YYYY-MM-DD"):
         call_command("shop_seed", "--small", "--end", "June")
+
+
+def test_if_empty_skips_a_shop_that_has_products(capsys, catalog) -> None:  # type: ignore[no-untyped-def]
+    call_command("shop_seed", "--small", "--if-empty")
+    assert "already has 5 products" in capsys.readouterr().out
+    assert not Event.objects.exists()
+
+
+def test_demo_users_command_resets_passwords(db) -> None:  # type: ignore[no-untyped-def]
+    call_command("shop_demo_users")
+    user = get_user_model().objects.get(username="shopper")
+    user.set_password("changed")
+    user.save()
+    call_command("shop_demo_users")
+    assert authenticate(username="shopper", password="shopper123") is not None

@@ -6,6 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from example_shop.shop.models import Product
 from example_shop.shop.seeding import SeedError, SeedParams, seed_shop
 
 
@@ -30,6 +31,7 @@ class Command(BaseCommand):
         parser.add_argument("--end", type=_date, help="last day of the window, YYYY-MM-DD (default today)")
         parser.add_argument("--small", action="store_true", help="test preset: 300 products, 300 shoppers, ~10k events")
         parser.add_argument("--flush", action="store_true", help="delete the catalog, orders and seeded data first")
+        parser.add_argument("--if-empty", action="store_true", help="do nothing (successfully) if the shop has products")
 
     def handle(self, *args: Any, **opts: Any) -> None:
         base = SeedParams.small() if opts["small"] else SeedParams()
@@ -37,6 +39,9 @@ class Command(BaseCommand):
         if any(given.get(k, 1) < 1 for k in ("products", "shoppers", "events", "days")):
             raise CommandError("--products, --shoppers, --events and --days must be positive")
         params = SeedParams(**{**base.__dict__, **given})
+        if opts["if_empty"] and not opts["flush"] and (n := Product.objects.count()):
+            self.stdout.write(f"the shop already has {n} products: not seeding (use --flush to replace them)")
+            return
         began = time.monotonic()
         try:
             r = seed_shop(params, flush=opts["flush"], progress=lambda m: self.stdout.write(f"==> {m}"))
