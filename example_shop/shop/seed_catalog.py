@@ -15,6 +15,7 @@ import numpy as np
 from example_shop.shop.seed_words import (
     CATEGORIES,
     MODEL_SUFFIXES,
+    CategorySpec,
     OPENERS,
     PRICE_LEVEL_FACTOR,
     PRICE_LEVEL_NAMES,
@@ -148,7 +149,9 @@ def generate_catalog(rng: np.random.Generator, n_products: int, days: int) -> Ca
     )
 
 
-def _describe(rng: np.random.Generator, spec, name: str, noun: str, brand: str, level: int, tags: list[str]) -> str:  # type: ignore[no-untyped-def]
+def _describe(
+    rng: np.random.Generator, spec: CategorySpec, name: str, noun: str, brand: str, level: int, tags: list[str]
+) -> str:
     w = [str(x) for x in rng.choice(spec.words, size=4, replace=False)]
     opener = OPENERS[int(rng.integers(len(OPENERS)))].format(name=name, brand=brand, level=PRICE_LEVEL_NAMES[level])
     t0, t1 = tags[0], tags[-1]

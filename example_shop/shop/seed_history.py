@@ -19,6 +19,7 @@ sessions start with a search; some views lead to a wishlist_add. Consumables are
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import math
 
@@ -51,11 +52,14 @@ class Shopper:
     late: bool  # arrived in the last fifth of the window
 
 
+# One event: (shopper index, product index or -1, type, value, session id, day, context)
+EventRow = tuple[int, int, str, float | None, str, float, dict[str, Any]]
+
+
 @dataclass
 class HistoryPlan:
     shoppers: list[Shopper]
-    # One tuple per event: (shopper index, product index or -1, type, value, session, day, context)
-    events: list[tuple[int, int, str, float | None, str, float, dict]]
+    events: list[EventRow]
 
 
 def _sigmoid(x: float) -> float:
@@ -111,7 +115,7 @@ def simulate(rng: np.random.Generator, cat: CatalogPlan, n_shoppers: int, n_even
     share = np.bincount(cat.category, minlength=n_cat) + 1.0
     share /= share.sum()
     members = [np.flatnonzero(cat.category == c) for c in range(n_cat)]
-    events: list[tuple[int, int, str, float | None, str, float, dict]] = []
+    events: list[EventRow] = []
     sessions = 0
     for si, s in enumerate(shoppers):
         u = appeal(cat, s)
@@ -151,14 +155,17 @@ def simulate(rng: np.random.Generator, cat: CatalogPlan, n_shoppers: int, n_even
             if cart and rng.random() < CHECKOUT_RATE:
                 t += float(rng.exponential(3.0)) / 1440
                 for j in cart:
-                    _purchase(rng, cat, u, events, si, j, sid, t, days)
-                    sessions = _repeats(rng, cat, u, events, si, j, t, days, sessions)
+                    _purchase(rng, cat, u, events, si, j, sid, t)
+                    sessions = _repeats(rng, cat, events, si, j, t, days, sessions)
     events = [e for e in events if e[5] < days]
     events.sort(key=lambda e: (e[5], e[0]))
     return HistoryPlan(shoppers=shoppers, events=events)
 
 
-def _purchase(rng, cat, u, events, si, j, sid, t, days) -> None:  # type: ignore[no-untyped-def]
+def _purchase(
+    rng: np.random.Generator, cat: CatalogPlan, u: np.ndarray, events: list[EventRow],
+    si: int, j: int, sid: str, t: float,
+) -> None:
     qty = 1 + int(rng.poisson(0.6)) if cat.consumable_category[cat.category[j]] else 1
     events.append((si, j, "purchase", float(qty), sid, t, {"unit_price": float(cat.price[j])}))
     if rng.random() < RATING_RATE:
@@ -166,7 +173,10 @@ def _purchase(rng, cat, u, events, si, j, sid, t, days) -> None:  # type: ignore
         events.append((si, j, "rating", stars, sid, t + float(rng.uniform(3, 14)), {}))
 
 
-def _repeats(rng, cat, u, events, si, j, t, days, sessions) -> int:  # type: ignore[no-untyped-def]
+def _repeats(
+    rng: np.random.Generator, cat: CatalogPlan, events: list[EventRow], si: int, j: int, t: float,
+    days: int, sessions: int,
+) -> int:
     """Consumables come back: a short re-buy session every few weeks."""
     if not cat.consumable_category[cat.category[j]]:
         return sessions
