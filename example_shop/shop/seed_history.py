@@ -21,8 +21,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import math
-
 import numpy as np
 
 from example_shop.shop.seed_catalog import CatalogPlan
@@ -62,10 +60,6 @@ class HistoryPlan:
     events: list[EventRow]
 
 
-def _sigmoid(x: float) -> float:
-    return 1.0 / (1.0 + math.exp(-x))
-
-
 def make_shoppers(rng: np.random.Generator, cat: CatalogPlan, n: int, n_events: int, days: int) -> list[Shopper]:
     n_cat = len(cat.categories)
     share = np.bincount(cat.category, minlength=n_cat) + 1.0
@@ -82,7 +76,7 @@ def make_shoppers(rng: np.random.Generator, cat: CatalogPlan, n: int, n_events: 
         if i == 0:  # the demo shopper: one clear taste
             cats, level, arrival[i], activity[i] = [0], 3, 0.0, 4 * activity.mean()
         weights = [float(w) for w in rng.dirichlet(np.full(len(cats), 2.0))]
-        in_cats = np.isin(cat.brand_home, cats) | np.isin(cat.brand_second, cats)
+        in_cats = cat_mask(cats)[cat.brand_home] | cat_mask(cats, extra=True)[cat.brand_second]
         bw = in_cats * np.exp(-np.abs(cat.brand_level - level))
         nb = min(int(rng.integers(2, 5)), int(in_cats.sum()))
         brands = [int(b) for b in rng.choice(len(cat.brands), size=nb, replace=False, p=bw / bw.sum())]
@@ -99,10 +93,20 @@ def make_shoppers(rng: np.random.Generator, cat: CatalogPlan, n: int, n_events: 
     return shoppers
 
 
+def cat_mask(cats: list[int], extra: bool = False) -> np.ndarray:
+    """Boolean mask over category indexes; with ``extra`` it has a False slot for index -1."""
+    mask = np.zeros(len(CATEGORIES) + int(extra), dtype=bool)
+    mask[cats] = True
+    return mask
+
+
 def appeal(cat: CatalogPlan, s: Shopper) -> np.ndarray:
-    tag_pref = np.isin(cat.tags, s.tags).astype(np.float32)
+    tag_pref = np.zeros(len(cat.tags), dtype=np.float32)
+    tag_pref[[cat.tags.index(t) for t in s.tags]] = 1.0
+    fav = np.zeros(len(cat.brands), dtype=bool)
+    fav[s.brands] = True
     return (
-        1.4 * np.isin(cat.brand, s.brands)
+        1.4 * fav[cat.brand]
         + 0.9 * (cat.tag_matrix @ tag_pref)
         - 0.8 * np.abs(cat.level - s.level)
         + 0.7 * cat.popularity
@@ -114,36 +118,44 @@ def simulate(rng: np.random.Generator, cat: CatalogPlan, n_shoppers: int, n_even
     n_cat = len(cat.categories)
     share = np.bincount(cat.category, minlength=n_cat) + 1.0
     share /= share.sum()
-    members = [np.flatnonzero(cat.category == c) for c in range(n_cat)]
+    # Products of each category in launch order: those launched by day t are a prefix.
+    members = []
+    for c in range(n_cat):
+        m = np.flatnonzero(cat.category == c)
+        members.append(m[np.argsort(cat.launch_day[m], kind="stable")])
+    launched = [cat.launch_day[m] for m in members]
     events: list[EventRow] = []
     sessions = 0
     for si, s in enumerate(shoppers):
         u = appeal(cat, s)
         eu = np.exp(u - u.max())
+        p_cart = (0.25 / (1.0 + np.exp(2.0 - u))).tolist()
+        p_wish = (0.03 + 0.05 / (1.0 + np.exp(2.0 - u))).tolist()
         cat_p = EXPLORE * share
         cat_p[s.categories] += (1 - EXPLORE) * np.array(s.category_weights)
+        cat_cs = np.cumsum(cat_p) / cat_p.sum()
         start = len(events)
         while len(events) - start < s.budget:
             sessions += 1
             sid = f"seed{sessions:07d}"
             t = float(rng.uniform(s.arrival_day, days))
-            c = int(rng.choice(n_cat, p=cat_p / cat_p.sum()))
-            avail = members[c][cat.launch_day[members[c]] <= t]
+            c = min(int(np.searchsorted(cat_cs, rng.random(), side="right")), n_cat - 1)
+            avail = members[c][: int(np.searchsorted(launched[c], t, side="right"))]
             if not len(avail):
                 continue
             if rng.random() < SEARCH_RATE:
                 pool = s.tags if c in s.categories else cat.product_tags[int(avail[0])]
                 events.append((si, -1, "search", None, sid, t, {"query": str(rng.choice(pool))}))
-            p = eu[avail] / eu[avail].sum()
-            viewed = rng.choice(avail, size=1 + int(rng.poisson(2.5)), p=p)
+            cs = np.cumsum(eu[avail])
+            picks = np.searchsorted(cs, rng.random(1 + int(rng.poisson(2.5))) * cs[-1], side="right")
+            viewed = avail[np.minimum(picks, len(avail) - 1)].tolist()
             cart: list[int] = []
             for j in viewed:
-                j = int(j)
                 t += float(rng.exponential(2.0)) / 1440
                 events.append((si, j, "product_view", None, sid, t, {}))
-                if rng.random() < 0.03 + 0.05 * _sigmoid(u[j] - 2.0):
+                if rng.random() < p_wish[j]:
                     events.append((si, j, "wishlist_add", None, sid, t + 10 / 86400, {}))
-                if j not in cart and rng.random() < 0.25 * _sigmoid(u[j] - 2.0):
+                if j not in cart and rng.random() < p_cart[j]:
                     t += 30 / 86400
                     events.append((si, j, "add_to_cart", 1.0, sid, t, {}))
                     cart.append(j)
