@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.core.paginator import Page, Paginator
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Q, QuerySet
 
 from example_shop.shop.models import Category, Product
 
@@ -37,6 +37,21 @@ def search(query: str) -> QuerySet[Product]:
             | Q(category__name__icontains=word) | Q(tags__icontains=word)
         )
     return qs
+
+
+def filter_by(qs: QuerySet[Product], brand: str | None, in_stock: bool) -> QuerySet[Product]:
+    if brand and brand.isdigit():
+        qs = qs.filter(brand_id=int(brand))
+    if in_stock:
+        qs = qs.filter(stock__gt=0)
+    return qs
+
+
+def brand_facets(qs: QuerySet[Product], limit: int = 15) -> list[dict]:  # type: ignore[type-arg]
+    """The most common brands of a listing, with counts (for the filter sidebar)."""
+    return list(
+        qs.exclude(brand=None).values("brand_id", "brand__name").annotate(n=Count("id")).order_by("-n", "brand__name")[:limit]
+    )
 
 
 def sort_key(value: str | None) -> str:

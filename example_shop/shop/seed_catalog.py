@@ -14,6 +14,7 @@ import numpy as np
 
 from example_shop.shop.seed_words import (
     CATEGORIES,
+    COLOURS,
     MODEL_SUFFIXES,
     CategorySpec,
     OPENERS,
@@ -114,6 +115,7 @@ def generate_catalog(rng: np.random.Generator, n_products: int, days: int) -> Ca
     popularity = rng.normal(0.0, 1.0, n_products)
 
     names: list[str] = []
+    used: set[str] = set()
     descriptions: list[str] = []
     product_tags: list[list[str]] = []
     prices = np.empty(n_products)
@@ -125,7 +127,7 @@ def generate_catalog(rng: np.random.Generator, n_products: int, days: int) -> Ca
         noun = spec.nouns[noun_i]
         suffix = MODEL_SUFFIXES[int(rng.integers(len(MODEL_SUFFIXES)))]
         adjective = spec.adjectives[int(rng.integers(len(spec.adjectives)))]
-        names.append(" ".join(p for p in (brands[b], adjective, noun, suffix) if p))
+        names.append(_unique(" ".join(p for p in (brands[b], adjective, noun, suffix) if p), used, cat_sku(i)))
         k = int(rng.integers(2, 5))
         tags = [str(t) for t in rng.choice(spec.tags, size=k, replace=False)]
         if b_home[b] == category[i] and b_tag[b] not in tags and rng.random() < 0.7:
@@ -142,11 +144,24 @@ def generate_catalog(rng: np.random.Generator, n_products: int, days: int) -> Ca
         consumable_category=np.array([c.consumable for c in CATEGORIES]),
         brands=brands, brand_home=b_home, brand_second=b_second, brand_level=b_level,
         brand_tag=b_tag, tags=all_tags,
-        sku=[f"P{i + 1:05d}" for i in range(n_products)],
+        sku=[cat_sku(i) for i in range(n_products)],
         name=names, category=category, brand=brand, price=prices, product_tags=product_tags,
         tag_matrix=tag_matrix, description=descriptions, stock=stock, launch_day=launch,
         popularity=popularity, days=days,
     )
+
+
+def cat_sku(i: int) -> str:
+    return f"P{i + 1:05d}"
+
+
+def _unique(name: str, used: set[str], sku: str) -> str:
+    """Shops don't list two products under one name: add a colour, or the product id."""
+    for candidate in [name, *(f"{name}, {c}" for c in COLOURS), f"{name} ({sku})"]:
+        if candidate not in used:
+            used.add(candidate)
+            return candidate
+    raise AssertionError("unreachable: the product id makes the name unique")
 
 
 def _describe(

@@ -151,6 +151,9 @@ PRICE_LEVEL_NAMES = {1: "budget", 2: "mid-range", 3: "premium", 4: "luxury"}
 
 MODEL_SUFFIXES = ("", "", "", "Pro", "Lite", "2", "Max", "Classic", "Plus", "Mini", "XL", "Edition")
 
+# Variants that tell apart products which would otherwise share a name.
+COLOURS = ("Slate", "Sand", "Forest", "Navy", "Coral", "Graphite", "Ivory", "Olive", "Berry", "Ocean")
+
 OPENERS = (
     "Meet the {name}",
     "Say hello to the {name}",

@@ -90,3 +90,18 @@ def test_admin_lists_products_and_orders(admin_client, catalog) -> None:  # type
     assert admin_client.get("/admin/shop/order/add/").status_code == 200
     assert admin_client.get("/admin/shop/category/").status_code == 200
     assert admin_client.get("/admin/shop/brand/").status_code == 200
+
+
+def test_listing_filters_by_brand_and_stock(client, catalog) -> None:  # type: ignore[no-untyped-def]
+    from example_shop.shop.models import Brand, Product
+
+    other = Brand.objects.create(name="Ridgeway")
+    Product.objects.create(sku="R1", name="Ridgeway Summit Fleece", category=catalog["P1"].category,
+                           brand=other, price="49.99", stock=3)
+    html = client.get("/c/outdoor-hiking/").content.decode()
+    assert "Ridgeway <small>1</small>" in html and "Nordkap <small>3</small>" in html
+    html = client.get(f"/c/outdoor-hiking/?brand={other.pk}").content.decode()
+    assert "Summit Fleece" in html and "Rain Jacket" not in html
+    html = client.get("/c/outdoor-hiking/?in_stock=1").content.decode()
+    assert "Rain Jacket" in html and "Storm Tent" not in html
+    assert client.get("/c/outdoor-hiking/?brand=nonsense").status_code == 200

@@ -22,10 +22,15 @@ def home(request: HttpRequest) -> HttpResponse:
 
 def _listing(request: HttpRequest, qs, template_ctx: dict) -> HttpResponse:  # type: ignore[no-untyped-def]
     sort = listing.sort_key(request.GET.get("sort"))
-    page = listing.paginate(qs, sort, request.GET.get("page"))
+    brand, in_stock = request.GET.get("brand", ""), request.GET.get("in_stock") == "1"
+    page = listing.paginate(listing.filter_by(qs, brand, in_stock), sort, request.GET.get("page"))
+    params = request.GET.copy()
+    params.pop("page", None)
     return render(request, "shop/listing.html", {
         **template_ctx, "page": page, "products": page.object_list, "sort": sort,
         "sorts": [(k, label) for k, (label, _) in listing.SORTS.items()],
+        "brands": listing.brand_facets(qs), "brand": brand, "in_stock": in_stock,
+        "querystring": params.urlencode(),
     })
 
 
