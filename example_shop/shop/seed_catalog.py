@@ -25,6 +25,7 @@ from example_shop.shop.seed_words import (
 COLD_SHARE = 0.10  # products launched in the last weeks of the window
 COLD_WINDOW = (0.88, 0.98)  # as fractions of the window
 OUT_OF_STOCK_SHARE = 0.07
+TRENDING_SHARE = 0.03  # products that get popular in the last TREND_DAYS of the window
 # A brand may also sell in a neighbouring category (an outdoor brand makes running gear).
 NEIGHBOURS = {0: (1, 11, 10), 1: (0, 5, 11), 2: (3, 4), 3: (2,), 4: (2, 10, 6), 5: (1, 6),
               6: (7, 4), 7: (6,), 8: (11,), 9: (10,), 10: (4, 0, 9), 11: (8, 0, 1)}
@@ -51,6 +52,7 @@ class CatalogPlan:
     stock: np.ndarray
     launch_day: np.ndarray  # days since window start (negative: launched before it)
     popularity: np.ndarray  # latent log-popularity
+    trending: np.ndarray  # bool: products whose popularity surges in the last weeks
     days: int  # length of the history window
 
     @property
@@ -113,6 +115,7 @@ def generate_catalog(rng: np.random.Generator, n_products: int, days: int) -> Ca
     stock = rng.integers(3, 180, n_products)
     stock[rng.random(n_products) < OUT_OF_STOCK_SHARE] = 0
     popularity = rng.normal(0.0, 1.0, n_products)
+    trending = (rng.random(n_products) < TRENDING_SHARE) & (launch < 0.5 * days)
 
     names: list[str] = []
     used: set[str] = set()
@@ -147,7 +150,7 @@ def generate_catalog(rng: np.random.Generator, n_products: int, days: int) -> Ca
         sku=[cat_sku(i) for i in range(n_products)],
         name=names, category=category, brand=brand, price=prices, product_tags=product_tags,
         tag_matrix=tag_matrix, description=descriptions, stock=stock, launch_day=launch,
-        popularity=popularity, days=days,
+        popularity=popularity, trending=trending, days=days,
     )
 
 

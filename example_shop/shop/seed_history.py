@@ -12,8 +12,9 @@ share), view products drawn ∝ exp(u) among those launched by then, and run the
 view → add_to_cart (∝ sigmoid(u − 2)) → remove_from_cart (12%) → purchase (55% of carts
 check out) → rating (30% of purchases, a few days later, higher for higher u). Some
 sessions start with a search; some views lead to a wishlist_add. Consumables are re-bought
-20-45 days later. Purchase ``value`` is the QUANTITY bought (the unit price is in
-``context["unit_price"]``); rating ``value`` is 1-5 stars.
+20-45 days later. A few products trend: their view odds jump 6x in the last three weeks.
+Purchase ``value`` is the QUANTITY bought (the unit price is in ``context["unit_price"]``);
+rating ``value`` is 1-5 stars.
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ REMOVE_RATE = 0.12
 RATING_RATE = 0.3
 SEARCH_RATE = 0.3
 REPEAT_RATE = 0.5
+TREND_DAYS = 21
+TREND_BOOST = 6.0  # view odds of a trending product in the last TREND_DAYS
 
 
 @dataclass
@@ -124,11 +127,13 @@ def simulate(rng: np.random.Generator, cat: CatalogPlan, n_shoppers: int, n_even
         m = np.flatnonzero(cat.category == c)
         members.append(m[np.argsort(cat.launch_day[m], kind="stable")])
     launched = [cat.launch_day[m] for m in members]
+    trend_boost = np.where(cat.trending, TREND_BOOST, 1.0)
     events: list[EventRow] = []
     sessions = 0
     for si, s in enumerate(shoppers):
         u = appeal(cat, s)
         eu = np.exp(u - u.max())
+        eu_recent = eu * trend_boost  # in the last TREND_DAYS, trending products surge
         p_cart = (0.25 / (1.0 + np.exp(2.0 - u))).tolist()
         p_wish = (0.03 + 0.05 / (1.0 + np.exp(2.0 - u))).tolist()
         cat_p = EXPLORE * share
@@ -146,7 +151,7 @@ def simulate(rng: np.random.Generator, cat: CatalogPlan, n_shoppers: int, n_even
             if rng.random() < SEARCH_RATE:
                 pool = s.tags if c in s.categories else cat.product_tags[int(avail[0])]
                 events.append((si, -1, "search", None, sid, t, {"query": str(rng.choice(pool))}))
-            cs = np.cumsum(eu[avail])
+            cs = np.cumsum((eu_recent if t >= days - TREND_DAYS else eu)[avail])
             picks = np.searchsorted(cs, rng.random(1 + int(rng.poisson(2.5))) * cs[-1], side="right")
             viewed = avail[np.minimum(picks, len(avail) - 1)].tolist()
             cart: list[int] = []

@@ -72,6 +72,7 @@ class SeedResult:
     products: int = 0
     cold_products: int = 0
     out_of_stock: int = 0
+    trending: list[str] = field(default_factory=list)  # product keys that surge at the end
     shoppers: int = 0
     late_shoppers: int = 0
     events: int = 0
@@ -153,6 +154,7 @@ def _write_catalog(cat: CatalogPlan, start: dt.datetime, result: SeedResult) -> 
     result.categories, result.brands, result.products = len(cats), len(brands), len(products)
     result.cold_products = int(cat.cold.sum())
     result.out_of_stock = int((cat.stock == 0).sum())
+    result.trending = [cat.sku[i] for i in np.flatnonzero(cat.trending)]
 
 
 def _slug(name: str) -> str:

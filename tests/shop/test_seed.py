@@ -87,6 +87,17 @@ def test_small_seed_is_a_realistic_shop() -> None:
     per_product = Counter(e[1] for e in events if e[1])
     assert np.mean([per_product[s] for s in cold]) < 0.5 * np.mean([per_product[s] for s in per_product if s not in cold])
 
+    # trending products: a much larger share of the views in the last three weeks
+    recent = end - dt.timedelta(days=21)
+    views = [(e[1], e[4] >= recent) for e in events if e[2] == "product_view"]
+    trending = set(result.trending)
+    assert trending
+
+    def share(late: bool) -> float:
+        return sum(1 for sku, lt in views if lt == late and sku in trending) / sum(1 for _, lt in views if lt == late)
+
+    assert share(True) > 2 * share(False)
+
     # late shoppers: whose first event falls in the last fifth of the window
     first_seen: dict[str, dt.datetime] = {}
     for subject, *_rest, t, _sid in events:

@@ -51,7 +51,8 @@ class Command(BaseCommand):
         self.stdout.write(self.style.SUCCESS(f"seeded in {time.monotonic() - began:.1f}s (seed {params.seed})"))
         self.stdout.write(f"  window        {start:%Y-%m-%d} .. {end:%Y-%m-%d} ({params.days} days)")
         self.stdout.write(f"  catalog       {r.categories} categories, {r.brands} brands, {r.products} products")
-        self.stdout.write(f"                {r.cold_products} cold (launched in the last weeks), {r.out_of_stock} out of stock")
+        self.stdout.write(f"                {r.cold_products} cold (launched in the last weeks), {r.out_of_stock} out of stock, "
+                          f"{len(r.trending)} trending in the last weeks")
         self.stdout.write(f"  shoppers      {r.shoppers} ({r.late_shoppers} arrived late)")
         self.stdout.write(f"  events        {r.events:,}: " + ", ".join(f"{k} {v:,}" for k, v in r.event_counts.items()))
         self.stdout.write("  demo logins   shopper / shopper123, admin / admin")
