@@ -87,12 +87,13 @@ def add(request: HttpRequest, product: Product, quantity: int = 1) -> int:
 
 
 def update(request: HttpRequest, product: Product, quantity: int) -> int:
-    """Set a line's quantity (0 removes it, capped at the stock)."""
+    """Set a line's quantity (0 removes it; capped at the stock while there is some —
+    a sold-out line stays visible and checkout explains why it cannot be bought)."""
     if quantity <= 0:
         remove(request, product)
         return 0
     raw = _raw(request)
-    raw[str(product.pk)] = min(quantity, max(product.stock, 0)) or quantity
+    raw[str(product.pk)] = min(quantity, product.stock) if product.stock > 0 else quantity
     _save(request, raw)
     return raw[str(product.pk)]
 
