@@ -135,6 +135,8 @@ SPECTACULAR_SETTINGS = {"TITLE": "reco_app API", "VERSION": "0.1.0"}
 
 # --- reco_app -------------------------------------------------------------------------
 RECO_APP = {
+    # Customer keys are usernames (the seeded history uses "c00042"-style usernames).
+    "ADAPTER": "example_shop.shop.reco_adapter.ExampleShopAdapter",
     "PRODUCT_MODEL": "shop.Product",
     "PRODUCT_FIELDS": {
         "key": "sku",

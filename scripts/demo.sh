@@ -6,7 +6,11 @@ cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
 PY=${VENV:-.venv}/bin/python
 unset DATABASE_URL REDIS_URL CELERY_BROKER_URL
-echo "==> migrating the SQLite database (var/db.sqlite3)"
+echo "==> migrating the SQLite database (${RECO_VAR_DIR:-var}/db.sqlite3)"
 $PY manage.py migrate --noinput
-echo "==> demo shop at http://127.0.0.1:${PORT:-8000}/  (admin: /admin/, user 'admin' / 'admin')"
+echo "==> demo logins: admin / admin (superuser), shopper / shopper123"
+$PY manage.py shop_demo_users
+echo "==> seeding the synthetic catalog and shopping history (only if the shop has no products)"
+$PY manage.py shop_seed --if-empty
+echo "==> demo shop at http://127.0.0.1:${PORT:-8000}/  (admin: /admin/, log in as 'shopper' / 'shopper123' to shop)"
 exec $PY manage.py runserver "127.0.0.1:${PORT:-8000}"

@@ -77,6 +77,8 @@ class Product(models.Model):
 class Order(models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="orders")
     email = models.EmailField(blank=True)
+    full_name = models.CharField(max_length=200, blank=True)
+    address = models.TextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     total = models.DecimalField(max_digits=12, decimal_places=2, default=Decimal("0"))
 
@@ -85,6 +87,9 @@ class Order(models.Model):
 
     def __str__(self) -> str:
         return f"Order #{self.pk}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("order_confirmation", args=[self.pk])
 
 
 class OrderLine(models.Model):
@@ -95,4 +100,6 @@ class OrderLine(models.Model):
 
     @property
     def line_total(self) -> Decimal:
+        if self.unit_price is None or self.quantity is None:  # an empty admin inline row
+            return Decimal("0")
         return self.unit_price * self.quantity
