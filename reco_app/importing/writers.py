@@ -1,0 +1,136 @@
+"""Storing validated event rows in batches: COPY on PostgreSQL, bulk_create elsewhere.
+
+A writer is a context manager with ``write(rows) -> number newly stored``; each call is
+its own transaction, so every finished batch stays stored whatever happens next.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from types import TracebackType
+from typing import Any, NamedTuple
+
+from django.db import transaction
+from django.db.backends.base.base import BaseDatabaseWrapper
+
+from reco_app.models.events import ConsentBasis, Event
+
+SOURCE = "import"
+_STAGE = "reco_import_stage"
+
+
+class EventRow(NamedTuple):
+    event_id: str
+    subject: str
+    product_key: str
+    event_type: str
+    value: float | None
+    micros: int  # timestamp as microseconds since the Unix epoch (UTC)
+
+
+class BatchWriter:
+    method = "orm"
+
+    def __init__(self, connection: BaseDatabaseWrapper) -> None:
+        self.connection = connection
+
+    def __enter__(self) -> BatchWriter:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        return None
+
+    def write(self, rows: list[EventRow]) -> int:
+        """Store ``rows`` (skipping event ids already stored); return how many were new."""
+        unique = {r.event_id: r for r in rows}
+        if not unique:
+            return 0
+        ids = [uuid.UUID(k) for k in unique]
+        alias = self.connection.alias
+        with transaction.atomic(using=alias):
+            known: set[str] = set()
+            for i in range(0, len(ids), 500):  # stay under SQLite's variable limit
+                known.update(
+                    e.hex for e in Event.objects.using(alias).filter(event_id__in=ids[i : i + 500]).values_list("event_id", flat=True)
+                )
+            new = [
+                Event(
+                    event_id=uuid.UUID(r.event_id),
+                    subject=r.subject,
+                    product_key=r.product_key,
+                    event_type=r.event_type,
+                    value=r.value,
+                    consent=ConsentBasis.IMPORTED,
+                    source=SOURCE,
+                    timestamp=dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(microseconds=r.micros),
+                )
+                for key, r in unique.items()
+                if key not in known
+            ]
+            Event.objects.using(alias).bulk_create(new, batch_size=500, ignore_conflicts=True)
+        return len(new)
+
+
+class PostgresCopyWriter(BatchWriter):
+    """COPY each batch into a temporary table, then INSERT ... ON CONFLICT DO NOTHING."""
+
+    method = "postgresql-copy"
+
+    def __enter__(self) -> PostgresCopyWriter:
+        with self.connection.cursor() as cur:
+            cur.execute(
+                f"CREATE TEMPORARY TABLE IF NOT EXISTS {_STAGE} ("
+                "event_id uuid, subject text, product_key text, event_type text,"
+                " value double precision, micros bigint)"
+            )
+            cur.execute(f"TRUNCATE {_STAGE}")
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        if self.connection.in_atomic_block and self.connection.needs_rollback:
+            return  # the surrounding transaction is broken; the temp table goes with it
+        try:
+            with self.connection.cursor() as cur:
+                cur.execute(f"DROP TABLE IF EXISTS {_STAGE}")
+        except Exception:  # noqa: BLE001 - the connection may be gone; temp tables die with it
+            if exc is None:
+                raise
+
+    def _insert_sql(self) -> str:
+        q = self.connection.ops.quote_name
+        col = {f.name: q(f.column) for f in Event._meta.concrete_fields}
+        targets = ", ".join(
+            col[n] for n in (
+                "event_id", "subject", "user", "visitor_id", "product_key", "event_type", "value",
+                "session_id", "context", "consent", "source", "timestamp", "received_at",
+            )
+        )
+        return (
+            f"INSERT INTO {q(Event._meta.db_table)} ({targets}) "
+            "SELECT event_id, subject, NULL, '', product_key, event_type, value, '', '{}'::jsonb,"
+            f" %s, %s, timestamptz 'epoch' + micros * interval '1 microsecond', now() FROM {_STAGE} "
+            f"ON CONFLICT ({col['event_id']}) DO NOTHING"
+        )
+
+    def write(self, rows: list[EventRow]) -> int:
+        if not rows:
+            return 0
+        with transaction.atomic(using=self.connection.alias), self.connection.cursor() as cur:
+            raw: Any = cur.cursor  # the psycopg cursor behind Django's wrapper
+            with raw.copy(f"COPY {_STAGE} (event_id, subject, product_key, event_type, value, micros) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            cur.execute(self._insert_sql(), [ConsentBasis.IMPORTED.value, SOURCE])
+            stored = cur.rowcount
+            cur.execute(f"TRUNCATE {_STAGE}")
+        return int(stored)
+
+
+def writer_for(connection: BaseDatabaseWrapper) -> BatchWriter:
+    if connection.vendor == "postgresql":
+        from django.db.backends.postgresql.psycopg_any import is_psycopg3
+
+        if is_psycopg3:  # COPY from Python needs psycopg 3; psycopg2 takes the ORM path
+            return PostgresCopyWriter(connection)
+    return BatchWriter(connection)
