@@ -116,8 +116,11 @@ def read_rows(
             yield line, columns, fields
 
 
-def parse_timestamp(text: str, *, now: dt.datetime | None = None) -> dt.datetime:
-    """An aware UTC datetime from ISO 8601 (naive = UTC) or Unix seconds."""
+def parse_timestamp(text: str, *, now: dt.datetime | None = None, allow_future: bool = False) -> dt.datetime:
+    """An aware UTC datetime from ISO 8601 (naive = UTC) or Unix seconds.
+
+    Unless ``allow_future``, more than a day after ``now`` is an error (a unit mix-up).
+    """
     text = text.strip()
     if not text:
         raise RowError("timestamp is empty")
@@ -126,14 +129,17 @@ def parse_timestamp(text: str, *, now: dt.datetime | None = None) -> dt.datetime
         seconds = float(text)
         if seconds >= MAX_UNIX_SECONDS:
             raise RowError(f"timestamp {text!r} is too large for Unix seconds (milliseconds?)")
-        when = dt.datetime.fromtimestamp(seconds, dt.UTC)
+        try:
+            when = dt.datetime.fromtimestamp(seconds, dt.UTC)
+        except (OverflowError, OSError, ValueError):
+            raise RowError(f"timestamp {text!r} is out of range") from None
     else:
         try:
             when = dt.datetime.fromisoformat(text)
         except ValueError:
             raise RowError(f"timestamp {text!r} is neither ISO 8601 nor Unix seconds") from None
         when = when.replace(tzinfo=dt.UTC) if when.tzinfo is None else when.astimezone(dt.UTC)
-    if when > (now or dt.datetime.now(dt.UTC)) + FUTURE_TOLERANCE:
+    if not allow_future and when > (now or dt.datetime.now(dt.UTC)) + FUTURE_TOLERANCE:
         raise RowError(f"timestamp {text!r} is in the future")
     return when
 

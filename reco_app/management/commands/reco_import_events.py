@@ -8,6 +8,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from reco_app.importing import HeaderError, ImportAborted, ImportProgress, ImportResult, import_events
 from reco_app.importing.csvfile import write_issues
+from reco_app.importing.report import add_issue_arguments, report_issues
 
 
 class Command(BaseCommand):
@@ -16,8 +17,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("path", help="CSV file with a header row")
         parser.add_argument("--batch-size", type=int, default=None, help="rows per transaction (default: RECO_APP['IMPORT_BATCH_SIZE'])")
-        parser.add_argument("--errors-file", default=None, help="write every bad row (line, reason) to this CSV file")
-        parser.add_argument("--show-errors", type=int, default=20, help="how many bad rows to print (default 20)")
+        add_issue_arguments(parser)
 
     def handle(self, *args: Any, **options: Any) -> None:
         sink, close = write_issues(options["errors_file"]) if options["errors_file"] else (None, None)
@@ -48,11 +48,7 @@ class Command(BaseCommand):
         )
 
     def _summary(self, r: ImportResult, options: dict[str, Any]) -> None:
-        for issue in r.issues:
-            self.stdout.write(self.style.WARNING(f"line {issue.line}: {issue.reason}"))
-        if r.bad > len(r.issues):
-            where = f" (all in {options['errors_file']})" if options["errors_file"] else " (use --errors-file to keep them all)"
-            self.stdout.write(self.style.WARNING(f"... and {r.bad - len(r.issues):,} more bad rows{where}"))
+        report_issues(self, r.issues, r.bad, options["errors_file"])
         style = self.style.SUCCESS if not r.bad else self.style.WARNING
         self.stdout.write(
             style(
