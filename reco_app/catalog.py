@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -17,6 +18,7 @@ SNAPSHOT_FIELDS = [
     "object_pk", "name", "url", "image_url", "price", "category", "brand", "tags",
     "description", "stock", "in_stock", "published", "launched_at",
 ]
+logger = logging.getLogger(__name__)
 _KEY_MAX = CatalogItem._meta.get_field("product_key").max_length or 64
 
 
@@ -26,7 +28,7 @@ class SyncResult:
     updated: int = 0
     unchanged: int = 0
     removed: int = 0
-    skipped: int = 0  # products without a usable key (empty, too long, or repeated)
+    skipped: int = 0  # products without a usable key (empty, too long, repeated) or unreadable
 
     @property
     def total(self) -> int:
@@ -37,15 +39,30 @@ def _usable_key(key: str) -> bool:
     return bool(key) and len(key) <= _KEY_MAX
 
 
+def _snapshot(adapter: Any, product: Any) -> dict[str, Any] | None:
+    """The product's snapshot row, or None when it has no usable key or cannot be read.
+
+    A product the adapter fails on is logged and left out rather than breaking the
+    shop's save or the whole bulk sync.
+    """
+    try:
+        if not _usable_key(adapter.product_key(product)):
+            return None
+        return adapter.snapshot(product)  # type: ignore[no-any-return]
+    except Exception:  # noqa: BLE001 - one odd product must not stop the others
+        logger.exception("reco_app: cannot read product %r for the catalog snapshot", getattr(product, "pk", product))
+        return None
+
+
 def sync_product(product: Any) -> CatalogItem | None:
     """Create or update the snapshot row of one product (called on ``post_save``).
 
     A product whose key changed leaves no row behind under its old key.
     """
-    data = get_adapter().snapshot(product)
-    key = data.pop("product_key")
-    if not _usable_key(key):
+    data = _snapshot(get_adapter(), product)
+    if data is None:
         return None
+    key = data.pop("product_key")
     item, _ = CatalogItem.objects.update_or_create(product_key=key, defaults=data)
     CatalogItem.objects.filter(object_pk=data["object_pk"]).exclude(product_key=key).delete()
     _changed()
@@ -71,11 +88,11 @@ def sync_all(batch_size: int = 1000, progress: Callable[[int], None] | None = No
         existing = set(CatalogItem.objects.values_list("product_key", flat=True))
         batch: list[dict[str, Any]] = []
         for product in adapter.get_queryset().iterator(chunk_size=batch_size):
-            data = adapter.snapshot(product)
-            key = data["product_key"]
-            if not _usable_key(key) or key in seen:
+            data = _snapshot(adapter, product)
+            if data is None or data["product_key"] in seen:
                 result.skipped += 1
                 continue
+            key = data["product_key"]
             seen.add(key)
             batch.append(data)
             if len(batch) >= batch_size:

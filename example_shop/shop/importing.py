@@ -81,7 +81,7 @@ def parse_product(fields: list[str], columns: dict[str, int]) -> dict[str, Any]:
         "brand": text_field(fields, columns, "brand", max_length=120, required=False) if "brand" in columns else "",
         "price": price,
         "tags": "|".join(tags),
-        "description": optional_column(fields, columns, "description").strip(),
+        "description": optional_column(fields, columns, "description").replace("\x00", "").strip(),
         "created_at": parse_timestamp(created, allow_future=True) if created else None,
         "stock": stock,
     }

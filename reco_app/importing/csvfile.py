@@ -164,6 +164,8 @@ def text_field(fields: list[str], columns: dict[str, int], name: str, *, max_len
         raise RowError(f"{name} is empty")
     if len(value) > max_length:
         raise RowError(f"{name} is longer than {max_length} characters")
+    if not value.isprintable():
+        raise RowError(f"{name} contains control characters")
     return value
 
 

@@ -88,6 +88,8 @@ def parse_row(fields: list[str], columns: dict[str, int], now: dt.datetime) -> E
         raise RowError("user_id is empty")
     if len(subject) > _SUBJECT_MAX:
         raise RowError(f"user_id is longer than {_SUBJECT_MAX} characters")
+    if not (subject.isprintable() and product.isprintable()):
+        raise RowError("user_id and product_id must not contain control characters")
     if subject.startswith(ANONYMOUS_PREFIX):
         raise RowError(f"user_id must not start with {ANONYMOUS_PREFIX!r} (reserved for anonymous visitors)")
     if not product and event_type not in PRODUCTLESS:

@@ -36,6 +36,6 @@ class Command(BaseCommand):
             self.style.SUCCESS(
                 f"Catalog synced in {time.monotonic() - started:.1f}s: {r.total:,} products "
                 f"({r.created:,} new, {r.updated:,} updated, {r.unchanged:,} unchanged), "
-                f"{r.removed:,} removed, {r.skipped:,} skipped (empty, too long or repeated key)."
+                f"{r.removed:,} removed, {r.skipped:,} skipped (no usable key, or unreadable: see the log)."
             )
         )
