@@ -19,15 +19,15 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "example_shop.settings")
 
-import django  # noqa: E402
+import django
 
 django.setup()
 
-from django.core.management import call_command  # noqa: E402
-from django.db import connection  # noqa: E402
+from django.core.management import call_command
+from django.db import connection
 
-from reco_app.importing import import_events  # noqa: E402
-from reco_app.models import Event  # noqa: E402
+from reco_app.importing import import_events
+from reco_app.models import Event
 
 TYPES = ["product_view"] * 12 + ["add_to_cart"] * 3 + ["purchase"] * 2 + ["wishlist_add", "rating", "remove_from_cart"]
 PREFIX = "bench-"

@@ -55,7 +55,7 @@ def _as_text(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-def _as_number(value: Any, kind: type[int] | type[float]) -> Any:
+def _as_number(value: Any, kind: type[int | float]) -> Any:
     if value is None or value == "" or isinstance(value, bool):
         return None
     try:

@@ -19,7 +19,7 @@ SNAPSHOT_FIELDS = [
     "description", "stock", "in_stock", "published", "launched_at",
 ]
 logger = logging.getLogger(__name__)
-_KEY_MAX = CatalogItem._meta.get_field("product_key").max_length or 64
+_KEY_MAX: int = getattr(CatalogItem._meta.get_field("product_key"), "max_length", None) or 64
 
 
 @dataclass
@@ -49,7 +49,7 @@ def _snapshot(adapter: Any, product: Any) -> dict[str, Any] | None:
         if not _usable_key(adapter.product_key(product)):
             return None
         return adapter.snapshot(product)  # type: ignore[no-any-return]
-    except Exception:  # noqa: BLE001 - one odd product must not stop the others
+    except Exception:
         logger.exception("reco_app: cannot read product %r for the catalog snapshot", getattr(product, "pk", product))
         return None
 

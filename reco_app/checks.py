@@ -39,7 +39,7 @@ def _adapter(cfg: dict[str, Any]) -> tuple[Any, Messages]:
 
     path = cfg.get("ADAPTER")
     try:
-        cls = import_string(path)
+        cls = import_string(str(path))
     except (ImportError, TypeError, ValueError) as exc:
         return None, [Error(f'RECO_APP["ADAPTER"] = {path!r} cannot be imported: {exc}', id="reco_app.E002")]
     if not (isinstance(cls, type) and issubclass(cls, ShopAdapter)):
@@ -116,10 +116,13 @@ def _infrastructure(cfg: dict[str, Any]) -> Messages:
         if path is None and optional:
             continue
         try:
-            if not callable(import_string(path)):
-                raise ImportError("not callable")
+            ok = callable(import_string(str(path)))
         except (ImportError, TypeError, ValueError) as exc:
-            messages.append(Error(f'RECO_APP["{key}"] = {path!r} is not an importable function: {exc}', id="reco_app.E013"))
+            ok, why = False, str(exc)
+        else:
+            why = "not callable"
+        if not ok:
+            messages.append(Error(f'RECO_APP["{key}"] = {path!r} is not an importable function: {why}', id="reco_app.E013"))
     return messages
 
 

@@ -36,6 +36,7 @@ REQUIRED = ("product_id", "name", "category", "price")
 UPDATED_FIELDS = ["name", "category", "brand", "price", "tags", "description", "created_at", "stock"]
 MAX_PRICE = Decimal("99999999.99")
 CENT = Decimal("0.01")
+TAGS_MAX: int = getattr(Product._meta.get_field("tags"), "max_length", None) or 500
 
 
 @dataclass
@@ -64,7 +65,7 @@ def parse_product(fields: list[str], columns: dict[str, int]) -> dict[str, Any]:
     for tag in optional_column(fields, columns, "tags").split("|"):
         if (tag := tag.strip().lower()) and tag not in tags:
             tags.append(tag)
-    if len("|".join(tags)) > Product._meta.get_field("tags").max_length:
+    if len("|".join(tags)) > TAGS_MAX:
         raise RowError("tags are longer than 500 characters in total")
     stock_text = optional_column(fields, columns, "stock").strip()
     try:

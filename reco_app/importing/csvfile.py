@@ -176,7 +176,7 @@ def optional_column(fields: list[str], columns: dict[str, int], name: str) -> st
 
 def write_issues(path: str | Path) -> tuple[Callable[[RowIssue], None], Callable[[], None]]:
     """A sink writing every issue to a CSV file (``line,reason``) and its closer."""
-    handle = open(path, "w", newline="", encoding="utf-8")
+    handle = open(path, "w", newline="", encoding="utf-8")  # noqa: SIM115 - closed by the caller
     writer = csv.writer(handle)
     writer.writerow(["line", "reason"])
 

@@ -45,8 +45,8 @@ NON_NEGATIVE = frozenset(str(t.value) for t in (EventType.PURCHASE, EventType.AD
 #: Types that need no product (a search is about a query, not a product).
 PRODUCTLESS = frozenset({str(EventType.SEARCH.value)})
 
-_SUBJECT_MAX = Event._meta.get_field("subject").max_length or 128
-_PRODUCT_MAX = Event._meta.get_field("product_key").max_length or 64
+_SUBJECT_MAX: int = getattr(Event._meta.get_field("subject"), "max_length", None) or 128
+_PRODUCT_MAX: int = getattr(Event._meta.get_field("product_key"), "max_length", None) or 64
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from types import TracebackType
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Self
 
 from django.db import transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
@@ -35,7 +35,7 @@ class BatchWriter:
     def __init__(self, connection: BaseDatabaseWrapper) -> None:
         self.connection = connection
 
-    def __enter__(self) -> BatchWriter:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
@@ -77,7 +77,7 @@ class PostgresCopyWriter(BatchWriter):
 
     method = "postgresql-copy"
 
-    def __enter__(self) -> PostgresCopyWriter:
+    def __enter__(self) -> Self:
         with self.connection.cursor() as cur:
             cur.execute(
                 f"CREATE TEMPORARY TABLE IF NOT EXISTS {_STAGE} ("
@@ -93,13 +93,13 @@ class PostgresCopyWriter(BatchWriter):
         try:
             with self.connection.cursor() as cur:
                 cur.execute(f"DROP TABLE IF EXISTS {_STAGE}")
-        except Exception:  # noqa: BLE001 - the connection may be gone; temp tables die with it
+        except Exception:
             if exc is None:
                 raise
 
     def _insert_sql(self) -> str:
         q = self.connection.ops.quote_name
-        col = {f.name: q(f.column) for f in Event._meta.concrete_fields}
+        col = {f.name: q(str(f.column)) for f in Event._meta.concrete_fields}
         targets = ", ".join(
             col[n] for n in (
                 "event_id", "subject", "user", "visitor_id", "product_key", "event_type", "value",

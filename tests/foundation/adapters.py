@@ -15,3 +15,12 @@ class HouseBrandAdapter(ShopAdapter):
 
     def customer_key(self, user: Any) -> str:
         return f"cust-{user.pk}"
+
+
+class FussyAdapter(ShopAdapter):
+    """Fails on one product, as a buggy custom adapter might."""
+
+    def product_url(self, product: Any) -> str:
+        if product.sku == "BROKEN":
+            raise RuntimeError("no URL for this one")
+        return super().product_url(product)

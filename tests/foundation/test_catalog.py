@@ -7,7 +7,7 @@ from example_shop.shop.models import Product
 from reco_app import cache
 from reco_app.catalog import sync_all
 from reco_app.models import CatalogItem
-from tests.foundation.helpers import make_product
+from tests.foundation.helpers import make_product, reco_settings
 
 pytestmark = pytest.mark.django_db
 
@@ -80,3 +80,12 @@ def test_reco_sync_catalog_command_prints_a_summary(capsys) -> None:  # type: ig
     assert "1 products synced" in out
     assert "1 products (1 new, 0 updated, 0 unchanged), 0 removed" in out
     assert CatalogItem.objects.filter(product_key="SKU-1").exists()
+
+
+def test_a_product_the_adapter_cannot_read_is_skipped_not_fatal() -> None:
+    with reco_settings(ADAPTER="tests.foundation.adapters.FussyAdapter"):
+        make_product("BROKEN")  # saving the product still works
+        make_product("SKU-1")
+        assert list(CatalogItem.objects.values_list("product_key", flat=True)) == ["SKU-1"]
+        result = sync_all()
+    assert (result.total, result.skipped) == (1, 1)

@@ -6,7 +6,13 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from reco_app.importing import HeaderError, ImportAborted, ImportProgress, ImportResult, import_events
+from reco_app.importing import (
+    HeaderError,
+    ImportAborted,
+    ImportProgress,
+    ImportResult,
+    import_events,
+)
 from reco_app.importing.csvfile import write_issues
 from reco_app.importing.report import add_issue_arguments, report_issues
 
