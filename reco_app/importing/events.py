@@ -17,19 +17,21 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
+from django.db import DEFAULT_DB_ALIAS, DatabaseError
 
 from reco_app import conf
 from reco_app.importing.csvfile import (
     IssueLog,
     RowError,
     RowIssue,
+    optional_column,
     parse_number,
     parse_timestamp,
     read_rows,
 )
 from reco_app.importing.prefetch import prefetch
-from reco_app.importing.writers import EventRow, writer_for
+from reco_app.importing.stores import SerialStore, store_for
+from reco_app.importing.writers import EventRow
 from reco_app.models.events import ANONYMOUS_PREFIX, Event, EventType
 
 COLUMNS = ("user_id", "product_id", "event_type", "timestamp", "value")
@@ -97,7 +99,7 @@ def parse_row(fields: list[str], columns: dict[str, int], now: dt.datetime) -> E
     if len(product) > _PRODUCT_MAX:
         raise RowError(f"product_id is longer than {_PRODUCT_MAX} characters")
     when = parse_timestamp(fields[columns["timestamp"]], now=now)
-    value = parse_number(fields[columns["value"]]) if "value" in columns else None
+    value = parse_number(optional_column(fields, columns, "value"))
     if event_type == _RATING:
         low, high = RATING_RANGE
         if value is None:
@@ -149,6 +151,7 @@ def import_events(
     path: str | Path,
     *,
     batch_size: int | None = None,
+    workers: int = 2,
     using: str = DEFAULT_DB_ALIAS,
     progress: Callable[[ImportProgress], None] | None = None,
     on_issue: Callable[[RowIssue], None] | None = None,
@@ -156,33 +159,40 @@ def import_events(
 ) -> ImportResult:
     """Import an events CSV file; returns counts and the first ``keep_issues`` bad rows.
 
-    Raises :class:`~reco_app.importing.csvfile.HeaderError` before storing anything when
-    the file cannot be imported at all, and :class:`ImportAborted` when a database error
-    stops it half-way (earlier batches stay stored).
+    On PostgreSQL ``workers`` connections store batches in parallel (unless called inside
+    a transaction). Raises :class:`~reco_app.importing.csvfile.HeaderError` before storing
+    anything when the file cannot be imported at all, and :class:`ImportAborted` when a
+    database error stops it half-way (finished batches stay stored).
     """
     size = int(batch_size or conf.get("IMPORT_BATCH_SIZE"))
     issues = IssueLog(keep=keep_issues, sink=on_issue)
-    writer = writer_for(connections[using])
-    result = ImportResult(method=writer.method)
+    result = ImportResult()
     started = time.monotonic()
     last_line = 1
+
+    def done(batch: _Batch, stored: int) -> None:
+        result.stored += stored
+        result.duplicates += len(batch.rows) - stored
+        result.read, result.bad = max(result.read, batch.read), issues.count
+        result.seconds = time.monotonic() - started
+        if progress is not None:
+            progress(result)
+
+    store = store_for(using, max(1, workers), done)
+    result.method = store.method
+    batches = _parse_batches(path, size, issues, dt.datetime.now(dt.UTC))
+    if isinstance(store, SerialStore):
+        batches = prefetch(batches)  # parse the next batch while this thread stores one
     try:
-        with writer:
-            # Parsing runs one batch ahead in a thread while the database stores the last one.
-            for batch in prefetch(_parse_batches(path, size, issues, dt.datetime.now(dt.UTC))):
-                stored = writer.write(batch.rows)
+        with store:
+            for batch in batches:
                 last_line = batch.last_line
-                result.stored += stored
-                result.duplicates += len(batch.rows) - stored
-                result.read, result.bad = batch.read, issues.count
-                result.seconds = time.monotonic() - started
-                if progress is not None:
-                    progress(result)
+                store.submit(batch)
     except DatabaseError as exc:
         result.issues = issues.first
         raise ImportAborted(
-            f"database error after line {last_line}; {result.stored} events were stored "
-            f"before it (re-running the import is safe): {exc}",
+            f"database error (rows up to line {last_line} were read); {result.stored} events "
+            f"were stored before it and stay stored (re-running the import is safe): {exc}",
             result,
         ) from exc
     result.bad = issues.count

@@ -110,7 +110,9 @@ class PostgresCopyWriter(BatchWriter):
             f"INSERT INTO {q(Event._meta.db_table)} ({targets}) "
             "SELECT event_id, subject, NULL, '', product_key, event_type, value, '', '{}'::jsonb,"
             f" %s, %s, timestamptz 'epoch' + micros * interval '1 microsecond', now() FROM {_STAGE} "
-            f"ON CONFLICT ({col['event_id']}) DO NOTHING"
+            # Time order: appends to the time indexes' last pages, clusters the table by
+            # time, and gives parallel batches one lock order (no deadlocks on duplicates).
+            f"ORDER BY micros, event_id ON CONFLICT ({col['event_id']}) DO NOTHING"
         )
 
     def write(self, rows: list[EventRow]) -> int:

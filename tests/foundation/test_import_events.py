@@ -139,3 +139,17 @@ def test_postgresql_copy_path(postgres_db, tmp_path: Path) -> None:  # type: ign
     e = Event.objects.get(subject="C-1001", event_type="purchase")
     assert (e.value, e.timestamp, e.consent, e.source, e.context) == (2, dt.datetime(2024, 3, 1, 10, tzinfo=dt.UTC), "imported", "import", {})
     assert Event.objects.filter(subject="c-1001", event_type="rating", value=4.5).exists()
+
+
+@pytest.mark.services
+def test_postgresql_parallel_connections_store_every_batch_once(postgres_transactional_db, tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    rows = "".join(f"C-{i % 7},SKU-{i % 5},product_view,{1709287200 + i}," + "\n" for i in range(40))
+    repeated = "".join(rows.splitlines(keepends=True)[:10])
+    path = write_csv(tmp_path / "e.csv", "user_id,product_id,event_type,timestamp,value\n" + rows + repeated + "C-9,SKU-1,purchase,1709287200\n")
+    call_command("reco_import_events", str(path), "--batch-size", "3", "--workers", "3")
+    out = capsys.readouterr().out
+    assert "postgresql-copy-parallel" in out
+    assert "41 events stored, 10 duplicates skipped, 0 bad rows" in out  # the last row has no value cell
+    assert Event.objects.count() == 41
+    again = import_events(path, batch_size=7, workers=2)
+    assert (again.method, again.stored, again.read) == ("postgresql-copy-parallel", 0, again.duplicates)

@@ -23,6 +23,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("path", help="CSV file with a header row")
         parser.add_argument("--batch-size", type=int, default=None, help="rows per transaction (default: RECO_APP['IMPORT_BATCH_SIZE'])")
+        parser.add_argument("--workers", type=int, default=2, help="PostgreSQL connections storing batches in parallel (default 2)")
         add_issue_arguments(parser)
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -31,6 +32,7 @@ class Command(BaseCommand):
             result = import_events(
                 options["path"],
                 batch_size=options["batch_size"],
+                workers=options["workers"],
                 progress=self._progress,
                 on_issue=sink,
                 keep_issues=max(options["show_errors"], 0),
