@@ -81,35 +81,59 @@ def sync_all(batch_size: int = 1000, progress: Callable[[int], None] | None = No
     ``progress(n)`` is called with the number of products handled after each batch.
     """
     adapter = get_adapter()
-    result = SyncResult()
-    seen: set[str] = set()
-    done = 0
     with transaction.atomic():
         existing = set(CatalogItem.objects.values_list("product_key", flat=True))
-        batch: list[dict[str, Any]] = []
-        for product in adapter.get_queryset().iterator(chunk_size=batch_size):
-            data = _snapshot(adapter, product)
-            if data is None or data["product_key"] in seen:
-                result.skipped += 1
-                continue
-            key = data["product_key"]
-            seen.add(key)
-            batch.append(data)
-            if len(batch) >= batch_size:
-                _write(batch, existing, result)
-                done += len(batch)
-                batch = []
-                if progress:
-                    progress(done)
-        _write(batch, existing, result)
-        if progress and batch:
-            progress(done + len(batch))
+        result, seen = _sync_products(adapter, adapter.get_queryset(), existing, batch_size, progress)
         # Products created while we ran were never in ``existing``, so they are safe.
         stale = sorted(existing - seen)
         for i in range(0, len(stale), 500):
             result.removed += CatalogItem.objects.filter(product_key__in=stale[i : i + 500]).delete()[0]
     _changed()
     return result
+
+
+def sync_products(products: Any, batch_size: int = 1000) -> SyncResult:
+    """Bulk sync some products (a queryset or a list), e.g. all products of a renamed brand."""
+    adapter = get_adapter()
+    with transaction.atomic():
+        result, _ = _sync_products(adapter, products, None, batch_size, None)
+    _changed()
+    return result
+
+
+def _sync_products(
+    adapter: Any,
+    products: Any,
+    existing: set[str] | None,
+    batch_size: int,
+    progress: Callable[[int], None] | None,
+) -> tuple[SyncResult, set[str]]:
+    result = SyncResult()
+    seen: set[str] = set()
+    batch: list[dict[str, Any]] = []
+
+    def flush() -> None:
+        known = existing
+        if known is None:
+            known = set(CatalogItem.objects.filter(product_key__in=[d["product_key"] for d in batch]).values_list("product_key", flat=True))
+        _write(batch, known, result)
+        batch.clear()
+        if progress:
+            progress(len(seen))
+
+    iterable = products.iterator(chunk_size=batch_size) if hasattr(products, "iterator") else products
+    for product in iterable:
+        data = _snapshot(adapter, product)
+        if data is None or data["product_key"] in seen:
+            result.skipped += 1
+            continue
+        seen.add(data["product_key"])
+        batch.append(data)
+        if len(batch) >= batch_size:
+            flush()
+    if batch:
+        flush()
+    return result, seen
 
 
 def _write(batch: list[dict[str, Any]], existing: set[str], result: SyncResult) -> None:

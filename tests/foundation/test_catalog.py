@@ -92,3 +92,15 @@ def test_a_product_the_adapter_cannot_read_is_skipped_not_fatal() -> None:
         assert list(CatalogItem.objects.values_list("product_key", flat=True)) == ["SKU-1"]
         result = sync_all()
     assert (result.total, result.skipped) == (1, 1)
+
+
+def test_renaming_a_brand_or_category_updates_its_products_rows() -> None:
+    p = make_product("SKU-1", brand="Acme")
+    brand = p.brand
+    brand.name = "Acme Outdoor"
+    brand.save()
+    assert CatalogItem.objects.get(product_key="SKU-1").brand == "Acme Outdoor"
+    cat = p.category
+    cat.name = "Running shoes"
+    cat.save()
+    assert CatalogItem.objects.get(product_key="SKU-1").category == "Running shoes"
