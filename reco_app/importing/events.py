@@ -188,11 +188,12 @@ def import_events(
             for batch in batches:
                 last_line = batch.last_line
                 store.submit(batch)
-    except DatabaseError as exc:
+    except (DatabaseError, KeyboardInterrupt) as exc:
         result.issues = issues.first
+        why = "interrupted" if isinstance(exc, KeyboardInterrupt) else f"database error: {exc}"
         raise ImportAborted(
-            f"database error (rows up to line {last_line} were read); {result.stored} events "
-            f"were stored before it and stay stored (re-running the import is safe): {exc}",
+            f"{why} (rows up to line {last_line} were read); {result.stored} events were "
+            "stored before it and stay stored (re-running the import is safe)",
             result,
         ) from exc
     result.bad = issues.count
