@@ -190,10 +190,10 @@ def import_events(
                 store.submit(batch)
     except (DatabaseError, KeyboardInterrupt) as exc:
         result.issues = issues.first
-        why = "interrupted" if isinstance(exc, KeyboardInterrupt) else f"database error: {exc}"
+        cause = "interrupted" if isinstance(exc, KeyboardInterrupt) else f"database error: {exc}"
         raise ImportAborted(
-            f"{why} (rows up to line {last_line} were read); {result.stored} events were "
-            "stored before it and stay stored (re-running the import is safe)",
+            f"import stopped after reading up to line {last_line}; {result.stored} events were "
+            f"stored before it and stay stored (re-running the import is safe). Cause: {cause}",
             result,
         ) from exc
     result.bad = issues.count

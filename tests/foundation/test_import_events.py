@@ -153,3 +153,17 @@ def test_postgresql_parallel_connections_store_every_batch_once(postgres_transac
     assert Event.objects.count() == 41
     again = import_events(path, batch_size=7, workers=2)
     assert (again.method, again.stored, again.read) == ("postgresql-copy-parallel", 0, again.duplicates)
+
+
+@pytest.mark.services
+def test_a_database_failure_half_way_says_what_was_stored(postgres_db, tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    from django.db import connection
+
+    with connection.cursor() as cur:  # rolled back with the test's transaction
+        cur.execute("ALTER TABLE reco_app_event ADD CONSTRAINT test_refuse_boom CHECK (product_key <> 'BOOM')")
+    rows = "".join(f"C-1,SKU-{i},product_view,{1709287200 + i},\n" for i in range(4))
+    path = write_csv(tmp_path / "e.csv", "user_id,product_id,event_type,timestamp,value\n" + rows + "C-1,BOOM,product_view,1709287200,\n" + rows)
+    with pytest.raises(CommandError, match=r"(?s)4 events were stored before it.*database error.*test_refuse_boom"):
+        call_command("reco_import_events", str(path), "--batch-size", "2")
+    assert "4 events stored" in capsys.readouterr().out  # the summary is printed too
+    assert Event.objects.count() == 4
