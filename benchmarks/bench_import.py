@@ -3,7 +3,7 @@
 Baseline (same run, same file): a raw ``COPY ... FROM STDIN (FORMAT csv)`` of the file into
 a bare unindexed table — the floor for moving these bytes into PostgreSQL.
 
-    DATABASE_URL=postgres://postgres@127.0.0.1:5432/reco python benchmarks/bench_import.py [ROWS]
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/reco python benchmarks/bench_import.py [ROWS] [WORKERS]
 """
 
 from __future__ import annotations
@@ -68,12 +68,13 @@ def clean_up() -> int:
 
 def main() -> None:
     rows = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000
+    workers = int(sys.argv[2]) if len(sys.argv) > 2 else 2
     if connection.vendor != "postgresql":
         print("bench_import: needs PostgreSQL (set DATABASE_URL=postgres://...); skipped")
         return
     call_command("migrate", verbosity=0)
     clean_up()
-    print(f"events already in the table: {Event.objects.count():,}")
+    print(f"events already in the table: {Event.objects.count():,}; workers: {workers}; load average: {os.getloadavg()[0]:.1f}")
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "events.csv"
         t = time.perf_counter()
@@ -81,12 +82,12 @@ def main() -> None:
         print(f"generated {rows:,} rows ({path.stat().st_size / 1e6:.0f} MB) in {time.perf_counter() - t:.1f}s")
         baseline = raw_copy(path)
         print(f"baseline  raw COPY into a bare table: {baseline:6.2f}s  {rows / baseline:>10,.0f} rows/s")
-        first = import_events(path)
+        first = import_events(path, workers=workers)
         print(
             f"import    reco_import_events:         {first.seconds:6.2f}s  {first.rows_per_second:>10,.0f} rows/s"
             f"  stored {first.stored:,}, duplicates {first.duplicates:,}, bad {first.bad:,}  ({first.method})"
         )
-        again = import_events(path)
+        again = import_events(path, workers=workers)
         print(
             f"re-run    same file again:            {again.seconds:6.2f}s  {again.rows_per_second:>10,.0f} rows/s"
             f"  stored {again.stored:,} (expected 0), duplicates {again.duplicates:,}"

@@ -9,7 +9,6 @@ half-way leaves every earlier batch stored and says so (:class:`ImportAborted`).
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import time
 import uuid
@@ -24,9 +23,10 @@ from reco_app.importing.csvfile import (
     IssueLog,
     RowError,
     RowIssue,
+    micros_now,
     optional_column,
+    parse_micros,
     parse_number,
-    parse_timestamp,
     read_rows,
 )
 from reco_app.importing.prefetch import prefetch
@@ -49,7 +49,6 @@ PRODUCTLESS = frozenset({str(EventType.SEARCH.value)})
 
 _SUBJECT_MAX: int = getattr(Event._meta.get_field("subject"), "max_length", None) or 128
 _PRODUCT_MAX: int = getattr(Event._meta.get_field("product_key"), "max_length", None) or 64
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
 @dataclass
@@ -79,7 +78,7 @@ class ImportAborted(Exception):
         self.result = result
 
 
-def parse_row(fields: list[str], columns: dict[str, int], now: dt.datetime) -> EventRow:
+def parse_row(fields: list[str], columns: dict[str, int], now_us: int) -> EventRow:
     """Validate one CSV row and return the row to store (raises :class:`RowError`)."""
     subject = fields[columns["user_id"]].strip()
     product = fields[columns["product_id"]].strip()
@@ -98,7 +97,7 @@ def parse_row(fields: list[str], columns: dict[str, int], now: dt.datetime) -> E
         raise RowError("product_id is empty")
     if len(product) > _PRODUCT_MAX:
         raise RowError(f"product_id is longer than {_PRODUCT_MAX} characters")
-    when = parse_timestamp(fields[columns["timestamp"]], now=now)
+    micros = parse_micros(fields[columns["timestamp"]], now_us=now_us)
     value = parse_number(optional_column(fields, columns, "value"))
     if event_type == _RATING:
         low, high = RATING_RANGE
@@ -108,7 +107,6 @@ def parse_row(fields: list[str], columns: dict[str, int], now: dt.datetime) -> E
             raise RowError(f"rating {value:g} is outside {low:g}..{high:g}")
     elif value is not None and value < 0 and event_type in NON_NEGATIVE:
         raise RowError(f"{event_type} value {value:g} is negative")
-    micros = (when - _EPOCH) // dt.timedelta(microseconds=1)
     name = f"{subject}\x1f{product}\x1f{event_type}\x1f{micros}\x1f{'' if value is None else repr(value)}"
     return EventRow(event_uuid(name), subject, product, event_type, value, micros)
 
@@ -128,14 +126,14 @@ class _Batch:
     last_line: int
 
 
-def _parse_batches(path: str | Path, size: int, issues: IssueLog, now: dt.datetime) -> Iterator[_Batch]:
+def _parse_batches(path: str | Path, size: int, issues: IssueLog, now_us: int) -> Iterator[_Batch]:
     batch: list[EventRow] = []
     passed = row_errors = 0  # rows the reader passed on / of which we rejected
     line = 1
     for line, columns, fields in read_rows(path, COLUMNS[:4], issues):  # "value" is optional
         passed += 1
         try:
-            batch.append(parse_row(fields, columns, now))
+            batch.append(parse_row(fields, columns, now_us))
         except RowError as exc:
             row_errors += 1
             issues.add(line, str(exc))
@@ -180,7 +178,7 @@ def import_events(
 
     store = store_for(using, max(1, workers), done)
     result.method = store.method
-    batches = _parse_batches(path, size, issues, dt.datetime.now(dt.UTC))
+    batches = _parse_batches(path, size, issues, micros_now())
     if isinstance(store, SerialStore):
         batches = prefetch(batches)  # parse the next batch while this thread stores one
     try:

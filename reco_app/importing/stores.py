@@ -95,11 +95,10 @@ class ParallelStore:
                     continue
                 try:
                     stored = writer.write(batch.rows)
+                    with self.lock:
+                        self.done(batch, stored)
                 except BaseException as exc:  # noqa: BLE001
                     self._fail(exc)
-                    continue
-                with self.lock:
-                    self.done(batch, stored)
         finally:
             if writer is not None:
                 try:

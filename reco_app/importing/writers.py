@@ -6,7 +6,6 @@ its own transaction, so every finished batch stays stored whatever happens next.
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 from types import TracebackType
 from typing import Any, NamedTuple, Self
@@ -14,6 +13,7 @@ from typing import Any, NamedTuple, Self
 from django.db import transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 
+from reco_app.importing.csvfile import from_micros
 from reco_app.models.events import ConsentBasis, Event
 
 SOURCE = "import"
@@ -63,7 +63,7 @@ class BatchWriter:
                     value=r.value,
                     consent=ConsentBasis.IMPORTED,
                     source=SOURCE,
-                    timestamp=dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(microseconds=r.micros),
+                    timestamp=from_micros(r.micros),
                 )
                 for key, r in unique.items()
                 if key not in known
