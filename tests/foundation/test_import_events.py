@@ -8,10 +8,14 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from reco_app.importing import import_events
-from reco_app.importing.events import EVENT_NAMESPACE, event_uuid
+from reco_app.importing.csvfile import micros_now
+from reco_app.importing.events import COLUMNS, EVENT_NAMESPACE, event_uuid, parse_row
+from reco_app.importing.writers import BatchWriter, InsertIgnoreWriter
 from reco_app.models import Event
 from reco_app.models.events import ConsentBasis
 from tests.foundation.helpers import write_csv
+
+COLUMNS_AT = {name: i for i, name in enumerate(COLUMNS)}
 
 GOOD = """
 user_id,product_id,event_type,timestamp,value
@@ -167,3 +171,19 @@ def test_a_database_failure_half_way_says_what_was_stored(postgres_db, tmp_path:
         call_command("reco_import_events", str(path), "--batch-size", "2")
     assert "4 events stored" in capsys.readouterr().out  # the summary is printed too
     assert Event.objects.count() == 4
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("writer_class", [BatchWriter, InsertIgnoreWriter])
+def test_generic_writers_store_new_rows_once(writer_class: type[BatchWriter]) -> None:
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        pytest.skip("the generic writers serve SQLite, MySQL and psycopg2")
+    rows = [parse_row(["C-1", f"SKU-{i}", "purchase", f"{1709287200 + i}", "2"], COLUMNS_AT, micros_now()) for i in range(3)]
+    with writer_class(connection) as writer:
+        assert writer.write(rows + rows[:1]) == 3
+        assert writer.write(rows) == 0
+    e = Event.objects.get(product_key="SKU-1")
+    assert (e.event_id.hex, e.context, e.value, e.consent, e.source) == (rows[1].event_id, {}, 2.0, "imported", "import")
+    assert e.timestamp == dt.datetime(2024, 3, 1, 10, 0, 1, tzinfo=dt.UTC)
