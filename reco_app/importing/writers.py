@@ -12,8 +12,8 @@ from types import TracebackType
 from typing import Any, NamedTuple, Self
 
 from django.db import transaction
-from django.utils import timezone
 from django.db.backends.base.base import BaseDatabaseWrapper
+from django.utils import timezone
 
 from reco_app.importing.csvfile import from_micros
 from reco_app.models.events import ConsentBasis, Event
