@@ -14,21 +14,30 @@ from functools import cache
 from typing import Any
 
 from django.apps import apps
-from django.core.exceptions import ImproperlyConfigured
+from django.conf import settings
+from django.core.exceptions import FieldDoesNotExist, ImproperlyConfigured, ValidationError
 from django.core.signals import setting_changed
 from django.db import models
 from django.dispatch import receiver
+from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from reco_app import conf
 
 
 def _resolve(obj: Any, path: str | None) -> Any:
-    """Follow a dotted attribute path, calling callables and reading managers."""
+    """Follow a dotted attribute path, calling callables and reading managers.
+
+    Past a many-valued step (a related manager, a list) the rest of the path is read
+    on each item: ``"tags.name"`` gives the names of an M2M's tags.
+    """
     if not path or obj is None:
         return None
-    value: Any = obj
-    for part in path.split("."):
+    return _follow(obj, path.split("."))
+
+
+def _follow(value: Any, parts: list[str]) -> Any:
+    for i, part in enumerate(parts):
         value = getattr(value, part, None)
         if value is None:
             return None
@@ -36,15 +45,31 @@ def _resolve(obj: Any, path: str | None) -> Any:
             value = list(value.all())
         elif callable(value):
             value = value()
+        if isinstance(value, (list, tuple)) and i + 1 < len(parts):
+            rest = parts[i + 1 :]
+            return [v for item in value if (v := _follow(item, rest)) is not None]
     return value
 
 
 def _as_text(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, models.Model):
-        return str(value)
-    return str(value)
+    return "" if value is None else str(value)
+
+
+def _as_number(value: Any, kind: type[int | float]) -> Any:
+    if value is None or value == "" or isinstance(value, bool):
+        return None
+    try:
+        return kind(value)
+    except (TypeError, ValueError, ArithmeticError):
+        return None
+
+
+def _as_aware(value: dt.datetime) -> dt.datetime:
+    if settings.USE_TZ and timezone.is_naive(value):
+        return timezone.make_aware(value, dt.UTC)
+    if not settings.USE_TZ and timezone.is_aware(value):
+        return timezone.make_naive(value, dt.UTC)
+    return value
 
 
 class ShopAdapter:
@@ -78,7 +103,7 @@ class ShopAdapter:
     def _model_field(self, name: str) -> Any:
         try:
             return self.get_product_model()._meta.get_field(name)
-        except Exception:
+        except FieldDoesNotExist:
             return None
 
     def _is_relation(self, name: str) -> bool:
@@ -109,9 +134,7 @@ class ShopAdapter:
 
     def product_price(self, product: Any) -> float | None:
         value = _resolve(product, self.field("price"))
-        if value is None or value == "":
-            return None
-        return float(value) if isinstance(value, (int, float, Decimal, str)) else None
+        return _as_number(value, float) if isinstance(value, (int, float, Decimal, str)) else None
 
     def product_category(self, product: Any) -> str:
         return _as_text(_resolve(product, self.field("category")))
@@ -136,10 +159,11 @@ class ShopAdapter:
         return _as_text(_resolve(product, self.field("description")))
 
     def product_stock(self, product: Any) -> int | None:
+        """Units in stock; ``None`` means "not tracked" (always available)."""
         value = _resolve(product, self.field("stock"))
-        if value is None or isinstance(value, bool):
-            return None
-        return int(value)
+        if isinstance(value, bool):  # an "available" flag rather than a count
+            return 1 if value else 0
+        return _as_number(value, int)
 
     def product_in_stock(self, product: Any) -> bool:
         stock = self.product_stock(product)
@@ -154,15 +178,15 @@ class ShopAdapter:
     def product_launched_at(self, product: Any) -> dt.datetime | None:
         value = _resolve(product, self.field("launched_at"))
         if isinstance(value, dt.datetime):
-            return value
+            return _as_aware(value)
         if isinstance(value, dt.date):
-            return dt.datetime.combine(value, dt.time(), tzinfo=dt.UTC)
+            return _as_aware(dt.datetime.combine(value, dt.time()))
         return None
 
     def snapshot(self, product: Any) -> dict[str, Any]:
         """The compact row reco_app keeps for a product (see ``CatalogItem``)."""
         stock = self.product_stock(product)
-        return {
+        return {  # lengths match CatalogItem's columns
             "product_key": self.product_key(product),
             "object_pk": _as_text(product.pk),
             "name": self.product_name(product)[:255],
@@ -181,16 +205,22 @@ class ShopAdapter:
 
     def get_products(self, keys: Iterable[str]) -> dict[str, Any]:
         """Shop product objects by product key (missing keys are left out)."""
-        keys = list(keys)
-        if not keys:
+        wanted = {str(k) for k in keys}
+        if not wanted:
             return {}
         key_path = self.field("key") or "pk"
         qs = self.get_queryset()
-        if "." not in key_path and not callable(getattr(self.get_product_model(), key_path, None)):
-            lookup = "pk" if key_path == "pk" else key_path
-            objs = qs.filter(**{f"{lookup}__in": keys})
-            return {self.product_key(o): o for o in objs}
-        return {k: o for o in qs if (k := self.product_key(o)) in set(keys)}
+        field = self.get_product_model()._meta.pk if key_path == "pk" else self._model_field(key_path)
+        if field is not None and field.concrete and not field.is_relation:
+            valid = []
+            for k in wanted:  # an integer key column rejects "abc": such keys match nothing
+                try:
+                    valid.append(field.to_python(k))
+                except ValidationError:
+                    continue
+            qs = qs.filter(**{f"{field.attname}__in": valid})
+        # Otherwise the key is computed (a property, a related field): scan the catalog.
+        return {k: o for o in qs if (k := self.product_key(o)) in wanted}
 
     # --- shoppers -----------------------------------------------------------------------
     def customer_key(self, user: Any) -> str:
@@ -207,7 +237,7 @@ class ShopAdapter:
         User = get_user_model()
         try:
             return User._default_manager.get(pk=key)
-        except (User.DoesNotExist, ValueError, TypeError):
+        except (User.DoesNotExist, ValueError, TypeError, ValidationError):
             return None
 
 

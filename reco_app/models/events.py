@@ -74,6 +74,7 @@ class Event(models.Model):
         blank=True,
         on_delete=models.CASCADE,
         related_name="reco_events",
+        db_index=False,  # partial index below: most events (imported, anonymous) have no user
     )
     visitor_id = models.CharField(_("visitor id"), max_length=64, blank=True)
     product_key = models.CharField(_("product key"), max_length=64, blank=True)
@@ -99,8 +100,11 @@ class Event(models.Model):
             models.Index(fields=["timestamp"], name="reco_event_ts"),
             models.Index(fields=["event_type", "timestamp"], name="reco_event_type_ts"),
             models.Index(fields=["product_key", "event_type"], name="reco_event_product_type"),
-            models.Index(fields=["visitor_id"], name="reco_event_visitor"),
-            models.Index(fields=["session_id"], name="reco_event_session"),
+            # Partial: lookups are always by a non-empty value, and skipping the empty
+            # ones keeps the indexes small and bulk imports fast.
+            models.Index(fields=["visitor_id"], name="reco_event_visitor", condition=~models.Q(visitor_id="")),
+            models.Index(fields=["session_id"], name="reco_event_session", condition=~models.Q(session_id="")),
+            models.Index(fields=["user"], name="reco_event_user", condition=models.Q(user__isnull=False)),
         ]
 
     def __str__(self) -> str:
