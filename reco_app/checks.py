@@ -60,11 +60,14 @@ def _product_fields(cfg: dict[str, Any], model: Any, adapter: Any) -> Messages:
     known = set(conf.DEFAULTS["PRODUCT_FIELDS"])
     if unknown := sorted(set(fields) - known):
         messages.append(Warning(f'RECO_APP["PRODUCT_FIELDS"] has unknown entries {unknown}; they are ignored.', hint=f"Known entries: {sorted(known)}.", id="reco_app.W002"))
-    # A subclassed adapter may read attributes its own way; only the default one follows paths.
-    if model is None or adapter is not ShopAdapter:
+    # Only attributes read by ShopAdapter's own methods follow these paths.
+    if model is None or not (isinstance(adapter, type) and issubclass(adapter, ShopAdapter)):
         return messages
     for name in sorted(known & set(fields)):
         path = fields[name]
+        reader = getattr(adapter, f"product_{name}", None)
+        if reader is not None and reader is not getattr(ShopAdapter, f"product_{name}", None):
+            continue  # the subclass reads this attribute its own way
         if path and not hasattr(model, path.split(".")[0]):
             messages.append(Warning(f'RECO_APP["PRODUCT_FIELDS"]["{name}"] = {path!r}: {model._meta.label} has no attribute {path.split(".")[0]!r}.', hint="Fix the path, or set it to None if the shop has no such attribute.", id="reco_app.W003"))
     key = fields["key"]

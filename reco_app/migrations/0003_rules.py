@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('reco_app', '0001_initial'),
+        ('reco_app', '0002_foundation'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
