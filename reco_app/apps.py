@@ -14,3 +14,6 @@ class RecoAppConfig(AppConfig):
         from reco_app import signals
 
         signals.connect_catalog_signals()
+        from reco_app.tracking import receivers  # tracking & consent
+
+        receivers.connect()

@@ -6,8 +6,9 @@ from reco_app.models.events import Event, EventType
 from reco_app.models.registry import ModelVersion
 
 # tracking & consent
+from reco_app.models.consent import ConsentRecord  # noqa: E402
 # training
 # merchandising rules
 # segments
 
-__all__ = ["CatalogItem", "DroppedEventCount", "Event", "EventType", "ModelVersion"]
+__all__ = ["CatalogItem", "ConsentRecord", "DroppedEventCount", "Event", "EventType", "ModelVersion"]
