@@ -77,7 +77,7 @@ DEFAULTS: dict[str, Any] = {
     "WITHDRAWAL_ACTION": "delete",
     # The pseudonymous visitor cookie (signed, HttpOnly, SameSite=Lax).
     "VISITOR_COOKIE_NAME": "reco_v",
-    "VISITOR_COOKIE_AGE": 395 * 24 * 3600,
+    "VISITOR_COOKIE_AGE": 365 * 24 * 3600,
     "VISITOR_COOKIE_SECURE": False,
     # Minutes of inactivity after which a new session id starts.
     "SESSION_TIMEOUT_MINUTES": 30,

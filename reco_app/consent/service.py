@@ -53,7 +53,8 @@ def refuse(request: HttpRequest, response: HttpResponseBase, *, withdrawal: bool
     method = ConsentRecord.Method.WITHDRAWAL if withdrawal else ConsentRecord.Method.BANNER
     record(ctx.user, ctx.subject if ctx.user else "", granted=False, method=method)
     removed = forget_events(subjects_of_request(request))
-    response.delete_cookie(conf.get("VISITOR_COOKIE_NAME"), samesite="Lax")
+    if request.COOKIES.get(conf.get("VISITOR_COOKIE_NAME")):
+        response.delete_cookie(conf.get("VISITOR_COOKIE_NAME"), samesite="Lax")
     response.reco_skip_cookie = True  # type: ignore[attr-defined]
     return removed
 

@@ -51,7 +51,7 @@ class VisitorContext:
     @cached_property
     def _cookie(self) -> tuple[str, str, float] | None:
         name = conf.get("VISITOR_COOKIE_NAME")
-        if name not in self.request.COOKIES:
+        if not self.request.COOKIES.get(name):
             return None
         try:
             raw = self.request.get_signed_cookie(name, salt=COOKIE_SALT)
@@ -116,8 +116,13 @@ class VisitorContext:
         """Set the visitor cookie only with consent; remove it when consent is gone."""
         name = conf.get("VISITOR_COOKIE_NAME")
         if not self.may_track:
-            if name in self.request.COOKIES and not self.is_bot:
+            if self.request.COOKIES.get(name) and not self.is_bot:
+                # Consent is gone (refused elsewhere, GPC, expired): so is the history.
                 response.delete_cookie(name, samesite="Lax")
+                if self._cookie:
+                    from reco_app.consent.service import forget_events
+
+                    forget_events([visitor_subject(self._cookie[0])])
             return
         old = self._cookie
         fresh = (

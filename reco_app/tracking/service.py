@@ -81,9 +81,12 @@ def store(rows: list[Event]) -> StoreResult:
     with transaction.atomic():
         known = set(Event.objects.filter(event_id__in=list(unique)).values_list("event_id", flat=True))
         new = [row for key, row in unique.items() if key not in known]
+        try:
+            with transaction.atomic():
+                Event.objects.bulk_create(new)
+        except IntegrityError:  # the same events sent concurrently: let the other write win
+            Event.objects.bulk_create(new, ignore_conflicts=True)
         result.duplicates.extend(str(key) for key in known)
-        # ignore_conflicts covers a concurrent re-send of the same batch.
-        Event.objects.bulk_create(new, ignore_conflicts=True)
         result.stored = new
         transaction.on_commit(lambda: _after_commit(new))
     return result
