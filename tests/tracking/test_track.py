@@ -79,6 +79,6 @@ def test_login_merges_consented_history_once(consenting, product_url) -> None:  
 def test_login_without_consent_merges_nothing(client, product_url, django_user_model) -> None:  # type: ignore[no-untyped-def]
     Event.objects.create(subject="anon:abc", visitor_id="abc", event_type="product_view", product_key="X", timestamp="2026-01-01T00:00:00Z")
     client.cookies["reco_v"] = signed_visitor_cookie("abc")
-    django_user_model.objects.create_user("cy", password="pw-123456")
+    user = django_user_model.objects.create_user("cy", password="pw-123456")
     assert client.post("/accounts/login/", {"username": "cy", "password": "pw-123456"}).status_code == 302
-    assert Event.objects.get().subject == "anon:abc"
+    assert not Event.objects.filter(subject=str(user.pk)).exists()
