@@ -184,7 +184,7 @@ def _count_rejected(raw_events: list[Any], result: IngestResult) -> None:
     for i in result.rejected:
         raw = raw_events[i]
         event_type = raw.get("event_type") if isinstance(raw, dict) else None
-        types.append(event_type if event_type in EVENT_TYPES else "unknown")
+        types.append(event_type if isinstance(event_type, str) and event_type in EVENT_TYPES else "unknown")
     count_dropped("invalid", types)
 
 
