@@ -28,6 +28,7 @@ def subjects_for_user(user: Any) -> list[str]:
     visitors = (
         Event.objects.filter(subject=key)
         .exclude(visitor_id="")
+        .order_by()
         .values_list("visitor_id", flat=True)
         .distinct()
     )
