@@ -96,6 +96,8 @@ DEFAULTS: dict[str, Any] = {
         "bot", "crawl", "spider", "slurp", "facebookexternalhit", "headless", "lighthouse",
         "python-requests", "curl/", "wget", "httpclient", "preview", "monitor",
     ],
+    # Seconds dropped-event counts are buffered per process before being written (0 = at once).
+    "DROPPED_COUNT_FLUSH_SECONDS": 5,
     # Template the self-service "my data" page extends (must define a "content" block).
     "PAGE_BASE_TEMPLATE": "reco_app/base.html",
 

@@ -87,8 +87,7 @@ def export_cached(subjects: list[str]) -> dict[str, str]:
 
 
 def erase_cached(subjects: list[str]) -> int:
-    for subject in subjects:
-        cache.bump(f"subject:{subject}")
+    cache.bump_many(f"subject:{s}" for s in subjects)
     return len(subjects)
 
 

@@ -72,6 +72,5 @@ def forget_events(subjects: list[str]) -> int:
             )
         else:
             count, _ = qs.delete()
-    for subject in subjects:
-        cache.bump(f"subject:{subject}")
+    cache.bump_many(f"subject:{s}" for s in subjects)
     return count

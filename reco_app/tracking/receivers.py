@@ -31,8 +31,7 @@ def merge_visitor_history(user: Any, visitor_id: str) -> int:
     with transaction.atomic():
         moved = Event.objects.filter(subject=anon, consent__in=PERSONAL_BASES).update(subject=key, user=user)
     if moved:
-        cache.bump(f"subject:{anon}")
-        cache.bump(f"subject:{key}")
+        cache.bump_many([f"subject:{anon}", f"subject:{key}"])
     return moved
 
 

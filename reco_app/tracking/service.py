@@ -8,7 +8,10 @@
 
 from __future__ import annotations
 
+import atexit
 import logging
+import threading
+import time
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -19,7 +22,7 @@ from django.db.models import F
 from django.http import HttpRequest
 from django.utils import timezone
 
-from reco_app import cache
+from reco_app import cache, conf
 from reco_app.models import DroppedEventCount, Event
 from reco_app.signals import event_stored
 from reco_app.tracking.context import get_context
@@ -34,18 +37,51 @@ class StoreResult:
     duplicates: list[str] = field(default_factory=list)
 
 
+_pending: Counter[tuple[Any, str, str]] = Counter()
+_pending_lock = threading.Lock()
+_last_flush = [0.0]
+
+
 def count_dropped(reason: str, event_types: Iterable[str]) -> None:
-    """Add to the per-day counters of events not stored (counts only, nothing personal)."""
+    """Add to the per-day counters of events not stored (counts only, nothing personal).
+
+    Counts are buffered per process and written at most every
+    ``DROPPED_COUNT_FLUSH_SECONDS`` so refusing visitors cost no write per page view.
+    """
     day = timezone.now().date()
-    for event_type, n in Counter(event_types).items():
-        qs = DroppedEventCount.objects.filter(day=day, reason=reason, event_type=event_type[:32])
+    with _pending_lock:
+        for event_type in event_types:
+            _pending[(day, reason[:32], event_type[:32])] += 1
+    interval = conf.get("DROPPED_COUNT_FLUSH_SECONDS")
+    if interval <= 0 or time.monotonic() - _last_flush[0] >= interval:
+        flush_dropped()
+
+
+def flush_dropped() -> None:
+    """Write the buffered dropped-event counts (atomic upserts)."""
+    with _pending_lock:
+        items = list(_pending.items())
+        _pending.clear()
+        _last_flush[0] = time.monotonic()
+    for (day, reason, event_type), n in items:
+        qs = DroppedEventCount.objects.filter(day=day, reason=reason, event_type=event_type)
         if qs.update(count=F("count") + n):
             continue
         try:
             with transaction.atomic():
-                DroppedEventCount.objects.create(day=day, reason=reason, event_type=event_type[:32], count=n)
+                DroppedEventCount.objects.create(day=day, reason=reason, event_type=event_type, count=n)
         except IntegrityError:  # created concurrently
             qs.update(count=F("count") + n)
+
+
+def _flush_at_exit() -> None:
+    try:
+        flush_dropped()
+    except Exception:  # noqa: BLE001 - the database may already be gone at exit
+        logger.warning("could not write %d buffered dropped-event counts", sum(_pending.values()))
+
+
+atexit.register(_flush_at_exit)
 
 
 def to_row(clean: CleanEvent, *, source: str, now: Any = None, **extra: Any) -> Event:
@@ -93,8 +129,7 @@ def store(rows: list[Event]) -> StoreResult:
 
 
 def _after_commit(rows: list[Event]) -> None:
-    for subject in {row.subject for row in rows if row.subject}:
-        cache.bump(f"subject:{subject}")
+    cache.bump_many(f"subject:{row.subject}" for row in rows if row.subject)
     try:
         event_stored.send(sender=Event, events=rows)
     except Exception:  # a faulty receiver must not turn a stored event into an error

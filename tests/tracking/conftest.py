@@ -9,6 +9,17 @@ from django.test import Client
 from example_shop.shop.models import Brand, Category, Product
 
 
+@pytest.fixture(autouse=True)
+def _unbuffered_counts(settings):  # type: ignore[no-untyped-def]
+    """Write dropped-event counts at once so tests can read them."""
+    from example_shop.settings import RECO_APP
+
+    from reco_app.tracking import service
+
+    service._pending.clear()  # counts buffered by a test that changed RECO_APP
+    settings.RECO_APP = {**RECO_APP, "DROPPED_COUNT_FLUSH_SECONDS": 0}
+
+
 @pytest.fixture
 def product(db):  # type: ignore[no-untyped-def]
     cat = Category.objects.create(name="Shoes")

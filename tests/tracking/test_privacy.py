@@ -95,3 +95,9 @@ def test_retention_purge(db) -> None:  # type: ignore[no-untyped-def]
 
     assert purge_events.apply(args=(100,)).get() == 1
     assert Event.objects.count() == 1
+
+
+def test_bump_many_invalidates_each_namespace_on_redis(redis_cache) -> None:  # type: ignore[no-untyped-def]
+    before = [cache.ns_version("subject:a"), cache.ns_version("subject:b")]
+    cache.bump_many(["subject:a", "subject:b", "subject:a"])
+    assert [cache.ns_version("subject:a"), cache.ns_version("subject:b")] == [v + 1 for v in before]
