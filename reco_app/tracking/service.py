@@ -25,10 +25,13 @@ from django.utils import timezone
 from reco_app import cache, conf
 from reco_app.models import DroppedEventCount, Event
 from reco_app.signals import event_stored
+from reco_app.tracking import pg_copy
 from reco_app.tracking.context import get_context
 from reco_app.tracking.validation import EVENT_TYPES, CleanEvent, clean_context, validate
 
 logger = logging.getLogger(__name__)
+#: batches at least this large use PostgreSQL COPY (small ones: one INSERT is cheaper)
+PG_COPY_MIN = 50
 
 
 @dataclass
@@ -115,6 +118,13 @@ def store(rows: list[Event]) -> StoreResult:
         else:
             unique[row.event_id] = row
     with transaction.atomic():
+        if pg_copy.usable() and len(unique) >= PG_COPY_MIN:
+            inserted = pg_copy.insert(list(unique.values()))
+            result.duplicates.extend(str(key) for key in unique if key not in inserted)
+            result.stored = [row for key, row in unique.items() if key in inserted]
+            stored = result.stored
+            transaction.on_commit(lambda: _after_commit(stored))
+            return result
         known = set(Event.objects.filter(event_id__in=list(unique)).values_list("event_id", flat=True))
         new = [row for key, row in unique.items() if key not in known]
         try:

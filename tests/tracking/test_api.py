@@ -95,3 +95,14 @@ def test_openapi_schema_documents_the_endpoint(client) -> None:  # type: ignore[
     assert response.status_code == 200
     schema = json.loads(response.content)
     assert "post" in schema["paths"]["/reco/api/events/"]
+
+
+def test_large_batches_replayed_on_postgresql_store_each_event_once(postgres_db, api) -> None:  # type: ignore[no-untyped-def]
+    batch = [event(customer=f"c{i % 7}", context={"i": i}) for i in range(120)]
+    first = post(api, {"events": batch[:80]})
+    assert first.status_code == 201 and first.json()["stored"] == 80
+    second = post(api, {"events": batch + batch[:5]})  # overlaps the first, repeats inside itself
+    assert second.status_code == 201
+    assert (second.json()["stored"], second.json()["duplicates"]) == (40, 85)
+    assert Event.objects.count() == 120
+    assert Event.objects.get(context__i=119).subject == "c0"

@@ -72,3 +72,12 @@ def test_hostile_strings_on_postgresql(postgres_db, api) -> None:  # type: ignor
     assert response.status_code == 400 and response.json()["stored"] == 1
     assert [r["index"] for r in response.json()["rejected"]] == [1, 2, 3]
     assert Event.objects.count() == 1
+
+
+def test_copy_path_round_trips_awkward_text(postgres_db, api) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    awkward = "tab\there\nnew line \\N back\\slash 'quote\" 😀"
+    batch = [{"event_id": str(uuid.uuid4()), "event_type": "search", "customer": "7", "consent": "granted",
+              "session_id": "s", "context": {"q": awkward, "n": i}} for i in range(60)]
+    response = api.post(URL, data=_encode({"events": batch}), content_type="application/json")
+    assert response.status_code == 201 and response.json()["stored"] == 60
+    assert set(Event.objects.values_list("context__q", flat=True)) == {awkward}
