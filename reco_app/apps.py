@@ -14,6 +14,6 @@ class RecoAppConfig(AppConfig):
         from reco_app import signals
 
         signals.connect_catalog_signals()
-        from reco_app.tracking import receivers  # tracking & consent
+        from reco_app.tracking import checks as _tracking_checks, receivers  # noqa: F401  tracking & consent
 
         receivers.connect()

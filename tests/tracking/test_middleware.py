@@ -68,3 +68,14 @@ def test_async_stack_gets_the_same_context(rf: RequestFactory) -> None:
 )
 def test_device_class(ua: str, device: str) -> None:
     assert device_class(ua) == device
+
+
+def test_system_checks_catch_bad_tracking_settings(settings) -> None:  # type: ignore[no-untyped-def]
+    from example_shop.settings import RECO_APP
+    from reco_app.tracking.checks import check_tracking
+
+    assert check_tracking() == []
+    settings.RECO_APP = {**RECO_APP, "CONSENT_MODE": "maybe", "WITHDRAWAL_ACTION": "shred", "CONSENT_BACKEND": "os.path"}
+    assert sorted(e.id for e in check_tracking()) == ["reco_app.E101", "reco_app.E102", "reco_app.E103"]
+    settings.MIDDLEWARE = [m for m in settings.MIDDLEWARE if "RecoMiddleware" not in m]
+    assert "reco_app.W101" in {e.id for e in check_tracking()}
