@@ -109,33 +109,40 @@ def to_row(clean: CleanEvent, *, source: str, now: Any = None, **extra: Any) -> 
 def store(rows: list[Event]) -> StoreResult:
     """Write rows atomically; rows whose ``event_id`` is already stored are skipped."""
     result = StoreResult()
-    if not rows:
-        return result
     unique: dict[Any, Event] = {}
     for row in rows:
         if row.event_id in unique:
             result.duplicates.append(str(row.event_id))
         else:
             unique[row.event_id] = row
-    with transaction.atomic():
-        if pg_copy.usable() and len(unique) >= PG_COPY_MIN:
+    if not unique:
+        return result
+    if pg_copy.usable() and len(unique) >= PG_COPY_MIN:
+        with transaction.atomic():
             inserted = pg_copy.insert(list(unique.values()))
-            result.duplicates.extend(str(key) for key in unique if key not in inserted)
-            result.stored = [row for key, row in unique.items() if key in inserted]
-            stored = result.stored
-            transaction.on_commit(lambda: _after_commit(stored))
-            return result
+            _stored(result, [row for key, row in unique.items() if key in inserted])
+        result.duplicates.extend(str(key) for key in unique if key not in inserted)
+        return result
+    try:  # the common case, no re-sends: one INSERT
+        with transaction.atomic():
+            Event.objects.bulk_create(list(unique.values()))
+            _stored(result, list(unique.values()))
+        return result
+    except IntegrityError:
+        pass
+    with transaction.atomic():
         known = set(Event.objects.filter(event_id__in=list(unique)).values_list("event_id", flat=True))
         new = [row for key, row in unique.items() if key not in known]
-        try:
-            with transaction.atomic():
-                Event.objects.bulk_create(new)
-        except IntegrityError:  # the same events sent concurrently: let the other write win
-            Event.objects.bulk_create(new, ignore_conflicts=True)
-        result.duplicates.extend(str(key) for key in known)
-        result.stored = new
-        transaction.on_commit(lambda: _after_commit(new))
+        # ignore_conflicts: the same events arriving concurrently — the other write wins.
+        Event.objects.bulk_create(new, ignore_conflicts=True)
+        _stored(result, new)
+    result.duplicates.extend(str(key) for key in known)
     return result
+
+
+def _stored(result: StoreResult, rows: list[Event]) -> None:
+    result.stored = rows
+    transaction.on_commit(lambda: _after_commit(rows))
 
 
 def _after_commit(rows: list[Event]) -> None:
