@@ -88,10 +88,14 @@ class CookieConsentBackend(ConsentBackend):
 
 
 def ensure_cookie_group() -> Any:
-    """The personalisation cookie group, created on first use if the migration did not."""
+    """The personalisation cookie group (cached), created on first use if the migration did not."""
+    from cookie_consent.cache import get_cookie_group
     from cookie_consent.models import CookieGroup
 
     varname = conf.get("CONSENT_COOKIE_GROUP")
+    cached = get_cookie_group(varname=varname)
+    if cached is not None:
+        return cached
     group, _ = CookieGroup.objects.get_or_create(
         varname=varname,
         defaults={

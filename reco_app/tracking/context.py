@@ -54,7 +54,7 @@ class VisitorContext:
         if not self.request.COOKIES.get(name):
             return None
         try:
-            raw = self.request.get_signed_cookie(name, salt=COOKIE_SALT)
+            raw = self.request.get_signed_cookie(name, salt=COOKIE_SALT) or ""
             vid, sid, last = raw.split(":")
             return vid, sid, float(last)
         except (signing.BadSignature, ValueError, KeyError):

@@ -50,7 +50,7 @@ def finish(request: HttpRequest, response: HttpResponseBase) -> None:
         from reco_app.tracking.service import track
 
         token = request.GET.get("rt", "")
-        extra = {"rec_token": token} if token and len(token) <= MAX_TOKEN else {}
+        extra: dict[str, Any] = {"rec_token": token} if token and len(token) <= MAX_TOKEN else {}
         track(request, "product_view", product, **extra)
     if not getattr(response, "reco_skip_cookie", False):
         ctx.update_cookie(response)

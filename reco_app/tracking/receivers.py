@@ -60,7 +60,7 @@ def on_order_placed(sender: Any, request: Any = None, order: Any = None, lines: 
     from reco_app.tracking.service import track_many
 
     order_ref = str(getattr(order, "pk", "") or "")
-    items = []
+    items: list[tuple[str, Any, float | None, dict[str, Any]]] = []
     for product, quantity, unit_price in lines:
         price = float(unit_price) if unit_price is not None else None
         items.append(("purchase", product, float(quantity), {"order": order_ref, "unit_price": price}))

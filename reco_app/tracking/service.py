@@ -13,7 +13,7 @@ import logging
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,7 +26,7 @@ from reco_app import cache, conf
 from reco_app.models import DroppedEventCount, Event
 from reco_app.signals import event_stored
 from reco_app.tracking import pg_copy
-from reco_app.tracking.context import get_context
+from reco_app.tracking.context import VisitorContext, get_context
 from reco_app.tracking.validation import EVENT_TYPES, CleanEvent, clean_context, validate
 
 logger = logging.getLogger(__name__)
@@ -106,6 +106,13 @@ def to_row(clean: CleanEvent, *, source: str, now: Any = None, **extra: Any) -> 
     return row
 
 
+def visitor_row(clean: CleanEvent, ctx: VisitorContext, *, source: str, now: Any) -> Event:
+    """An event of the visitor of a request: who, which session, which consent basis."""
+    clean.subject, clean.visitor_id, clean.session_id = ctx.subject, ctx.visitor_id, ctx.session_id
+    clean.consent = str(ctx.consent.basis or "")
+    return to_row(clean, source=source, now=now, user=ctx.user)
+
+
 def store(rows: list[Event]) -> StoreResult:
     """Write rows atomically; rows whose ``event_id`` is already stored are skipped."""
     result = StoreResult()
@@ -182,7 +189,7 @@ def track(
 
 
 def track_many(
-    request: HttpRequest, items: list[tuple[str, Any, float | None, dict[str, Any]]]
+    request: HttpRequest, items: Sequence[tuple[str, Any, float | None, dict[str, Any]]]
 ) -> list[Event]:
     """Several events of one request (e.g. the lines of an order), stored together."""
     ctx = get_context(request)
@@ -205,9 +212,8 @@ def track_many(
             logger.warning("reco_app.track: invalid %s event dropped: %s", event_type, errors or errors_ctx)
             invalid.append(str(event_type))
             continue
-        clean.subject, clean.visitor_id = ctx.subject, ctx.visitor_id
-        clean.session_id, clean.context, clean.consent = ctx.session_id, context, ctx.consent.basis
-        rows.append(to_row(clean, source="server", now=now, user=ctx.user))
+        clean.context = context
+        rows.append(visitor_row(clean, ctx, source="server", now=now))
     if invalid:
         count_dropped("invalid", invalid)
     return store(rows).stored
@@ -262,10 +268,8 @@ def ingest_browser(request: HttpRequest, raw_events: list[Any], allowed_types: s
     now = timezone.now()
     rows = []
     for clean in cleaned:
-        clean.subject, clean.visitor_id, clean.consent = ctx.subject, ctx.visitor_id, ctx.consent.basis
-        clean.session_id = ctx.session_id
         clean.context = {**clean.context, "device": ctx.device}
-        rows.append(to_row(clean, source="browser", now=now, user=ctx.user))
+        rows.append(visitor_row(clean, ctx, source="browser", now=now))
     stored = store(rows)
     result.stored, result.duplicates = stored.stored, stored.duplicates
     return result
