@@ -78,6 +78,8 @@ def flush_dropped() -> None:
 
 
 def _flush_at_exit() -> None:
+    if not _pending:
+        return
     try:
         flush_dropped()
     except Exception:  # noqa: BLE001 - the database may already be gone at exit
