@@ -67,12 +67,7 @@ class CookieConsentBackend(ConsentBackend):
         user = getattr(request, "user", None)
         if user is None or not user.is_authenticated:
             return Decision.UNKNOWN
-        from reco_app.models import ConsentRecord
-
-        latest = ConsentRecord.objects.for_user(user).values_list("granted", flat=True).first()
-        if latest is None:
-            return Decision.UNKNOWN
-        return Decision.GRANTED if latest else Decision.DENIED
+        return account_decision(user)
 
     def _process(self, request: HttpRequest, response: HttpResponseBase, action: str) -> None:
         from cookie_consent.processor import CookiesProcessor
@@ -85,6 +80,24 @@ class CookieConsentBackend(ConsentBackend):
 
     def refuse(self, request: HttpRequest, response: HttpResponseBase) -> None:
         self._process(request, response, "decline")
+
+
+def account_decision(user: Any) -> Decision:
+    """The user's latest recorded decision (cached until the next record)."""
+    from reco_app import cache
+    from reco_app.models import ConsentRecord
+
+    def latest() -> str:
+        granted = ConsentRecord.objects.for_user(user).values_list("granted", flat=True).first()
+        return str(Decision.UNKNOWN if granted is None else Decision.GRANTED if granted else Decision.DENIED)
+
+    return Decision(cache.get_or_set(account_decision_key(user.pk), latest))
+
+
+def account_decision_key(user_pk: Any) -> str:
+    from reco_app import cache
+
+    return cache.make_key("consent", "user", user_pk)
 
 
 def ensure_cookie_group() -> Any:

@@ -9,6 +9,7 @@ from typing import Any
 
 from django.contrib.auth.signals import user_logged_in
 from django.db import transaction
+from django.db.models.signals import post_delete, post_save
 
 from reco_app import cache
 from reco_app.models import ConsentRecord, Event
@@ -67,7 +68,16 @@ def on_order_placed(sender: Any, request: Any = None, order: Any = None, lines: 
     return track_many(request, items)
 
 
+def forget_cached_decision(sender: Any, instance: ConsentRecord, **kwargs: Any) -> None:
+    from reco_app.consent.backends import account_decision_key
+
+    if instance.user_id is not None:  # type: ignore[attr-defined]
+        cache.delete(account_decision_key(instance.user_id))  # type: ignore[attr-defined]
+
+
 def connect() -> None:
+    post_save.connect(forget_cached_decision, sender=ConsentRecord, dispatch_uid="reco_app_consent_saved")
+    post_delete.connect(forget_cached_decision, sender=ConsentRecord, dispatch_uid="reco_app_consent_deleted")
     user_logged_in.connect(on_login, dispatch_uid="reco_app_identity_resolution")
     order_placed.connect(on_order_placed, dispatch_uid="reco_app_order_purchases")
     from reco_app.consent.privacy import register_holders

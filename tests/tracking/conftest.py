@@ -14,8 +14,11 @@ def _unbuffered_counts(settings):  # type: ignore[no-untyped-def]
     """Write dropped-event counts at once so tests can read them."""
     from example_shop.settings import RECO_APP
 
+    from django.core.cache import cache
+
     from reco_app.tracking import service
 
+    cache.clear()  # cached consent decisions are keyed by user pk, which tests reuse
     service._pending.clear()  # counts buffered by a test that changed RECO_APP
     settings.RECO_APP = {**RECO_APP, "DROPPED_COUNT_FLUSH_SECONDS": 0}
 
