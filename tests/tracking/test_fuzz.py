@@ -81,3 +81,16 @@ def test_copy_path_round_trips_awkward_text(postgres_db, api) -> None:  # type: 
     response = api.post(URL, data=_encode({"events": batch}), content_type="application/json")
     assert response.status_code == 201 and response.json()["stored"] == 60
     assert set(Event.objects.values_list("context__q", flat=True)) == {awkward}
+
+
+@hsettings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(payload=st.one_of(st.fixed_dictionaries({"csrf": st.just("a" * 32), "events": st.lists(st.one_of(event, field), max_size=6)}), json_value))
+def test_fuzzed_beacons_never_500(consenting, payload) -> None:  # type: ignore[no-untyped-def]
+    consenting.cookies["csrftoken"] = "a" * 32
+    before = Event.objects.count()
+    response = consenting.generic("POST", "/reco/t/", _encode(payload), content_type="text/plain", HTTP_ORIGIN="http://testserver")
+    assert response.status_code in (204, 400, 403, 413), response.content[:300]
+    if response.status_code in (403, 413) or (response.status_code == 400 and "detail" in response.json()):
+        assert Event.objects.count() == before  # refused as a whole: nothing stored
+    elif response.status_code == 400:
+        assert Event.objects.count() - before == response.json()["stored"]
