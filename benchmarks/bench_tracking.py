@@ -201,7 +201,7 @@ def batch_rate(batches: int = 40, size: int = 500) -> None:
     from rest_framework.authtoken.models import Token
 
     from reco_app.models import Event
-    from reco_app.tracking.service import ingest_batch  # noqa: F401  (warm import)
+    from reco_app.tracking.ingest import ingest_batch  # noqa: F401  (warm import)
 
     user = get_user_model().objects.create_user("bench-feed", password="x" * 12)
     client = Client(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")

@@ -21,7 +21,7 @@ from rest_framework.views import APIView
 from reco_app import conf
 from reco_app.models.events import EventType
 from reco_app.tracking.body import BodyError, read_json
-from reco_app.tracking.service import ingest_batch
+from reco_app.tracking.ingest import ingest_batch
 from reco_app.tracking.validation import API_CONSENT
 
 

@@ -3,31 +3,28 @@
 * :func:`track` — shop code: ``reco_app.track(request, "add_to_cart", product)``.
 * :func:`store` — validated events to rows: idempotent on ``event_id``, atomic, sends
   ``event_stored`` and bumps ``subject:<key>`` cache namespaces after commit.
-* :func:`count_dropped` — the only trace an event without consent leaves.
+* :func:`~reco_app.tracking.dropped.count_dropped` — the only trace an event without
+  consent leaves; :mod:`reco_app.tracking.ingest` — the beacon and batch API paths.
 """
 
 from __future__ import annotations
 
-import atexit
 import logging
-import threading
-import time
-from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import F
 from django.http import HttpRequest
 from django.utils import timezone
 
-from reco_app import cache, conf
-from reco_app.models import DroppedEventCount, Event
+from reco_app import cache
+from reco_app.models import Event
 from reco_app.signals import event_stored
 from reco_app.tracking import pg_copy
 from reco_app.tracking.context import VisitorContext, get_context
-from reco_app.tracking.validation import EVENT_TYPES, CleanEvent, clean_context, validate
+from reco_app.tracking.dropped import count_dropped
+from reco_app.tracking.validation import CleanEvent, clean_context, validate
 
 logger = logging.getLogger(__name__)
 #: batches at least this large use PostgreSQL COPY (small ones: one INSERT is cheaper)
@@ -38,55 +35,6 @@ PG_COPY_MIN = 50
 class StoreResult:
     stored: list[Event] = field(default_factory=list)
     duplicates: list[str] = field(default_factory=list)
-
-
-_pending: Counter[tuple[Any, str, str]] = Counter()
-_pending_lock = threading.Lock()
-_last_flush = [0.0]
-
-
-def count_dropped(reason: str, event_types: Iterable[str]) -> None:
-    """Add to the per-day counters of events not stored (counts only, nothing personal).
-
-    Counts are buffered per process and written at most every
-    ``DROPPED_COUNT_FLUSH_SECONDS`` so refusing visitors cost no write per page view.
-    """
-    day = timezone.now().date()
-    with _pending_lock:
-        for event_type in event_types:
-            _pending[(day, reason[:32], event_type[:32])] += 1
-    interval = conf.get("DROPPED_COUNT_FLUSH_SECONDS")
-    if interval <= 0 or time.monotonic() - _last_flush[0] >= interval:
-        flush_dropped()
-
-
-def flush_dropped() -> None:
-    """Write the buffered dropped-event counts (atomic upserts)."""
-    with _pending_lock:
-        items = list(_pending.items())
-        _pending.clear()
-        _last_flush[0] = time.monotonic()
-    for (day, reason, event_type), n in items:
-        qs = DroppedEventCount.objects.filter(day=day, reason=reason, event_type=event_type)
-        if qs.update(count=F("count") + n):
-            continue
-        try:
-            with transaction.atomic():
-                DroppedEventCount.objects.create(day=day, reason=reason, event_type=event_type, count=n)
-        except IntegrityError:  # created concurrently
-            qs.update(count=F("count") + n)
-
-
-def _flush_at_exit() -> None:
-    if not _pending:
-        return
-    try:
-        flush_dropped()
-    except Exception:  # noqa: BLE001 - the database may already be gone at exit
-        logger.warning("could not write %d buffered dropped-event counts", sum(_pending.values()))
-
-
-atexit.register(_flush_at_exit)
 
 
 def to_row(clean: CleanEvent, *, source: str, now: Any = None, **extra: Any) -> Event:
@@ -219,84 +167,3 @@ def track_many(
     if invalid:
         count_dropped("invalid", invalid)
     return store(rows).stored
-
-
-@dataclass
-class IngestResult:
-    stored: list[Event] = field(default_factory=list)
-    duplicates: list[str] = field(default_factory=list)
-    rejected: dict[int, dict[str, str]] = field(default_factory=dict)
-    dropped: int = 0
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "stored": len(self.stored),
-            "duplicates": len(self.duplicates),
-            "dropped": self.dropped,
-            "rejected": [{"index": i, "errors": e} for i, e in sorted(self.rejected.items())],
-        }
-
-
-def _count_rejected(raw_events: list[Any], result: IngestResult) -> None:
-    if not result.rejected:
-        return
-    types = []
-    for i in result.rejected:
-        raw = raw_events[i]
-        event_type = raw.get("event_type") if isinstance(raw, dict) else None
-        types.append(event_type if isinstance(event_type, str) and event_type in EVENT_TYPES else "unknown")
-    count_dropped("invalid", types)
-
-
-def ingest_browser(request: HttpRequest, raw_events: list[Any], allowed_types: set[str]) -> IngestResult:
-    """Events sent by reco.js for the visitor of ``request`` (their consent applies)."""
-    ctx = get_context(request)
-    result = IngestResult()
-    cleaned: list[CleanEvent] = []
-    for i, raw in enumerate(raw_events):
-        clean, errors = validate(raw, allowed_types=allowed_types)
-        if clean is None:
-            result.rejected[i] = errors
-        else:
-            cleaned.append(clean)
-    _count_rejected(raw_events, result)
-    if not cleaned:
-        return result
-    types = [c.event_type for c in cleaned]
-    if not ctx.may_track:
-        count_dropped("bot" if ctx.is_bot else ctx.consent.refusal_reason, types)
-        result.dropped = len(cleaned)
-        return result
-    now = timezone.now()
-    rows = []
-    for clean in cleaned:
-        clean.context = {**clean.context, "device": ctx.device}
-        rows.append(visitor_row(clean, ctx, source="browser", now=now))
-    stored = store(rows)
-    result.stored, result.duplicates = stored.stored, stored.duplicates
-    return result
-
-
-def ingest_batch(raw_events: list[Any]) -> IngestResult:
-    """A server-to-server batch: each event names its shopper and consent basis."""
-    result = IngestResult()
-    rows: list[Event] = []
-    refused: dict[str, list[str]] = {}
-    now = timezone.now()
-    for i, raw in enumerate(raw_events):
-        clean, errors = validate(raw, server=True)
-        if clean is None:
-            result.rejected[i] = errors
-            continue
-        if clean.consent in ("denied", "unknown"):
-            reason = "consent_denied" if clean.consent == "denied" else "no_consent"
-            refused.setdefault(reason, []).append(clean.event_type)
-            result.dropped += 1
-            continue
-        rows.append(to_row(clean, source="api", now=now))
-    for reason, types in refused.items():
-        count_dropped(reason, types)
-    _count_rejected(raw_events, result)
-    stored = store(rows)
-    result.stored, result.duplicates = stored.stored, stored.duplicates
-    return result

@@ -11,7 +11,7 @@ from django.views.decorators.http import require_POST
 
 from reco_app import conf
 from reco_app.tracking.body import BodyError, read_json
-from reco_app.tracking.service import ingest_browser
+from reco_app.tracking.ingest import ingest_browser
 
 
 def _same_site(request: HttpRequest) -> bool:

@@ -16,10 +16,10 @@ def _unbuffered_counts(settings):  # type: ignore[no-untyped-def]
 
     from django.core.cache import cache
 
-    from reco_app.tracking import service
+    from reco_app.tracking import dropped
 
     cache.clear()  # cached consent decisions are keyed by user pk, which tests reuse
-    service._pending.clear()  # counts buffered by a test that changed RECO_APP
+    dropped._pending.clear()  # counts buffered by a test that changed RECO_APP
     settings.RECO_APP = {**RECO_APP, "DROPPED_COUNT_FLUSH_SECONDS": 0}
 
 
