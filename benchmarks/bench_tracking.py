@@ -235,6 +235,9 @@ def main() -> None:
     middleware_overhead()
     batch_rate()
     beacon_rate()
+    from reco_app.tracking.dropped import flush_dropped
+
+    flush_dropped()
 
 
 if __name__ == "__main__":

@@ -57,12 +57,13 @@ def flush_dropped() -> None:
 
 
 def _flush_at_exit() -> None:
-    if not _pending:
+    pending = sum(_pending.values())
+    if not pending:
         return
     try:
         flush_dropped()
     except Exception:  # noqa: BLE001 - the database may already be gone at exit
-        logger.warning("could not write %d buffered dropped-event counts", sum(_pending.values()))
+        logger.warning("could not write %d buffered dropped-event counts", pending)
 
 
 atexit.register(_flush_at_exit)

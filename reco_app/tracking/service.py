@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -79,6 +80,16 @@ def store(rows: list[Event]) -> StoreResult:
             inserted = pg_copy.insert(list(unique.values()))
             _stored(result, [row for key, row in unique.items() if key in inserted])
         result.duplicates.extend(str(key) for key in unique if key not in inserted)
+        return result
+    if len(unique) == 1:  # a page view: one INSERT, no transaction of its own
+        row = next(iter(unique.values()))
+        try:
+            with transaction.atomic() if connection.in_atomic_block else nullcontext():
+                row.save(force_insert=True)
+        except IntegrityError:
+            result.duplicates.append(str(row.event_id))
+            return result
+        _stored(result, [row])
         return result
     try:  # the common case, no re-sends: one INSERT
         with transaction.atomic():

@@ -45,6 +45,13 @@ def test_replaying_a_batch_stores_nothing_twice(api) -> None:  # type: ignore[no
     assert sorted(Event.objects.values_list("subject", flat=True)) == ["1042", "anon:v1"]
 
 
+def test_replaying_a_single_event_is_a_no_op(api) -> None:  # type: ignore[no-untyped-def]
+    batch = {"events": [event()]}
+    assert post(api, batch).json()["stored"] == 1
+    assert post(api, batch).json() == {"stored": 0, "duplicates": 1, "dropped": 0, "rejected": []}
+    assert Event.objects.count() == 1
+
+
 def test_bad_events_are_reported_and_the_good_ones_stored(api) -> None:  # type: ignore[no-untyped-def]
     batch = {"events": [event(), event(event_type="teleport"), event(value="lots"), "nope", event(consent="denied")]}
     response = post(api, batch)
