@@ -48,6 +48,8 @@ def ingest_browser(request: HttpRequest, raw_events: list[Any], allowed_types: s
     result = IngestResult()
     cleaned: list[CleanEvent] = []
     for i, raw in enumerate(raw_events):
+        if isinstance(raw, dict) and "timestamp" in raw:  # browser clocks are not trusted
+            raw = {k: v for k, v in raw.items() if k != "timestamp"}
         clean, errors = validate(raw, allowed_types=allowed_types)
         if clean is None:
             result.rejected[i] = errors

@@ -75,3 +75,10 @@ def test_tags_render_banner_and_script(client) -> None:  # type: ignore[no-untyp
     page = client.get("/").content.decode()
     assert "reco-consent-banner" not in page and 'data-consent="granted"' in page and "reco_app/reco.js" in page
     assert "reco-consent-withdraw" in page
+
+
+def test_browser_clocks_are_not_trusted(browser) -> None:  # type: ignore[no-untyped-def]
+    _accept(browser)
+    skewed = {**IMPRESSION, "timestamp": "2031-01-01T00:00:00Z"}
+    assert beacon(browser, [skewed], HTTP_ORIGIN=ORIGIN).status_code == 204
+    assert Event.objects.get().timestamp.year != 2031

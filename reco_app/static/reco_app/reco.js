@@ -25,8 +25,7 @@
   function push(type, product, value, context) {
     queue.push({
       event_id: uuid(), event_type: type, product: product || undefined,
-      value: value === undefined ? null : value, timestamp: new Date().toISOString(),
-      context: context || {}
+      value: value === undefined ? null : value, context: context || {}
     });
     if (queue.length >= MAX_BATCH) flush();
     else if (!timer) timer = setTimeout(flush, FLUSH_MS);
