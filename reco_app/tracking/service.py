@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -39,7 +40,8 @@ class StoreResult:
 
 
 def to_row(clean: CleanEvent, *, source: str, now: Any = None, **extra: Any) -> Event:
-    row = Event(
+    return Event(
+        event_id=clean.event_id or uuid.uuid4(),
         subject=clean.subject,
         visitor_id=clean.visitor_id,
         product_key=clean.product_key,
@@ -52,9 +54,6 @@ def to_row(clean: CleanEvent, *, source: str, now: Any = None, **extra: Any) -> 
         timestamp=clean.timestamp or now or timezone.now(),
         **extra,
     )
-    if clean.event_id is not None:
-        row.event_id = clean.event_id
-    return row
 
 
 def visitor_row(clean: CleanEvent, ctx: VisitorContext, *, source: str, now: Any) -> Event:
