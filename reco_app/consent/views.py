@@ -13,6 +13,7 @@ from django.views.decorators.http import require_GET, require_POST
 from reco_app import conf
 from reco_app.consent import privacy, service
 from reco_app.models import ConsentRecord, Event
+from reco_app.tracking.context import get_context
 
 
 def _back(request: HttpRequest, default: str = "/") -> HttpResponse:
@@ -46,7 +47,7 @@ def my_data(request: HttpRequest) -> HttpResponse:
     context = {
         "base_template": conf.get("PAGE_BASE_TEMPLATE"),
         "event_count": Event.objects.filter(subject__in=subjects).count(),
-        "consent": request.reco.consent if hasattr(request, "reco") else None,  # type: ignore[attr-defined]
+        "consent": get_context(request).consent,
         "consent_records": ConsentRecord.objects.for_user(request.user)[:20],
         "erased": request.GET.get("erased") == "1",
     }
