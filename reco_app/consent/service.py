@@ -10,7 +10,7 @@ from django.http import HttpRequest, HttpResponseBase
 from reco_app import cache, conf
 from reco_app.consent.backends import get_backend
 from reco_app.models import ConsentRecord, Event
-from reco_app.models.events import ConsentBasis
+from reco_app.models.events import ConsentBasis, visitor_subject
 from reco_app.tracking.context import get_context
 
 
@@ -38,9 +38,8 @@ def subjects_of_request(request: HttpRequest) -> list[str]:
     """Every subject key the current visitor's events may be stored under."""
     ctx = get_context(request)
     subjects: list[str] = []
-    cookie = ctx._cookie
-    if cookie:
-        subjects.append(f"anon:{cookie[0]}")
+    if ctx.known_visitor_id:
+        subjects.append(visitor_subject(ctx.known_visitor_id))
     if ctx.user is not None:
         subjects.append(ctx.subject)
     return subjects

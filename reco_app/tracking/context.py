@@ -60,6 +60,11 @@ class VisitorContext:
         except (signing.BadSignature, ValueError, KeyError):
             return None
 
+    @property
+    def known_visitor_id(self) -> str:
+        """The visitor id the browser brought in a valid cookie ("" if none), consent or not."""
+        return self._cookie[0] if self._cookie else ""
+
     @cached_property
     def consent(self) -> ConsentState:
         return evaluate(self.request)

@@ -45,9 +45,8 @@ def on_login(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
     ctx = get_context(request)
     if not ctx.may_track:
         return
-    cookie = ctx._cookie
-    if cookie:
-        merge_visitor_history(user, cookie[0])
+    if ctx.known_visitor_id:
+        merge_visitor_history(user, ctx.known_visitor_id)
     decision = str(ctx.consent.decision)
     latest = ConsentRecord.objects.for_user(user).values_list("granted", flat=True).first()
     if decision == "granted" and latest is not True:
