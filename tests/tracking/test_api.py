@@ -113,3 +113,9 @@ def test_large_batches_replayed_on_postgresql_store_each_event_once(postgres_db,
     assert (second.json()["stored"], second.json()["duplicates"]) == (40, 85)
     assert Event.objects.count() == 120
     assert Event.objects.get(context__i=119).subject == "c0"
+
+
+@pytest.mark.parametrize(("length", "code"), [("-1", 400), ("abc", 400), ("99999999999999999999", 413)])
+def test_odd_content_lengths_are_4xx(api, length: str, code: int) -> None:  # type: ignore[no-untyped-def]
+    assert post(api, {"events": [event()]}, CONTENT_LENGTH=length).status_code == code
+    assert Event.objects.count() == 0
