@@ -41,6 +41,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "reco_app.tracking.middleware.RecoMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -153,6 +154,7 @@ RECO_APP = {
         "launched_at": "created_at",
     },
     "PRODUCT_VIEWS": {"product_detail": "sku"},
+    "PAGE_BASE_TEMPLATE": "shop/base.html",
 }
 
 LOGGING = {

@@ -15,3 +15,6 @@ class RecoAppConfig(AppConfig):
 
         signals.connect_catalog_signals()
         from reco_app.rules import service as _rules  # noqa: F401  (rule cache invalidation, audit)
+        from reco_app.tracking import checks as _tracking_checks, receivers  # noqa: F401  tracking & consent
+
+        receivers.connect()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
 from django.core.cache import BaseCache, caches
@@ -61,6 +61,27 @@ def bump(namespace: str) -> int:
         stats["errors"] += 1
         logger.warning("reco cache unavailable (bump %s): %s", namespace, exc)
         return 0
+
+
+def bump_many(namespaces: Iterable[str]) -> None:
+    """``bump`` several namespaces; one round trip on django-redis (a pipeline of INCRs)."""
+    names = list(dict.fromkeys(namespaces))
+    if not names:
+        return
+    cache = get_cache()
+    client = getattr(cache, "client", None)
+    if client is None or not hasattr(client, "get_client"):
+        for name in names:
+            bump(name)
+        return
+    try:
+        pipe = client.get_client(write=True).pipeline(transaction=False)
+        for name in names:
+            pipe.incr(client.make_key(make_key("ns", name)))
+        pipe.execute()
+    except Exception as exc:  # noqa: BLE001
+        stats["errors"] += 1
+        logger.warning("reco cache unavailable (bump_many): %s", exc)
 
 
 def get(key: str, default: Any = None) -> Any:

@@ -65,6 +65,41 @@ DEFAULTS: dict[str, Any] = {
     "USER_FEATURES_PROVIDER": "reco_app.segments.service.user_features",
     # --- tracking & consent -----------------------------------------------------------
     # (keys added by the tracking area go below this line)
+    # Dotted path of the consent backend (subclass of reco_app.consent.backends.ConsentBackend).
+    "CONSENT_BACKEND": "reco_app.consent.backends.CookieConsentBackend",
+    # django-cookie-consent group whose acceptance allows personalisation events.
+    "CONSENT_COOKIE_GROUP": "personalisation",
+    # "opt_in" (default; nothing is stored before consent) or "opt_out" (stored unless refused).
+    "CONSENT_MODE": "opt_in",
+    # Version of the privacy policy consent is given to (stored in consent records).
+    "CONSENT_POLICY_VERSION": "1",
+    # What withdrawing consent does to stored events: "delete" or "anonymise".
+    "WITHDRAWAL_ACTION": "delete",
+    # The pseudonymous visitor cookie (signed, HttpOnly, SameSite=Lax).
+    "VISITOR_COOKIE_NAME": "reco_v",
+    "VISITOR_COOKIE_AGE": 365 * 24 * 3600,
+    "VISITOR_COOKIE_SECURE": False,
+    # Minutes of inactivity after which a new session id starts.
+    "SESSION_TIMEOUT_MINUTES": 30,
+    # Event types the browser (beacon endpoint) may send; others come from shop code.
+    "BEACON_EVENT_TYPES": ["product_view", "search", "rec_impression", "rec_click", "dwell"],
+    "BEACON_MAX_EVENTS": 50,
+    "BEACON_MAX_BYTES": 64 * 1024,
+    # Server-to-server batch API limits.
+    "API_MAX_EVENTS": 500,
+    "API_MAX_BYTES": 512 * 1024,
+    "API_MAX_EVENT_BYTES": 32 * 1024,
+    # DRF throttle rate of the batch API per token ("<n>/<second|minute|hour|day>", None = off).
+    "API_RATE": "120/minute",
+    # Lower-cased substrings of user agents treated as bots (their events are dropped).
+    "BOT_USER_AGENTS": [
+        "bot", "crawl", "spider", "slurp", "facebookexternalhit", "headless", "lighthouse",
+        "python-requests", "curl/", "wget", "httpclient", "preview", "monitor",
+    ],
+    # Seconds dropped-event counts are buffered per process before being written (0 = at once).
+    "DROPPED_COUNT_FLUSH_SECONDS": 5,
+    # Template the self-service "my data" page extends (must define a "content" block).
+    "PAGE_BASE_TEMPLATE": "reco_app/base.html",
 
     # --- training ---------------------------------------------------------------------
     # (keys added by the training area go below this line)

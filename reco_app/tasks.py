@@ -4,6 +4,7 @@ Celery's autodiscovery imports this module, which re-exports every area's tasks.
 """
 
 # tracking & consent
+from reco_app.tracking.tasks import purge_events  # noqa: F401,E402
 # training
 # serving
 # merchandising rules

@@ -2,13 +2,35 @@
 
 from __future__ import annotations
 
-from django.urls import URLPattern, URLResolver
+from django.urls import URLPattern, URLResolver, path
 
 app_name = "reco_app"
 
 urlpatterns: list[URLPattern | URLResolver] = []
 
 # tracking & consent
+from reco_app.consent import views as consent_views  # noqa: E402
+from reco_app.tracking import views as tracking_views  # noqa: E402
+
+urlpatterns += [
+    path("t/", tracking_views.beacon, name="beacon"),
+    path("consent/accept/", consent_views.accept, name="consent_accept"),
+    path("consent/refuse/", consent_views.refuse, name="consent_refuse"),
+    path("privacy/", consent_views.my_data, name="my_data"),
+    path("privacy/export/", consent_views.my_data_export, name="my_data_export"),
+    path("privacy/erase/", consent_views.my_data_erase, name="my_data_erase"),
+]
+try:  # the event API needs djangorestframework + drf-spectacular (optional parts stay optional)
+    from drf_spectacular.views import SpectacularAPIView
+
+    from reco_app.api.events import EventBatchView
+
+    urlpatterns += [
+        path("api/events/", EventBatchView.as_view(), name="api_events"),
+        path("api/schema/", SpectacularAPIView.as_view(), name="api_schema"),
+    ]
+except ImportError:  # pragma: no cover
+    pass
 # serving
 # merchandising / admin pages
 # segments

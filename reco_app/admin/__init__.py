@@ -3,6 +3,7 @@
 from reco_app.admin import catalog  # noqa: F401
 
 # tracking & consent
+from reco_app.admin import tracking  # noqa: F401,E402
 # training
 # merchandising rules
 from reco_app.admin import rules  # noqa: E402,F401

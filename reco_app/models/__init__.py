@@ -6,9 +6,10 @@ from reco_app.models.events import Event, EventType
 from reco_app.models.registry import ModelVersion
 
 # tracking & consent
+from reco_app.models.consent import ConsentRecord  # noqa: E402
 # training
 # merchandising rules
 from reco_app.models.rules import Rule, RuleChange  # noqa: E402,F401
 # segments
 
-__all__ = ["CatalogItem", "DroppedEventCount", "Event", "EventType", "ModelVersion"]
+__all__ = ["CatalogItem", "ConsentRecord", "DroppedEventCount", "Event", "EventType", "ModelVersion"]

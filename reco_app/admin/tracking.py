@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+
+from reco_app.admin.catalog import EventAdmin
+from reco_app.consent import privacy
+from reco_app.models import ConsentRecord
+
+
+def _subjects(queryset: QuerySet[Any]) -> list[str]:
+    return sorted({s for s in queryset.values_list("subject", flat=True) if s})
+
+
+@admin.action(description="Export all data of the selected shoppers (JSON)")
+def export_subjects(modeladmin: Any, request: HttpRequest, queryset: QuerySet[Any]) -> HttpResponse:
+    document = privacy.export(_subjects(queryset))
+    response = HttpResponse(json.dumps(document, indent=2, default=str), content_type="application/json")
+    response["Content-Disposition"] = 'attachment; filename="reco-export.json"'
+    return response
+
+
+@admin.action(description="Erase all data of the selected shoppers", permissions=["delete"])
+def erase_subjects(modeladmin: Any, request: HttpRequest, queryset: QuerySet[Any]) -> None:
+    subjects = _subjects(queryset)
+    counts = privacy.erase(subjects)
+    modeladmin.message_user(request, f"Erased data of {len(subjects)} shopper(s): {counts}", messages.SUCCESS)
+
+
+# The event list is where staff find a shopper; give it the privacy actions too.
+EventAdmin.actions = [*(EventAdmin.actions or []), export_subjects, erase_subjects]
+
+
+@admin.register(ConsentRecord)
+class ConsentRecordAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "user", "subject", "purpose", "granted", "policy_version", "method"]
+    list_filter = ["granted", "method", "purpose", "policy_version"]
+    search_fields = ["subject", "user__username"]
+    date_hierarchy = "created_at"
+    readonly_fields = ["created_at"]
+    actions = [export_subjects, erase_subjects]
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # proof of consent is never edited

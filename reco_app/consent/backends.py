@@ -1,0 +1,136 @@
+"""Consent backends: "may we store personalisation events for this visitor?"
+
+A backend answers with the visitor's *explicit* decision (granted / denied / unknown) and
+knows how to record a new one. Browser privacy signals (GPC/DNT) and the opt-in/opt-out
+regime are applied on top of it by :mod:`reco_app.consent.state`, so every backend gets
+them for free. Name your backend in ``RECO_APP["CONSENT_BACKEND"]``.
+"""
+
+from __future__ import annotations
+
+import enum
+from functools import cache
+from typing import Any
+
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+from django.http import HttpRequest, HttpResponseBase
+from django.utils.module_loading import import_string
+
+from reco_app import conf
+
+
+class Decision(enum.StrEnum):
+    GRANTED = "granted"
+    DENIED = "denied"
+    UNKNOWN = "unknown"
+
+
+class ConsentBackend:
+    """Base class. Subclasses implement :meth:`decision`, :meth:`grant` and :meth:`refuse`."""
+
+    def decision(self, request: HttpRequest) -> Decision:
+        """The visitor's explicit decision, read from the request (no side effects)."""
+        raise NotImplementedError
+
+    def grant(self, request: HttpRequest, response: HttpResponseBase) -> None:
+        """Remember that the visitor accepted personalisation (e.g. set a cookie)."""
+        raise NotImplementedError
+
+    def refuse(self, request: HttpRequest, response: HttpResponseBase) -> None:
+        """Remember that the visitor refused or withdrew consent."""
+        raise NotImplementedError
+
+
+class CookieConsentBackend(ConsentBackend):
+    """django-cookie-consent: acceptance of the ``CONSENT_COOKIE_GROUP`` cookie group.
+
+    A logged-in user without a cookie decision falls back to their latest
+    :class:`~reco_app.models.ConsentRecord`, so consent follows the account across devices.
+    """
+
+    def decision(self, request: HttpRequest) -> Decision:
+        from cookie_consent.conf import settings as cc_settings
+        from cookie_consent.util import parse_cookie_str
+
+        raw = request.COOKIES.get(cc_settings.COOKIE_CONSENT_NAME, "")
+        varname = conf.get("CONSENT_COOKIE_GROUP")
+        value = parse_cookie_str(raw).get(varname) if raw else None
+        if value == cc_settings.COOKIE_CONSENT_DECLINE:
+            return Decision.DENIED
+        if value is not None:
+            # Any accepted version counts: a group we ship without cookies has no versions.
+            return Decision.GRANTED
+        return self._account_decision(request)
+
+    def _account_decision(self, request: HttpRequest) -> Decision:
+        user = getattr(request, "user", None)
+        if user is None or not user.is_authenticated:
+            return Decision.UNKNOWN
+        return account_decision(user)
+
+    def _process(self, request: HttpRequest, response: HttpResponseBase, action: str) -> None:
+        from cookie_consent.processor import CookiesProcessor
+
+        group = ensure_cookie_group()
+        CookiesProcessor(request, response).process([group], action=action)  # type: ignore[arg-type]
+
+    def grant(self, request: HttpRequest, response: HttpResponseBase) -> None:
+        self._process(request, response, "accept")
+
+    def refuse(self, request: HttpRequest, response: HttpResponseBase) -> None:
+        self._process(request, response, "decline")
+
+
+def account_decision(user: Any) -> Decision:
+    """The user's latest recorded decision (cached until the next record)."""
+    from reco_app import cache
+    from reco_app.models import ConsentRecord
+
+    def latest() -> str:
+        granted = ConsentRecord.objects.for_user(user).values_list("granted", flat=True).first()
+        return str(Decision.UNKNOWN if granted is None else Decision.GRANTED if granted else Decision.DENIED)
+
+    return Decision(cache.get_or_set(account_decision_key(user.pk), latest))
+
+
+def account_decision_key(user_pk: Any) -> str:
+    from reco_app import cache
+
+    return cache.make_key("consent", "user", user_pk)
+
+
+def ensure_cookie_group() -> Any:
+    """The personalisation cookie group (cached), created on first use if the migration did not."""
+    from cookie_consent.cache import get_cookie_group
+    from cookie_consent.models import CookieGroup
+
+    varname = conf.get("CONSENT_COOKIE_GROUP")
+    cached = get_cookie_group(varname=varname)
+    if cached is not None:
+        return cached
+    group, _ = CookieGroup.objects.get_or_create(
+        varname=varname,
+        defaults={
+            "name": "Personalised recommendations",
+            "description": (
+                "Remember the products you look at on this shop so we can recommend "
+                "products for you. Without it you still get popular and similar products."
+            ),
+            "is_required": False,
+            "is_deletable": True,
+        },
+    )
+    return group
+
+
+@cache
+def get_backend() -> ConsentBackend:
+    backend: ConsentBackend = import_string(conf.get("CONSENT_BACKEND"))()
+    return backend
+
+
+@receiver(setting_changed)
+def _reset_backend(*, setting: str, **kwargs: Any) -> None:
+    if setting == "RECO_APP":
+        get_backend.cache_clear()

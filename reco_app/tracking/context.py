@@ -1,0 +1,158 @@
+"""``request.reco``: the lazy visitor context attached by the tracking middleware.
+
+Nothing is computed until asked for: a page that never looks at ``request.reco`` pays for
+one object allocation. The raw user agent and IP address are read but never stored.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from functools import cached_property
+from typing import Any
+
+from django.core import signing
+from django.http import HttpRequest, HttpResponseBase
+
+from reco_app import conf
+from reco_app.consent.state import ConsentState, evaluate
+from reco_app.models.events import visitor_subject
+
+COOKIE_SALT = "reco_app.visitor"
+# Re-issue the cookie at most this often to keep the inactivity clock fresh.
+REFRESH_SECONDS = 60
+
+TABLET_HINTS = ("ipad", "tablet", "kindle", "silk/", "playbook")
+MOBILE_HINTS = ("mobi", "iphone", "ipod", "android", "blackberry", "opera mini", "windows phone")
+
+
+def device_class(user_agent: str) -> str:
+    """"bot", "tablet", "mobile", "desktop" or "unknown" — coarse, from the user agent only."""
+    ua = user_agent.lower()
+    if not ua:
+        return "unknown"
+    if any(hint in ua for hint in conf.get("BOT_USER_AGENTS")):
+        return "bot"
+    if any(hint in ua for hint in TABLET_HINTS) or ("android" in ua and "mobile" not in ua):
+        return "tablet"
+    if any(hint in ua for hint in MOBILE_HINTS):
+        return "mobile"
+    return "desktop"
+
+
+class VisitorContext:
+    """Who is visiting, in which session, on what kind of device, and what they consented to."""
+
+    def __init__(self, request: HttpRequest) -> None:
+        self.request = request
+        self._now = time.time()
+
+    # --- the signed cookie: "<visitor id>:<session id>:<last seen unix time>" -----------
+    @cached_property
+    def _cookie(self) -> tuple[str, str, float] | None:
+        name = conf.get("VISITOR_COOKIE_NAME")
+        if not self.request.COOKIES.get(name):
+            return None
+        try:
+            raw = self.request.get_signed_cookie(name, salt=COOKIE_SALT) or ""
+            vid, sid, last = raw.split(":")
+            return vid, sid, float(last)
+        except (signing.BadSignature, ValueError, KeyError):
+            return None
+
+    @property
+    def known_visitor_id(self) -> str:
+        """The visitor id the browser brought in a valid cookie ("" if none), consent or not."""
+        return self._cookie[0] if self._cookie else ""
+
+    @cached_property
+    def consent(self) -> ConsentState:
+        return evaluate(self.request)
+
+    @cached_property
+    def device(self) -> str:
+        return device_class(self.request.headers.get("User-Agent", ""))
+
+    @property
+    def is_bot(self) -> bool:
+        return self.device == "bot"
+
+    @property
+    def may_track(self) -> bool:
+        return self.consent.allowed and not self.is_bot
+
+    @cached_property
+    def visitor_id(self) -> str:
+        """Pseudonymous random id; "" until consent allows a cookie."""
+        if not self.may_track:
+            return ""
+        return self._cookie[0] if self._cookie else uuid.uuid4().hex
+
+    @cached_property
+    def session_id(self) -> str:
+        """Random id of the current visit; a new one after the inactivity timeout."""
+        if not self.may_track:
+            return ""
+        timeout = conf.get("SESSION_TIMEOUT_MINUTES") * 60
+        if self._cookie and self._now - self._cookie[2] < timeout:
+            return self._cookie[1]
+        return uuid.uuid4().hex[:16]
+
+    @property
+    def user(self) -> Any | None:
+        user = getattr(self.request, "user", None)
+        return user if user is not None and user.is_authenticated else None
+
+    @property
+    def subject(self) -> str:
+        """The key events are stored under: the customer key, else ``anon:<visitor id>``."""
+        user = self.user
+        if user is not None:
+            from reco_app.adapter import get_adapter
+
+            return get_adapter().customer_key(user)
+        return visitor_subject(self.visitor_id) if self.visitor_id else ""
+
+    @property
+    def anonymous_subject(self) -> str:
+        return visitor_subject(self.visitor_id) if self.visitor_id else ""
+
+    def update_cookie(self, response: HttpResponseBase) -> None:
+        """Set the visitor cookie only with consent; remove it when consent is gone."""
+        name = conf.get("VISITOR_COOKIE_NAME")
+        if not self.may_track:
+            if self.request.COOKIES.get(name) and not self.is_bot:
+                # Consent is gone (refused elsewhere, GPC, expired): so is the history.
+                response.delete_cookie(name, samesite="Lax")
+                if self._cookie:
+                    from reco_app.consent.service import forget_events
+
+                    forget_events([visitor_subject(self._cookie[0])])
+            return
+        old = self._cookie
+        fresh = (
+            old is not None
+            and old[0] == self.visitor_id
+            and old[1] == self.session_id
+            and self._now - old[2] < REFRESH_SECONDS
+        )
+        if fresh:
+            return
+        response.set_signed_cookie(
+            name,
+            f"{self.visitor_id}:{self.session_id}:{int(self._now)}",
+            salt=COOKIE_SALT,
+            max_age=conf.get("VISITOR_COOKIE_AGE"),
+            httponly=True,
+            samesite="Lax",
+            secure=conf.get("VISITOR_COOKIE_SECURE"),
+        )
+
+
+def get_context(request: HttpRequest) -> VisitorContext:
+    """``request.reco``, created on the fly when the middleware is not installed."""
+    ctx = getattr(request, "reco", None)
+    if ctx is None:
+        ctx = VisitorContext(request)
+        request.reco = ctx  # type: ignore[attr-defined]
+    return ctx

@@ -1,0 +1,69 @@
+"""Counting events that were not stored (no consent, bots, invalid) — counts only."""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterable
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from reco_app import conf
+from reco_app.models import DroppedEventCount
+
+logger = logging.getLogger(__name__)
+
+_pending: Counter[tuple[Any, str, str]] = Counter()
+_pending_lock = threading.Lock()
+_last_flush = [0.0]
+
+
+def count_dropped(reason: str, event_types: Iterable[str]) -> None:
+    """Add to the per-day counters of events not stored (counts only, nothing personal).
+
+    Counts are buffered per process and written at most every
+    ``DROPPED_COUNT_FLUSH_SECONDS`` so refusing visitors cost no write per page view.
+    """
+    day = timezone.now().date()
+    with _pending_lock:
+        for event_type in event_types:
+            _pending[(day, reason[:32], event_type[:32])] += 1
+    interval = conf.get("DROPPED_COUNT_FLUSH_SECONDS")
+    if interval <= 0 or time.monotonic() - _last_flush[0] >= interval:
+        flush_dropped()
+
+
+def flush_dropped() -> None:
+    """Write the buffered dropped-event counts (atomic upserts)."""
+    with _pending_lock:
+        items = list(_pending.items())
+        _pending.clear()
+        _last_flush[0] = time.monotonic()
+    for (day, reason, event_type), n in items:
+        qs = DroppedEventCount.objects.filter(day=day, reason=reason, event_type=event_type)
+        if qs.update(count=F("count") + n):
+            continue
+        try:
+            with transaction.atomic():
+                DroppedEventCount.objects.create(day=day, reason=reason, event_type=event_type, count=n)
+        except IntegrityError:  # created concurrently
+            qs.update(count=F("count") + n)
+
+
+def _flush_at_exit() -> None:
+    pending = sum(_pending.values())
+    if not pending:
+        return
+    try:
+        flush_dropped()
+    except Exception:  # noqa: BLE001 - the database may already be gone at exit
+        logger.warning("could not write %d buffered dropped-event counts", pending)
+
+
+atexit.register(_flush_at_exit)

@@ -1,0 +1,58 @@
+"""PostgreSQL fast path for event batches: COPY into a temporary table, then one
+``INSERT … SELECT … ON CONFLICT (event_id) DO NOTHING RETURNING`` into the event table.
+
+Several times faster than ``bulk_create`` for large batches, and idempotency comes from the
+unique ``event_id`` inside the database (a concurrent re-send cannot slip through).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.db import connection
+from django.utils import timezone
+
+from reco_app.models import Event
+
+COLUMNS = (
+    "event_id", "subject", "user_id", "visitor_id", "product_key", "event_type", "value",
+    "session_id", "context", "consent", "source", "timestamp", "received_at",
+)
+TEMP = "reco_event_incoming"
+
+
+def usable() -> bool:
+    return connection.vendor == "postgresql"
+
+
+def insert(rows: list[Event]) -> set[Any]:
+    """Insert rows not yet stored; sets their ``pk``; returns the event_ids inserted."""
+    table = Event._meta.db_table
+    cols = ", ".join(COLUMNS)
+    now = timezone.now()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"CREATE TEMP TABLE IF NOT EXISTS {TEMP} ON COMMIT DELETE ROWS "
+            f"AS SELECT {cols} FROM {table} WITH NO DATA"
+        )
+        raw = cursor.cursor  # the psycopg cursor
+        with raw.copy(f"COPY {TEMP} ({cols}) FROM STDIN") as copy:
+            for row in rows:
+                row.received_at = now
+                copy.write_row((
+                    row.event_id, row.subject, row.user_id, row.visitor_id, row.product_key,
+                    row.event_type, row.value, row.session_id, json.dumps(row.context), row.consent,
+                    row.source, row.timestamp, now,
+                ))
+        cursor.execute(
+            f"INSERT INTO {table} ({cols}) SELECT {cols} FROM {TEMP} "
+            f"ON CONFLICT (event_id) DO NOTHING RETURNING id, event_id"
+        )
+        inserted = dict((event_id, pk) for pk, event_id in cursor.fetchall())
+        cursor.execute(f"TRUNCATE {TEMP}")
+    for row in rows:
+        if row.event_id in inserted:
+            row.pk = inserted[row.event_id]
+            row._state.adding = False
+    return set(inserted)

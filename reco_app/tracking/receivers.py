@@ -1,0 +1,84 @@
+"""Signal receivers: identity resolution at login, purchases from ``order_placed``.
+
+Connected in ``RecoAppConfig.ready()`` via :func:`connect`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.signals import user_logged_in
+from django.db import transaction
+from django.db.models.signals import post_delete, post_save
+
+from reco_app import cache
+from reco_app.models import ConsentRecord, Event
+from reco_app.models.events import PERSONAL_BASES
+from reco_app.signals import order_placed
+
+
+def merge_visitor_history(user: Any, visitor_id: str) -> int:
+    """Re-key a visitor's consented anonymous events to the user's customer key.
+
+    Events are moved, not copied, so the history joins exactly once however often the
+    visitor logs in; the visitor id stays on the rows so later exports find them.
+    """
+    from reco_app.adapter import get_adapter
+
+    if not visitor_id:
+        return 0
+    anon = f"anon:{visitor_id}"
+    key = get_adapter().customer_key(user)
+    with transaction.atomic():
+        moved = Event.objects.filter(subject=anon, consent__in=PERSONAL_BASES).update(subject=key, user=user)
+    if moved:
+        cache.bump_many([f"subject:{anon}", f"subject:{key}"])
+    return moved
+
+
+def on_login(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
+    if request is None:
+        return
+    from reco_app.consent.service import record
+    from reco_app.tracking.context import get_context
+
+    ctx = get_context(request)
+    if not ctx.may_track:
+        return
+    if ctx.known_visitor_id:
+        merge_visitor_history(user, ctx.known_visitor_id)
+    decision = str(ctx.consent.decision)
+    latest = ConsentRecord.objects.for_user(user).values_list("granted", flat=True).first()
+    if decision == "granted" and latest is not True:
+        record(user, ctx.subject, granted=True, method=ConsentRecord.Method.LOGIN)
+
+
+def on_order_placed(sender: Any, request: Any = None, order: Any = None, lines: Any = (), user: Any = None, **kwargs: Any) -> list[Event]:
+    """One ``purchase`` event per order line (value = quantity) for the ordering visitor."""
+    if request is None:
+        return []
+    from reco_app.tracking.service import track_many
+
+    order_ref = str(getattr(order, "pk", "") or "")
+    items: list[tuple[str, Any, float | None, dict[str, Any]]] = []
+    for product, quantity, unit_price in lines:
+        price = float(unit_price) if unit_price is not None else None
+        items.append(("purchase", product, float(quantity), {"order": order_ref, "unit_price": price}))
+    return track_many(request, items)
+
+
+def forget_cached_decision(sender: Any, instance: ConsentRecord, **kwargs: Any) -> None:
+    from reco_app.consent.backends import account_decision_key
+
+    if instance.user_id is not None:  # type: ignore[attr-defined]
+        cache.delete(account_decision_key(instance.user_id))  # type: ignore[attr-defined]
+
+
+def connect() -> None:
+    post_save.connect(forget_cached_decision, sender=ConsentRecord, dispatch_uid="reco_app_consent_saved")
+    post_delete.connect(forget_cached_decision, sender=ConsentRecord, dispatch_uid="reco_app_consent_deleted")
+    user_logged_in.connect(on_login, dispatch_uid="reco_app_identity_resolution")
+    order_placed.connect(on_order_placed, dispatch_uid="reco_app_order_purchases")
+    from reco_app.consent.privacy import register_holders
+
+    register_holders()

@@ -1,0 +1,179 @@
+"""The one validation + consent + write service every capture path goes through.
+
+* :func:`track` — shop code: ``reco_app.track(request, "add_to_cart", product)``.
+* :func:`store` — validated events to rows: idempotent on ``event_id``, atomic, sends
+  ``event_stored`` and bumps ``subject:<key>`` cache namespaces after commit.
+* :func:`~reco_app.tracking.dropped.count_dropped` — the only trace an event without
+  consent leaves; :mod:`reco_app.tracking.ingest` — the beacon and batch API paths.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Sequence
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import IntegrityError, connection, transaction
+from django.http import HttpRequest
+from django.utils import timezone
+
+from reco_app import cache
+from reco_app.models import Event
+from reco_app.signals import event_stored
+from reco_app.tracking import pg_copy
+from reco_app.tracking.context import VisitorContext, get_context
+from reco_app.tracking.dropped import count_dropped
+from reco_app.tracking.validation import CleanEvent, clean_context, validate
+
+logger = logging.getLogger(__name__)
+#: batches at least this large use PostgreSQL COPY (small ones: one INSERT is cheaper)
+PG_COPY_MIN = 50
+
+
+@dataclass
+class StoreResult:
+    stored: list[Event] = field(default_factory=list)
+    duplicates: list[str] = field(default_factory=list)
+
+
+def to_row(clean: CleanEvent, *, source: str, now: Any = None, **extra: Any) -> Event:
+    return Event(
+        event_id=clean.event_id or uuid.uuid4(),
+        subject=clean.subject,
+        visitor_id=clean.visitor_id,
+        product_key=clean.product_key,
+        event_type=clean.event_type,
+        value=clean.value,
+        session_id=clean.session_id,
+        context=clean.context,
+        consent=clean.consent,
+        source=source,
+        timestamp=clean.timestamp or now or timezone.now(),
+        **extra,
+    )
+
+
+def visitor_row(clean: CleanEvent, ctx: VisitorContext, *, source: str, now: Any) -> Event:
+    """An event of the visitor of a request: who, which session, which consent basis."""
+    clean.subject, clean.visitor_id, clean.session_id = ctx.subject, ctx.visitor_id, ctx.session_id
+    clean.consent = str(ctx.consent.basis or "")
+    return to_row(clean, source=source, now=now, user=ctx.user)
+
+
+def store(rows: list[Event]) -> StoreResult:
+    """Write rows atomically; rows whose ``event_id`` is already stored are skipped."""
+    result = StoreResult()
+    unique: dict[Any, Event] = {}
+    for row in rows:
+        if row.event_id in unique:
+            result.duplicates.append(str(row.event_id))
+        else:
+            unique[row.event_id] = row
+    if not unique:
+        return result
+    if pg_copy.usable() and len(unique) >= PG_COPY_MIN:
+        with transaction.atomic():
+            inserted = pg_copy.insert(list(unique.values()))
+            _stored(result, [row for key, row in unique.items() if key in inserted])
+        result.duplicates.extend(str(key) for key in unique if key not in inserted)
+        return result
+    if len(unique) == 1:  # a page view: one INSERT, no transaction of its own
+        row = next(iter(unique.values()))
+        try:
+            with transaction.atomic() if connection.in_atomic_block else nullcontext():
+                row.save(force_insert=True)
+        except IntegrityError:
+            result.duplicates.append(str(row.event_id))
+            return result
+        _stored(result, [row])
+        return result
+    try:  # the common case, no re-sends: one INSERT
+        with transaction.atomic():
+            Event.objects.bulk_create(list(unique.values()))
+            _stored(result, list(unique.values()))
+        return result
+    except IntegrityError:
+        pass
+    with transaction.atomic():
+        known = set(Event.objects.filter(event_id__in=list(unique)).values_list("event_id", flat=True))
+        new = [row for key, row in unique.items() if key not in known]
+        # ignore_conflicts: the same events arriving concurrently — the other write wins.
+        Event.objects.bulk_create(new, ignore_conflicts=True)
+        _stored(result, new)
+    result.duplicates.extend(str(key) for key in known)
+    return result
+
+
+def _stored(result: StoreResult, rows: list[Event]) -> None:
+    result.stored = rows
+    transaction.on_commit(lambda: _after_commit(rows))
+
+
+def _after_commit(rows: list[Event]) -> None:
+    cache.bump_many(f"subject:{row.subject}" for row in rows if row.subject)
+    try:
+        event_stored.send(sender=Event, events=rows)
+    except Exception:  # a faulty receiver must not turn a stored event into an error
+        logger.exception("event_stored receiver failed")
+
+
+def product_key(product: Any) -> str:
+    if product is None:
+        return ""
+    if isinstance(product, str):
+        return product
+    from reco_app.adapter import get_adapter
+
+    return get_adapter().product_key(product)
+
+
+def track(
+    request: HttpRequest,
+    event_type: str,
+    product: Any = None,
+    value: float | None = None,
+    **context: Any,
+) -> Event | None:
+    """Record one event for the visitor of ``request`` if their consent allows it.
+
+    ``product`` is a product object or its key; extra keyword arguments become the event's
+    context (plain JSON values). Returns the stored event, or None when it was dropped (no
+    consent, a bot, invalid input — counted in ``DroppedEventCount``). Never raises for bad
+    input, so shop views cannot break because of tracking.
+    """
+    events = track_many(request, [(event_type, product, value, context)])
+    return events[0] if events else None
+
+
+def track_many(
+    request: HttpRequest, items: Sequence[tuple[str, Any, float | None, dict[str, Any]]]
+) -> list[Event]:
+    """Several events of one request (e.g. the lines of an order), stored together."""
+    ctx = get_context(request)
+    types = [item[0] for item in items]
+    if ctx.is_bot:
+        count_dropped("bot", types)
+        return []
+    if not ctx.consent.allowed:
+        count_dropped(ctx.consent.refusal_reason, types)
+        return []
+    rows: list[Event] = []
+    invalid: list[str] = []
+    now = timezone.now()
+    for event_type, product, value, extra in items:
+        raw = {"event_type": event_type, "product": product_key(product) or None, "value": value}
+        clean, errors = validate(raw)
+        errors_ctx: dict[str, str] = {}
+        context = clean_context({**extra, "device": ctx.device}, errors_ctx)
+        if clean is None or errors_ctx:
+            logger.warning("reco_app.track: invalid %s event dropped: %s", event_type, errors or errors_ctx)
+            invalid.append(str(event_type))
+            continue
+        clean.context = context
+        rows.append(visitor_row(clean, ctx, source="server", now=now))
+    if invalid:
+        count_dropped("invalid", invalid)
+    return store(rows).stored

@@ -1,0 +1,121 @@
+from __future__ import annotations
+
+import json
+import uuid
+
+import pytest
+from django.test import Client, override_settings
+from rest_framework.authtoken.models import Token
+
+from example_shop.settings import RECO_APP
+from reco_app.models import DroppedEventCount, Event
+
+pytestmark = pytest.mark.django_db
+URL = "/reco/api/events/"
+
+
+@pytest.fixture
+def api(db, django_user_model) -> Client:  # type: ignore[no-untyped-def]
+    user = django_user_model.objects.create_user("feed", password="pw-123456")
+    token = Token.objects.create(user=user)
+    return Client(HTTP_AUTHORIZATION=f"Token {token.key}")
+
+
+def event(**overrides: object) -> dict[str, object]:
+    return {"event_id": str(uuid.uuid4()), "event_type": "purchase", "product": "SKU-1", "value": 1,
+            "customer": "1042", "consent": "granted", **overrides}
+
+
+def post(client: Client, body: object, **extra: object):  # type: ignore[no-untyped-def]
+    data = body if isinstance(body, (bytes, str)) else json.dumps(body)
+    return client.post(URL, data=data, content_type="application/json", **extra)
+
+
+def test_token_required(client) -> None:  # type: ignore[no-untyped-def]
+    assert post(client, {"events": [event()]}).status_code == 401
+    assert Event.objects.count() == 0
+
+
+def test_replaying_a_batch_stores_nothing_twice(api) -> None:  # type: ignore[no-untyped-def]
+    batch = {"events": [event(), event(product="SKU-2", customer=None, visitor_id="v1")]}
+    first = post(api, batch)
+    assert first.status_code == 201 and first.json()["stored"] == 2
+    second = post(api, batch)
+    assert second.status_code == 201 and second.json() == {"stored": 0, "duplicates": 2, "dropped": 0, "rejected": []}
+    assert sorted(Event.objects.values_list("subject", flat=True)) == ["1042", "anon:v1"]
+
+
+def test_replaying_a_single_event_is_a_no_op(api) -> None:  # type: ignore[no-untyped-def]
+    batch = {"events": [event()]}
+    assert post(api, batch).json()["stored"] == 1
+    assert post(api, batch).json() == {"stored": 0, "duplicates": 1, "dropped": 0, "rejected": []}
+    assert Event.objects.count() == 1
+
+
+def test_bad_events_are_reported_and_the_good_ones_stored(api) -> None:  # type: ignore[no-untyped-def]
+    batch = {"events": [event(), event(event_type="teleport"), event(value="lots"), "nope", event(consent="denied")]}
+    response = post(api, batch)
+    assert response.status_code == 400
+    body = response.json()
+    assert body["stored"] == 1 and body["dropped"] == 1
+    assert [(r["index"], sorted(r["errors"])) for r in body["rejected"]] == [
+        (1, ["event_type"]), (2, ["value"]), (3, ["non_field_errors"])]
+    assert Event.objects.count() == 1
+    assert DroppedEventCount.objects.get(reason="consent_denied").count == 1
+
+
+@override_settings(RECO_APP={**RECO_APP, "API_MAX_BYTES": 2000, "API_MAX_EVENTS": 3, "API_MAX_EVENT_BYTES": 600})
+def test_oversize_is_413_before_anything_is_stored(api) -> None:  # type: ignore[no-untyped-def]
+    assert post(api, {"events": [event() for _ in range(4)]}).status_code == 413
+    assert post(api, {"events": [event(context={"x": "y" * 700})]}).status_code == 413
+    huge = json.dumps({"events": [event(context={"x": "y" * 3000})]})
+    assert post(api, huge).status_code == 413
+    # a lying Content-Length cannot smuggle more than the limit past the reader
+    lying = post(api, huge, CONTENT_LENGTH="100")
+    assert lying.status_code == 400
+    assert Event.objects.count() == 0
+
+
+@override_settings(RECO_APP={**RECO_APP, "API_RATE": "2/minute"})
+def test_rate_limit_answers_429_with_retry_after(api) -> None:  # type: ignore[no-untyped-def]
+    from django.core.cache import cache
+
+    cache.clear()
+    codes = [post(api, {"events": [event()]}).status_code for _ in range(3)]
+    assert codes == [201, 201, 429]
+    response = post(api, {"events": [event()]})
+    assert int(response["Retry-After"]) > 0
+    cache.clear()
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"{not json", b"\xff\xfe", b'{"events": [{"event_type": "purchase", "value": NaN}]}', b"[]", b'{"events": {}}', b"[" * 5000],
+)
+def test_malformed_bodies_are_400(api, body: bytes) -> None:  # type: ignore[no-untyped-def]
+    response = post(api, body)
+    assert response.status_code == 400 and "detail" in response.json()
+
+
+def test_openapi_schema_documents_the_endpoint(client) -> None:  # type: ignore[no-untyped-def]
+    response = client.get("/reco/api/schema/", HTTP_ACCEPT="application/json")
+    assert response.status_code == 200
+    schema = json.loads(response.content)
+    assert "post" in schema["paths"]["/reco/api/events/"]
+
+
+def test_large_batches_replayed_on_postgresql_store_each_event_once(postgres_db, api) -> None:  # type: ignore[no-untyped-def]
+    batch = [event(customer=f"c{i % 7}", context={"i": i}) for i in range(120)]
+    first = post(api, {"events": batch[:80]})
+    assert first.status_code == 201 and first.json()["stored"] == 80
+    second = post(api, {"events": batch + batch[:5]})  # overlaps the first, repeats inside itself
+    assert second.status_code == 201
+    assert (second.json()["stored"], second.json()["duplicates"]) == (40, 85)
+    assert Event.objects.count() == 120
+    assert Event.objects.get(context__i=119).subject == "c0"
+
+
+@pytest.mark.parametrize(("length", "code"), [("-1", 400), ("abc", 400), ("99999999999999999999", 413)])
+def test_odd_content_lengths_are_4xx(api, length: str, code: int) -> None:  # type: ignore[no-untyped-def]
+    assert post(api, {"events": [event()]}, CONTENT_LENGTH=length).status_code == code
+    assert Event.objects.count() == 0

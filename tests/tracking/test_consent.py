@@ -1,0 +1,115 @@
+from __future__ import annotations
+
+import pytest
+from django.test import override_settings
+
+from example_shop.settings import RECO_APP
+from reco_app.models import ConsentRecord, DroppedEventCount, Event
+from reco_app.models.events import ConsentBasis
+from tests.tracking.conftest import accept
+from tests.helpers import customer_key
+
+pytestmark = pytest.mark.django_db
+
+
+def test_without_consent_no_event_row_and_no_reco_cookie(client, product_url) -> None:  # type: ignore[no-untyped-def]
+    response = client.get(product_url)
+    assert response.status_code == 200
+    assert Event.objects.count() == 0
+    assert "reco_v" not in response.cookies
+    dropped = DroppedEventCount.objects.get(reason="no_consent", event_type="product_view")
+    assert dropped.count == 1
+
+
+def test_with_consent_the_view_is_stored_under_a_pseudonymous_cookie(consenting, product_url) -> None:  # type: ignore[no-untyped-def]
+    response = consenting.get(product_url)
+    cookie = response.cookies["reco_v"]
+    assert cookie["httponly"] and cookie["samesite"] == "Lax"
+    event = Event.objects.get()
+    assert (event.event_type, event.product_key, event.consent) == ("product_view", "SKU-1", ConsentBasis.GRANTED)
+    assert event.subject == f"anon:{event.visitor_id}" and len(event.visitor_id) == 32
+    assert event.context["device"] in {"desktop", "unknown"}
+
+
+@pytest.mark.parametrize(("header", "reason"), [("HTTP_SEC_GPC", "gpc"), ("HTTP_DNT", "dnt")])
+def test_privacy_signals_count_as_refusal(client, product_url, header, reason) -> None:  # type: ignore[no-untyped-def]
+    response = client.get(product_url, **{header: "1"})
+    assert Event.objects.count() == 0 and "reco_v" not in response.cookies
+    assert DroppedEventCount.objects.get(reason=reason).count == 1
+
+
+def test_privacy_signal_yields_to_an_explicit_opt_in(consenting, product_url) -> None:  # type: ignore[no-untyped-def]
+    consenting.get(product_url, HTTP_SEC_GPC="1")
+    assert Event.objects.count() == 1
+
+
+@override_settings(RECO_APP={**RECO_APP, "CONSENT_MODE": "opt_out"})
+def test_opt_out_regime_stores_until_refused_but_still_honours_gpc(client, product_url) -> None:  # type: ignore[no-untyped-def]
+    client.get(product_url)
+    assert Event.objects.get().consent == ConsentBasis.OPT_OUT
+    response = client.get(product_url, HTTP_SEC_GPC="1")  # an objection: cookie and history go
+    assert Event.objects.count() == 0 and response.cookies["reco_v"]["max-age"] == 0
+    client.get(product_url)
+    assert Event.objects.count() == 1
+    client.post("/reco/consent/refuse/")
+    assert Event.objects.count() == 0
+    client.get(product_url)
+    assert Event.objects.count() == 0
+
+
+def test_declining_the_banner_keeps_the_shop_working_without_cookie(client, product_url) -> None:  # type: ignore[no-untyped-def]
+    home = client.get("/")
+    assert b"reco-consent-banner" in home.content
+    client.post("/reco/consent/refuse/", {"next": "/"})
+    home = client.get("/")
+    assert home.status_code == 200 and b"reco-consent-banner" not in home.content
+    assert client.get(product_url).status_code == 200
+    assert Event.objects.count() == 0 and "reco_v" not in client.cookies
+
+
+def test_withdrawal_deletes_the_history_and_takes_effect_next_request(consenting, product_url) -> None:  # type: ignore[no-untyped-def]
+    consenting.get(product_url)
+    consenting.get(product_url)
+    assert Event.objects.count() == 2
+    response = consenting.post("/reco/consent/refuse/", {"withdraw": "1", "next": "/"})
+    assert response.status_code == 302
+    assert response.cookies["reco_v"]["max-age"] == 0  # the visitor cookie is removed
+    assert Event.objects.count() == 0
+    after = consenting.get(product_url)
+    assert Event.objects.count() == 0 and "reco_v" not in after.cookies
+
+
+@override_settings(RECO_APP={**RECO_APP, "WITHDRAWAL_ACTION": "anonymise"})
+def test_withdrawal_can_anonymise_instead(consenting, product_url) -> None:  # type: ignore[no-untyped-def]
+    consenting.get(product_url)
+    consenting.post("/reco/consent/refuse/", {"withdraw": "1"})
+    event = Event.objects.get()
+    assert (event.subject, event.visitor_id, event.session_id, event.consent) == ("", "", "", ConsentBasis.ANONYMISED)
+    assert not Event.objects.consented().exists()
+
+
+def test_logged_in_decisions_are_recorded_and_follow_the_account(client, django_user_model, product_url) -> None:  # type: ignore[no-untyped-def]
+    user = django_user_model.objects.create_user("ann", password="pw-123456")
+    client.force_login(user)
+    accept(client)
+    rec = ConsentRecord.objects.get(user=user)
+    assert (rec.granted, rec.method, rec.policy_version, rec.subject) == (True, "banner", "1", customer_key(user))
+    other_device = type(client)()
+    other_device.force_login(user)
+    other_device.get(product_url)
+    assert Event.objects.get().subject == customer_key(user)
+    other_device.post("/reco/consent/refuse/", {"withdraw": "1"})
+    assert list(ConsentRecord.objects.for_user(user).values_list("granted", "method")) == [(False, "withdrawal"), (True, "banner")]
+    assert Event.objects.count() == 0
+
+
+def test_bots_are_dropped(consenting, product_url) -> None:  # type: ignore[no-untyped-def]
+    consenting.get(product_url, HTTP_USER_AGENT="Mozilla/5.0 (compatible; Googlebot/2.1)")
+    assert Event.objects.count() == 0
+    assert DroppedEventCount.objects.get(reason="bot").count == 1
+
+
+def test_cookie_group_exists_for_the_banner() -> None:
+    from cookie_consent.models import CookieGroup
+
+    assert CookieGroup.objects.filter(varname="personalisation").exists()

@@ -1,0 +1,96 @@
+"""Hostile payloads against the batch API: never a 500, never half-stored."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import pytest
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
+
+from reco_app.models import Event
+from tests.tracking.test_api import URL, api  # noqa: F401  (fixture)
+
+json_leaf = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), st.text(max_size=30))
+json_value = st.recursive(json_leaf, lambda kids: st.lists(kids, max_size=4) | st.dictionaries(st.text(max_size=8), kids, max_size=4), max_leaves=12)
+hostile_text = st.sampled_from(["", " SKU", "\x00", "\ud800", "x" * 70, "anon:x", "SKU-1", "1042", "😀"])
+field = st.one_of(json_value, hostile_text)
+event = st.fixed_dictionaries(
+    {},
+    optional={
+        "event_id": st.one_of(st.uuids().map(str), field),
+        "event_type": st.one_of(st.sampled_from(["purchase", "product_view", "rating", "dwell", "search"]), field),
+        "product": st.one_of(hostile_text, field),
+        "value": st.one_of(st.floats(), st.integers(min_value=-(10**30), max_value=10**30), field),
+        "timestamp": st.one_of(st.sampled_from(["2026-11-26T08:00:00Z", "1999-01-01", "3000-01-01T00:00:00", "x"]), field),
+        "customer": st.one_of(hostile_text, field),
+        "visitor_id": st.one_of(hostile_text, field),
+        "consent": st.one_of(st.sampled_from(["granted", "denied", "opt_out", "nope"]), field),
+        "context": st.one_of(st.dictionaries(st.text(max_size=8), json_value, max_size=5), field),
+        "session_id": field,
+        "extra": field,
+    },
+)
+
+
+@pytest.fixture
+def unthrottled(settings):  # type: ignore[no-untyped-def]
+    from example_shop.settings import RECO_APP
+
+    settings.RECO_APP = {**RECO_APP, "API_RATE": None}
+
+
+body = st.one_of(st.fixed_dictionaries({"events": st.lists(st.one_of(event, field), max_size=6)}), json_value)
+
+
+def _encode(payload: object) -> bytes:
+    # allow_nan: JSON clients may still send NaN/Infinity tokens; the server must refuse them
+    return json.dumps(payload, allow_nan=True).encode("utf-8", "surrogatepass")
+
+
+@hsettings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(payload=body)
+def test_fuzzed_batches_never_500_and_are_stored_exactly_as_reported(api, unthrottled, payload) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    before = Event.objects.count()
+    response = api.post(URL, data=_encode(payload), content_type="application/json")
+    assert response.status_code in (201, 400, 413), response.content[:300]
+    body = response.json()
+    stored = body.get("stored", 0)
+    assert Event.objects.count() - before == stored
+    if response.status_code == 201:
+        assert not body["rejected"]
+
+
+def test_hostile_strings_on_postgresql(postgres_db, api) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    good = {"event_id": str(uuid.uuid4()), "event_type": "purchase", "product": "SKU-1", "customer": "7", "consent": "granted"}
+    batch = [good] + [
+        {**good, "event_id": str(uuid.uuid4()), "context": {"q": bad}} for bad in ("\x00", "\ud800")
+    ] + [{**good, "event_id": str(uuid.uuid4()), "product": "\x00"}]
+    response = api.post(URL, data=_encode({"events": batch}), content_type="application/json")
+    assert response.status_code == 400 and response.json()["stored"] == 1
+    assert [r["index"] for r in response.json()["rejected"]] == [1, 2, 3]
+    assert Event.objects.count() == 1
+
+
+def test_copy_path_round_trips_awkward_text(postgres_db, api) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    awkward = "tab\there\nnew line \\N back\\slash 'quote\" 😀"
+    batch = [{"event_id": str(uuid.uuid4()), "event_type": "search", "customer": "7", "consent": "granted",
+              "session_id": "s", "context": {"q": awkward, "n": i}} for i in range(60)]
+    response = api.post(URL, data=_encode({"events": batch}), content_type="application/json")
+    assert response.status_code == 201 and response.json()["stored"] == 60
+    assert set(Event.objects.values_list("context__q", flat=True)) == {awkward}
+
+
+@hsettings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(payload=st.one_of(st.fixed_dictionaries({"csrf": st.just("a" * 32), "events": st.lists(st.one_of(event, field), max_size=6)}), json_value))
+def test_fuzzed_beacons_never_500(consenting, payload) -> None:  # type: ignore[no-untyped-def]
+    consenting.cookies["csrftoken"] = "a" * 32
+    before = Event.objects.count()
+    response = consenting.generic("POST", "/reco/t/", _encode(payload), content_type="text/plain", HTTP_ORIGIN="http://testserver")
+    assert response.status_code in (204, 400, 403, 413), response.content[:300]
+    if response.status_code in (403, 413) or (response.status_code == 400 and "detail" in response.json()):
+        assert Event.objects.count() == before  # refused as a whole: nothing stored
+    elif response.status_code == 400:
+        assert Event.objects.count() - before == response.json()["stored"]

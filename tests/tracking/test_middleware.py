@@ -1,0 +1,81 @@
+from __future__ import annotations
+
+import time
+
+import pytest
+from asgiref.sync import async_to_sync
+from django.http import HttpResponse
+from django.test import RequestFactory
+
+from reco_app.models import Event
+from reco_app.tracking.context import device_class
+from reco_app.tracking.middleware import RecoMiddleware
+from tests.tracking.conftest import signed_visitor_cookie
+
+pytestmark = pytest.mark.django_db
+
+
+_signed = signed_visitor_cookie
+
+
+def test_same_session_within_30_minutes_new_session_after(consenting, product_url) -> None:  # type: ignore[no-untyped-def]
+    consenting.get(product_url)
+    first = Event.objects.get()
+    consenting.cookies["reco_v"] = _signed(first.visitor_id, first.session_id, time.time() - 29 * 60)
+    consenting.get(product_url)
+    consenting.cookies["reco_v"] = _signed(first.visitor_id, first.session_id, time.time() - 31 * 60)
+    consenting.get(product_url)
+    sessions = list(Event.objects.order_by("id").values_list("visitor_id", "session_id"))
+    assert sessions[0] == sessions[1]
+    assert sessions[2][0] == first.visitor_id and sessions[2][1] != first.session_id
+
+
+def test_a_tampered_cookie_gives_a_new_visitor(consenting, product_url) -> None:  # type: ignore[no-untyped-def]
+    consenting.cookies["reco_v"] = "someone-else:abc:1"
+    consenting.get(product_url)
+    assert Event.objects.get().visitor_id not in ("someone-else", "")
+
+
+def test_rec_token_from_the_link_is_kept_for_attribution(consenting, product_url) -> None:  # type: ignore[no-untyped-def]
+    consenting.get(product_url + "?rt=tok123")
+    assert Event.objects.get().context["rec_token"] == "tok123"
+
+
+def test_async_stack_gets_the_same_context(rf: RequestFactory) -> None:
+    seen = {}
+
+    async def view(request):  # type: ignore[no-untyped-def]
+        seen["device"] = request.reco.device
+        seen["consent"] = request.reco.consent.allowed
+        return HttpResponse("ok")
+
+    middleware = RecoMiddleware(view)
+    request = rf.get("/", HTTP_USER_AGENT="Mozilla/5.0 (iPhone; CPU iPhone OS 17_0) Mobile")
+    response = async_to_sync(middleware)(request)
+    assert response.status_code == 200
+    assert seen == {"device": "mobile", "consent": False}
+
+
+@pytest.mark.parametrize(
+    ("ua", "device"),
+    [
+        ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/120 Safari/537.36", "desktop"),
+        ("Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 Chrome/120 Mobile Safari/537.36", "mobile"),
+        ("Mozilla/5.0 (iPad; CPU OS 17_0 like Mac OS X) AppleWebKit/605.1.15", "tablet"),
+        ("Mozilla/5.0 (compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm)", "bot"),
+        ("", "unknown"),
+    ],
+)
+def test_device_class(ua: str, device: str) -> None:
+    assert device_class(ua) == device
+
+
+def test_system_checks_catch_bad_tracking_settings(settings) -> None:  # type: ignore[no-untyped-def]
+    from example_shop.settings import RECO_APP
+    from reco_app.tracking.checks import check_tracking
+
+    assert check_tracking() == []
+    settings.RECO_APP = {**RECO_APP, "CONSENT_MODE": "maybe", "WITHDRAWAL_ACTION": "shred", "CONSENT_BACKEND": "os.path"}
+    assert sorted(e.id for e in check_tracking()) == ["reco_app.E101", "reco_app.E102", "reco_app.E103"]
+    settings.MIDDLEWARE = [m for m in settings.MIDDLEWARE if "RecoMiddleware" not in m]
+    assert "reco_app.W101" in {e.id for e in check_tracking()}

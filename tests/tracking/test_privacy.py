@@ -1,0 +1,104 @@
+from __future__ import annotations
+
+import datetime as dt
+import json
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+from django.utils import timezone
+
+from reco_app import cache
+from reco_app.consent import privacy
+from reco_app.models import ConsentRecord, Event
+from tests.helpers import customer_key
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def shopper(consenting, product_url, django_user_model):  # type: ignore[no-untyped-def]
+    """A shopper who browsed anonymously, logged in, and browsed more."""
+    consenting.get(product_url)
+    user = django_user_model.objects.create_user("dee", password="pw-123456")
+    consenting.post("/accounts/login/", {"username": "dee", "password": "pw-123456"})
+    consenting.get(product_url)
+    ConsentRecord.objects.create(user=user, subject=customer_key(user), granted=False, method="banner", policy_version="0")
+    Event.objects.create(subject="someone-else", event_type="purchase", product_key="SKU-1", timestamp=timezone.now())
+    return user
+
+
+def test_export_reaches_events_and_consent_records(shopper) -> None:  # type: ignore[no-untyped-def]
+    subjects = privacy.subjects_for_user(shopper)
+    assert subjects[0] == customer_key(shopper) and subjects[1].startswith("anon:")
+    doc = privacy.export(subjects)
+    assert len(doc["data"]["events"]) == 2
+    assert {r["method"] for r in doc["data"]["consent_records"]} == {"login", "banner"}
+    json.dumps(doc)  # a JSON document
+
+
+def test_erasure_reaches_every_table_and_the_cache(shopper) -> None:  # type: ignore[no-untyped-def]
+    subjects = privacy.subjects_for_user(shopper)
+    versions = [cache.ns_version(f"subject:{s}") for s in subjects]
+    counts = privacy.erase(subjects)
+    assert counts["events"] == 2 and counts["consent_records"] == 1
+    assert list(Event.objects.values_list("subject", flat=True)) == ["someone-else"]
+    # the refusal is kept as proof; the grant is gone
+    assert list(ConsentRecord.objects.values_list("granted", flat=True)) == [False]
+    assert [cache.ns_version(f"subject:{s}") for s in subjects] == [v + 1 for v in versions]
+
+
+def test_erasure_reaches_redis(shopper, redis_cache) -> None:  # type: ignore[no-untyped-def]
+    key = f"subject:{shopper.pk}"
+    before = cache.ns_version(key)
+    privacy.erase([customer_key(shopper)])
+    assert redis_cache.get(cache.make_key("ns", key)) == before + 1
+
+
+def test_self_service_page_export_and_erase(shopper, consenting) -> None:  # type: ignore[no-untyped-def]
+    page = consenting.get("/reco/privacy/")
+    assert page.status_code == 200 and b"Download my data" in page.content
+    download = consenting.get("/reco/privacy/export/")
+    assert download["Content-Disposition"].startswith("attachment") and len(json.loads(download.content)["data"]["events"]) == 2
+    assert consenting.post("/reco/privacy/erase/").status_code == 400  # confirmation required
+    done = consenting.post("/reco/privacy/erase/", {"confirm": "1"})
+    assert done.status_code == 302 and done["Location"].endswith("/reco/privacy/?erased=1")
+    assert not Event.objects.filter(subject=customer_key(shopper)).exists()
+
+
+def test_my_data_needs_login(client) -> None:  # type: ignore[no-untyped-def]
+    assert client.get("/reco/privacy/").status_code == 302
+
+
+def test_command_and_admin_actions(shopper, admin_client, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    out = tmp_path / "x.json"
+    call_command("reco_privacy", "export", "--user", "dee", "-o", str(out), stdout=StringIO())
+    assert len(json.loads(out.read_text())["data"]["events"]) == 2
+    ids = list(Event.objects.filter(subject=customer_key(shopper)).values_list("pk", flat=True))
+    response = admin_client.post("/admin/reco_app/event/", {"action": "export_subjects", "_selected_action": ids})
+    assert response.status_code == 200 and json.loads(response.content)["subjects"] == [customer_key(shopper)]
+    admin_client.post("/admin/reco_app/event/", {"action": "erase_subjects", "_selected_action": ids})
+    assert not Event.objects.filter(subject=customer_key(shopper)).exists()
+    with pytest.raises(Exception, match="--yes"):
+        call_command("reco_privacy", "erase", "--subject", "someone-else")
+    call_command("reco_privacy", "erase", "--subject", "someone-else", "--yes", stdout=StringIO())
+    assert Event.objects.count() == 0
+
+
+def test_retention_purge(db) -> None:  # type: ignore[no-untyped-def]
+    now = timezone.now()
+    for days in (10, 394, 396, 800):
+        Event.objects.create(subject="s", event_type="product_view", product_key="P", timestamp=now - dt.timedelta(days=days))
+    out = StringIO()
+    call_command("reco_purge_events", stdout=out)
+    assert "Purged 2" in out.getvalue()
+    from reco_app.tasks import purge_events
+
+    assert purge_events.apply(args=(100,)).get() == 1
+    assert Event.objects.count() == 1
+
+
+def test_bump_many_invalidates_each_namespace_on_redis(redis_cache) -> None:  # type: ignore[no-untyped-def]
+    before = [cache.ns_version("subject:a"), cache.ns_version("subject:b")]
+    cache.bump_many(["subject:a", "subject:b", "subject:a"])
+    assert [cache.ns_version("subject:a"), cache.ns_version("subject:b")] == [v + 1 for v in before]

@@ -1,0 +1,85 @@
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth import get_user_model
+
+from reco_app import cache, track
+from reco_app.models import DroppedEventCount, Event
+from reco_app.signals import event_stored, order_placed
+from reco_app.tracking.context import get_context
+from tests.tracking.conftest import signed_visitor_cookie
+from tests.helpers import customer_key
+
+pytestmark = pytest.mark.django_db
+
+
+def _consenting_request(rf, product_url):  # type: ignore[no-untyped-def]
+    request = rf.get(product_url)
+    request.COOKIES["cookie_consent"] = "personalisation=2026-01-01"
+    from django.contrib.auth.models import AnonymousUser
+
+    request.user = AnonymousUser()
+    return request
+
+
+def test_track_stores_after_commit_signal_and_subject_cache_bump(rf, product, product_url, django_capture_on_commit_callbacks) -> None:  # type: ignore[no-untyped-def]
+    request = _consenting_request(rf, product_url)
+    received = []
+    event_stored.connect(lambda sender, events, **kw: received.extend(events), weak=False, dispatch_uid="t")
+    subject = get_context(request).subject
+    before = cache.ns_version(f"subject:{subject}")
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            event = track(request, "add_to_cart", product, 2, placement="pdp")
+            assert received == []  # nothing announced before commit
+    finally:
+        event_stored.disconnect(dispatch_uid="t")
+    assert event is not None and event.pk
+    assert (event.product_key, event.value, event.context["placement"], event.source) == ("SKU-1", 2.0, "pdp", "server")
+    assert [e.event_id for e in received] == [event.event_id]
+    assert cache.ns_version(f"subject:{subject}") == before + 1
+
+
+def test_track_never_raises_for_bad_input(rf, product_url) -> None:  # type: ignore[no-untyped-def]
+    request = _consenting_request(rf, product_url)
+    assert track(request, "teleport", "SKU-1") is None
+    assert track(request, "add_to_cart") is None  # no product
+    assert track(request, "rating", "SKU-1", float("nan")) is None
+    assert track(request, "search", note="\x00") is None
+    assert Event.objects.count() == 0
+    assert sum(DroppedEventCount.objects.filter(reason="invalid").values_list("count", flat=True)) == 4
+
+
+def test_order_placed_records_one_purchase_per_line(rf, product, product_url) -> None:  # type: ignore[no-untyped-def]
+    request = _consenting_request(rf, product_url)
+
+    class Order:
+        pk = 77
+
+    order_placed.send(sender=None, request=request, order=Order(), lines=[(product, 2, "59.90"), ("SKU-2", 1, None)], user=None)
+    rows = list(Event.objects.order_by("product_key").values_list("event_type", "product_key", "value"))
+    assert rows == [("purchase", "SKU-1", 2.0), ("purchase", "SKU-2", 1.0)]
+    assert Event.objects.filter(context__order="77").count() == 2
+
+
+def test_login_merges_consented_history_once(consenting, product_url) -> None:  # type: ignore[no-untyped-def]
+    consenting.get(product_url)
+    consenting.get(product_url)
+    visitor = Event.objects.first().visitor_id
+    user = get_user_model().objects.create_user("bob", password="pw-123456")
+    assert consenting.post("/accounts/login/", {"username": "bob", "password": "pw-123456"}).status_code == 302
+    assert set(Event.objects.values_list("subject", flat=True)) == {customer_key(user)}
+    consenting.logout()
+    consenting.post("/accounts/login/", {"username": "bob", "password": "pw-123456"})  # again: no change
+    assert Event.objects.count() == 2
+    assert set(Event.objects.values_list("visitor_id", flat=True)) == {visitor}
+    consenting.get(product_url)
+    assert Event.objects.filter(subject=customer_key(user)).count() == 3
+
+
+def test_login_without_consent_merges_nothing(client, product_url, django_user_model) -> None:  # type: ignore[no-untyped-def]
+    Event.objects.create(subject="anon:abc", visitor_id="abc", event_type="product_view", product_key="X", timestamp="2026-01-01T00:00:00Z")
+    client.cookies["reco_v"] = signed_visitor_cookie("abc")
+    user = django_user_model.objects.create_user("cy", password="pw-123456")
+    assert client.post("/accounts/login/", {"username": "cy", "password": "pw-123456"}).status_code == 302
+    assert not Event.objects.filter(subject=customer_key(user)).exists()
