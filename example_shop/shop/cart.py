@@ -1,7 +1,8 @@
 """The session cart: {product id: quantity} in ``request.session["cart"]``.
 
-Every change goes through :func:`add`, :func:`update` or :func:`remove`, so that
-add_to_cart / remove_from_cart tracking can be hooked in one place.
+Every change goes through :func:`add`, :func:`update` or :func:`remove`, which also record
+add_to_cart / remove_from_cart events with ``reco_app.track`` (stored only when the
+visitor's consent allows it).
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.http import HttpRequest
+
+import reco_app
 
 from example_shop.shop.models import Product
 
@@ -80,9 +83,12 @@ def add(request: HttpRequest, product: Product, quantity: int = 1) -> int:
     if quantity < 1:
         raise CartError("Quantity must be at least 1.")
     raw = _raw(request)
-    new = min(product.stock, raw.get(str(product.pk), 0) + quantity)
+    old = raw.get(str(product.pk), 0)
+    new = min(product.stock, old + quantity)
     raw[str(product.pk)] = new
     _save(request, raw)
+    if new > old:
+        reco_app.track(request, "add_to_cart", product, new - old)
     return new
 
 
@@ -93,15 +99,22 @@ def update(request: HttpRequest, product: Product, quantity: int) -> int:
         remove(request, product)
         return 0
     raw = _raw(request)
-    raw[str(product.pk)] = min(quantity, product.stock) if product.stock > 0 else quantity
+    old = raw.get(str(product.pk), 0)
+    raw[str(product.pk)] = new = min(quantity, product.stock) if product.stock > 0 else quantity
     _save(request, raw)
-    return raw[str(product.pk)]
+    if new > old:
+        reco_app.track(request, "add_to_cart", product, new - old)
+    elif new < old:
+        reco_app.track(request, "remove_from_cart", product, old - new)
+    return new
 
 
 def remove(request: HttpRequest, product: Product) -> None:
     raw = _raw(request)
-    if raw.pop(str(product.pk), None) is not None:
+    old = raw.pop(str(product.pk), None)
+    if old is not None:
         _save(request, raw)
+        reco_app.track(request, "remove_from_cart", product, old)
 
 
 def clear(request: HttpRequest) -> None:

@@ -6,6 +6,7 @@ from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 
+import reco_app
 from example_shop.shop import listing
 from example_shop.shop.forms import AddToCartForm
 from example_shop.shop.models import Category, Product
@@ -41,6 +42,8 @@ def category(request: HttpRequest, slug: str) -> HttpResponse:
 
 def search(request: HttpRequest) -> HttpResponse:
     q = request.GET.get("q", "").strip()[:100]
+    if q and request.GET.get("page", "1") == "1":
+        reco_app.track(request, "search", query=q)
     return _listing(request, listing.search(q), {"title": f"Results for “{q}”" if q else "Search", "query": q})
 
 
