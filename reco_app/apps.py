@@ -14,3 +14,7 @@ class RecoAppConfig(AppConfig):
         from reco_app import signals
 
         signals.connect_catalog_signals()
+        # segments
+        from reco_app.segments import service as segments_service
+
+        segments_service.connect()

@@ -9,5 +9,6 @@ from reco_app.models.registry import ModelVersion
 # training
 # merchandising rules
 # segments
+from reco_app.models.segments import Segment, SegmentKind, SegmentMembership, SegmentSizeSnapshot  # noqa: E402,F401
 
 __all__ = ["CatalogItem", "DroppedEventCount", "Event", "EventType", "ModelVersion"]
