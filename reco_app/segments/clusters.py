@@ -151,8 +151,10 @@ def describe(feats: Features, members: np.ndarray) -> tuple[str, str]:
         f"{m[3]:.0%} of carts abandoned, last seen {m[4]:.0f} days ago"
     )
     if feats.shares.shape[1]:
-        top = np.argsort(-feats.shares[members].mean(axis=0))[:2]
-        details += "; top categories " + ", ".join(f"{feats.categories[c]} ({feats.shares[members, c].mean():.0%})" for c in top.tolist())
+        share = feats.shares[members].mean(axis=0)
+        top = [c for c in np.argsort(-share)[:2].tolist() if share[c] >= 0.05]
+        if top:
+            details += "; top categories " + ", ".join(f"{feats.categories[c]} ({share[c]:.0%})" for c in top)
     return name[0].upper() + name[1:], f"{name[0].upper() + name[1:]}: {details}."
 
 

@@ -77,7 +77,8 @@ def describe(definition: dict[str, Any]) -> str:
         else:
             parts.append(f"{f} stage {v}" if f == "lifecycle" else f"RFM segment {v}")
     joiner = " and " if definition.get("match", "all") == "all" else " or "
-    return joiner.join(parts).capitalize()
+    text = joiner.join(parts)
+    return text[:1].upper() + text[1:]
 
 
 def evaluate(definition: dict[str, Any], h: History, p: Profile, stage: np.ndarray, rfm_names: np.ndarray) -> np.ndarray:

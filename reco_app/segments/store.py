@@ -90,7 +90,9 @@ def store(results: Iterable[SegmentResult], h: History, now: dt.datetime, kinds:
         sizes = {r.key: r.size for r in results}
         stale = Segment.objects.filter(kind__in=list(kinds)).exclude(key__in=list(sizes))
         _snapshot({**{s.key: 0 for s in stale}, **sizes}, now.date())
-    transaction.on_commit(lambda: cache.bump("segments"))
+        # Bump after commit too, so no reader caches the old memberships under the new version.
+        transaction.on_commit(lambda: cache.bump("segments"))
+    cache.bump("segments")
 
 
 def _ensure_segments(results: list[SegmentResult]) -> dict[str, Segment]:
