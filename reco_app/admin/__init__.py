@@ -6,3 +6,4 @@ from reco_app.admin import catalog  # noqa: F401
 # training
 # merchandising rules
 # segments
+from reco_app.admin import segments  # noqa: E402,F401
