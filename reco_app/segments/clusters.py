@@ -159,10 +159,15 @@ def describe(feats: Features, members: np.ndarray) -> tuple[str, str]:
 
 
 def compute(h: History) -> list[SegmentResult]:
+    from threadpoolctl import threadpool_limits
+
     feats = behaviour_features(h)
     if len(feats.subjects) < MIN_SHOPPERS:
         return []
-    labels, dist = cluster(feats)
+    # One thread: the matrix is small, and OpenMP threads spin-waiting on a busy machine
+    # made k-means 40x slower in the benchmark.
+    with threadpool_limits(1):
+        labels, dist = cluster(feats)
     results = []
     for c in range(int(labels.max()) + 1 if len(labels) else 0):
         rows = np.flatnonzero(labels == c)
