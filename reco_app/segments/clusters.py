@@ -31,6 +31,7 @@ PHRASES = {
 CATEGORY_WEIGHT = 2.0  # a one-category shopper vs another: distance ≈ 2.8 standard deviations
 STANDOUT_Z = 0.5
 MIN_SHOPPERS = 10  # fewer shoppers than this: no clusters
+SEARCH_SAMPLE = 2000  # shoppers used to choose k
 
 
 @dataclass
@@ -101,12 +102,14 @@ def choose_k(x: np.ndarray, seed: int) -> int:
     from sklearn.metrics import silhouette_score
 
     lo, hi = conf.get("SEGMENTS_CLUSTERS_K_RANGE")
+    if len(x) > SEARCH_SAMPLE:  # the search only compares k: a sample is enough
+        x = x[np.random.default_rng(seed).choice(len(x), SEARCH_SAMPLE, replace=False)]
     best_k, best = 1, -1.0
     for k in range(max(2, lo), min(hi, len(x) - 1) + 1):
         labels = KMeans(n_clusters=k, random_state=seed, n_init=3).fit_predict(x)
         if len(set(labels.tolist())) < 2:
             continue
-        sil = silhouette_score(x, labels, sample_size=min(len(x), 2000), random_state=seed)
+        sil = silhouette_score(x, labels, random_state=seed)
         if sil > best:
             best_k, best = k, sil
     return best_k
@@ -159,6 +162,7 @@ def describe(feats: Features, members: np.ndarray) -> tuple[str, str]:
 
 
 def compute(h: History) -> list[SegmentResult]:
+    import sklearn.cluster  # noqa: F401 - load its OpenMP runtime before limiting it
     from threadpoolctl import threadpool_limits
 
     feats = behaviour_features(h)
