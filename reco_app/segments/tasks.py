@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from celery import shared_task
+from celery.schedules import crontab
 
 
 @shared_task(name="reco_app.segments.recompute", acks_late=True, max_retries=2, default_retry_delay=300, soft_time_limit=1800, time_limit=2000)
@@ -22,3 +23,11 @@ def sweep_live_segments() -> int:
     from reco_app.segments.live import sweep
 
     return sweep()
+
+
+#: A default schedule for celery beat (``CELERY_BEAT_SCHEDULE``): batch segments nightly at
+#: 02:30 (before the nightly retrain, so user features are fresh), live sweep every 10 min.
+BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
+    "reco-segments-nightly": {"task": "reco_app.segments.recompute", "schedule": crontab(hour=2, minute=30)},
+    "reco-segments-live-sweep": {"task": "reco_app.segments.sweep_live", "schedule": 600.0},
+}

@@ -97,7 +97,7 @@ def test_command_prints_sizes_and_timings() -> None:
 
 def test_tasks_run_the_same_services() -> None:
     recent_history()
-    result = recompute_segments.delay().get()
+    result = recompute_segments.apply().get()
     assert result["sizes"]["rfm:champions"] == 1
     SegmentMembership.objects.filter(segment__kind="live").delete()
-    assert sweep_live_segments.delay().get() == 0
+    assert sweep_live_segments.apply().get() == 0
