@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 from urllib.parse import urlencode
 
@@ -16,7 +17,13 @@ from django.utils.html import format_html, format_html_join
 from django.utils.text import slugify
 from django.utils.translation import gettext_lazy as _
 
-from reco_app.models import CatalogItem, Segment, SegmentKind, SegmentMembership, SegmentSizeSnapshot
+from reco_app.models import (
+    CatalogItem,
+    Segment,
+    SegmentKind,
+    SegmentMembership,
+    SegmentSizeSnapshot,
+)
 from reco_app.segments import manual
 from reco_app.segments.charts import sparkline
 from reco_app.segments.lifecycle import STAGES
@@ -60,8 +67,8 @@ class ManualSegmentForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         self.fields["key"].required = False
         choices = _category_choices()
-        self.fields["bought_category"].choices = choices
-        self.fields["viewed_category"].choices = choices
+        for name in ("bought_category", "viewed_category"):
+            self.fields[name].choices = choices  # type: ignore[attr-defined]
         definition = self.instance.definition or {}
         self.fields["match"].initial = definition.get("match", "all")
         for cond in definition.get("conditions", []):
@@ -70,7 +77,7 @@ class ManualSegmentForm(forms.ModelForm):
                     self.fields[name].initial = cond.get("value")
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = super().clean() or {}
         conditions = []
         for name, (field, op) in self.FIELD_CONDITIONS.items():
             value = data.get(name)
@@ -135,7 +142,7 @@ class SegmentAdmin(admin.ModelAdmin):
         return obj._size  # type: ignore[attr-defined]
 
     def _history(self, obj: Segment) -> list[tuple[Any, int]]:
-        since = timezone.now().date() - timezone.timedelta(days=HISTORY_DAYS)
+        since = timezone.now().date() - dt.timedelta(days=HISTORY_DAYS)
         return list(SegmentSizeSnapshot.objects.filter(segment=obj, day__gte=since).order_by("day").values_list("day", "size"))
 
     @admin.display(description=_("size over time"))
@@ -147,7 +154,7 @@ class SegmentAdmin(admin.ModelAdmin):
     def size_history(self, obj: Segment) -> str:
         history = self._history(obj)
         if not history:
-            return _("No snapshots yet: run the batch recomputation (manage.py reco_segments).")
+            return str(_("No snapshots yet: run the batch recomputation (manage.py reco_segments)."))
         rows = format_html_join("", "<tr><td>{}</td><td>{}</td></tr>", ((d.isoformat(), s) for d, s in reversed(history[-14:])))
         return format_html('{}<table><thead><tr><th>{}</th><th>{}</th></tr></thead><tbody>{}</tbody></table>', sparkline([s for _d, s in history], 360, 60, obj.name), _("day"), _("size"), rows)
 

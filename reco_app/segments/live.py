@@ -204,7 +204,7 @@ def _segment(hit: LiveHit) -> Segment:
 def on_events(events: Iterable[Event]) -> None:
     """Evaluate live rules for the shoppers of newly stored events (recent, consented only)."""
     now = timezone.now()
-    latest: dict[str, dt.datetime] = defaultdict(lambda: dt.datetime.min.replace(tzinfo=dt.timezone.utc))
+    latest: dict[str, dt.datetime] = defaultdict(lambda: dt.datetime.min.replace(tzinfo=dt.UTC))
     for event in events:
         if event.consent in PERSONAL_BASES and event.subject and now - event.timestamp < LOOKBACK:
             latest[event.subject] = max(latest[event.subject], event.timestamp)
@@ -215,7 +215,7 @@ def on_events(events: Iterable[Event]) -> None:
 def receive_event_stored(sender: Any, events: Iterable[Event] = (), **kwargs: Any) -> None:
     try:
         on_events(events)
-    except Exception:  # noqa: BLE001 - live segments must never break event storage
+    except Exception:
         logger.exception("live segment evaluation failed")
 
 

@@ -11,7 +11,13 @@ from django.db import transaction
 from django.utils import timezone
 
 from reco_app import cache
-from reco_app.models.segments import BATCH_KINDS, Segment, SegmentKind, SegmentMembership, SegmentSizeSnapshot
+from reco_app.models.segments import (
+    BATCH_KINDS,
+    Segment,
+    SegmentKind,
+    SegmentMembership,
+    SegmentSizeSnapshot,
+)
 from reco_app.segments import clusters, lifecycle, manual, rfm
 from reco_app.segments.history import History, load_history
 from reco_app.segments.profile import build_profile

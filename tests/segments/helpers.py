@@ -8,7 +8,7 @@ from typing import Any
 
 from reco_app.models import CatalogItem, Event
 
-NOW = dt.datetime(2026, 6, 15, 12, 0, tzinfo=dt.timezone.utc)
+NOW = dt.datetime(2026, 6, 15, 12, 0, tzinfo=dt.UTC)
 
 
 def event(subject: str, event_type: str, *, at: dt.datetime | None = None, days_ago: float = 0, product: str = "p1", value: float | None = None, session: str = "", consent: str = "granted") -> Event:
