@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from django.db import models
+from typing import Any
+
+from django.db import models, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -39,6 +41,23 @@ class Segment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.key})"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        super().save(*args, **kwargs)
+        _segments_changed()
+
+    def delete(self, *args: Any, **kwargs: Any) -> Any:
+        result = super().delete(*args, **kwargs)
+        _segments_changed()
+        return result
+
+
+def _segments_changed() -> None:
+    """A segment was enabled, disabled, renamed or deleted: cached segment lists are stale."""
+    from reco_app import cache
+
+    cache.bump("segments")
+    transaction.on_commit(lambda: cache.bump("segments"))
 
 
 class MembershipQuerySet(models.QuerySet["SegmentMembership"]):

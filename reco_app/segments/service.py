@@ -15,10 +15,10 @@ from typing import Any
 from django.utils import timezone
 
 from reco_app import cache, conf, privacy
-from reco_app.models.segments import SegmentMembership
+from reco_app.models.segments import Segment, SegmentMembership
 from reco_app.segments.store import RunReport, recompute_all, recompute_manual
 
-__all__ = ["RunReport", "recompute_all", "recompute_manual", "segments_for", "user_features"]
+__all__ = ["RunReport", "recompute_all", "recompute_manual", "segment_choices", "segments_for", "user_features"]
 CHUNK = 900  # subjects per IN (...) query, under SQLite's parameter limit
 
 
@@ -43,6 +43,18 @@ def segments_for(subject: str | None) -> list[str]:
         timeout = max(1, min(timeout, int((min(expiries) - now).total_seconds())))
     cache.set(key, keys, timeout)
     return keys
+
+
+def segment_choices(kinds: list[str] | None = None) -> list[tuple[str, str]]:
+    """(key, name) of enabled segments, for choice fields (e.g. a rule's segment scope).
+
+    Live browsing segments exist once someone browsed the category; batch segments once
+    the batch job has run.
+    """
+    qs = Segment.objects.filter(enabled=True)
+    if kinds:
+        qs = qs.filter(kind__in=kinds)
+    return list(qs.order_by("kind", "key").values_list("key", "name"))
 
 
 def user_features(subjects: list[str]) -> dict[str, list[str]]:
@@ -82,7 +94,8 @@ def erase_memberships(subjects: list[str]) -> int:
 
 
 def connect() -> None:
-    """Called from ``AppConfig.ready()``: privacy holder and live-segment receiver."""
+    """Called from ``AppConfig.ready()``: system checks, privacy holder, live-segment receiver."""
+    from reco_app.segments import checks  # noqa: F401  (registers the segments checks)
     from reco_app.segments.live import receive_event_stored
     from reco_app.signals import event_stored
 

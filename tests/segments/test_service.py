@@ -10,7 +10,7 @@ from django.utils import timezone
 from reco_app import privacy
 from reco_app.models import Segment, SegmentMembership, SegmentSizeSnapshot
 from reco_app.segments import live
-from reco_app.segments.service import recompute_all, segments_for, user_features
+from reco_app.segments.service import recompute_all, segment_choices, segments_for, user_features
 from reco_app.tasks import recompute_segments, sweep_live_segments
 from tests.segments.helpers import NOW, add, buyer, event, reco_settings
 
@@ -101,3 +101,22 @@ def test_tasks_run_the_same_services() -> None:
     assert result["sizes"]["rfm:champions"] == 1
     SegmentMembership.objects.filter(segment__kind="live").delete()
     assert sweep_live_segments.apply().get() == 0
+
+
+def test_disabling_a_segment_in_the_admin_takes_effect_at_once() -> None:
+    recent_history()
+    recompute_all()
+    assert "rfm:champions" in segments_for("s")
+    segment = Segment.objects.get(key="rfm:champions")
+    segment.enabled = False
+    segment.save()
+    assert "rfm:champions" not in segments_for("s")
+
+
+def test_segment_choices_for_rule_scopes() -> None:
+    recent_history()
+    recompute_all()
+    Segment.objects.filter(key="rfm:lost").update(enabled=False)
+    choices = dict(segment_choices(["rfm"]))
+    assert choices["rfm:champions"] == "Champions" and "rfm:lost" not in choices
+    assert ("lifecycle:vip", "VIP") in segment_choices()
