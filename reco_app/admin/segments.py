@@ -101,7 +101,7 @@ class SegmentAdmin(admin.ModelAdmin):
     list_filter = ["kind", "enabled"]
     search_fields = ["key", "name", "description"]
     actions = ["recompute"]
-    readonly_fields = ["key", "kind", "description", "definition_text", "size_history", "members_link"]
+    readonly_fields = ["name", "key", "kind", "description", "definition_text", "size_history", "members_link"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Segment]:
         now = timezone.now()
@@ -161,7 +161,8 @@ class SegmentAdmin(admin.ModelAdmin):
     @admin.display(description=_("members"))
     def members_link(self, obj: Segment) -> str:
         url = reverse("admin:reco_app_segmentmembership_changelist") + f"?segment__id__exact={obj.pk}"
-        return format_html('<a href="{}">{}</a>', url, _("List the members"))
+        lookup = reverse("admin:reco_app_segments_shopper")
+        return format_html('<a href="{}">{}</a> · <a href="{}">{}</a>', url, _("List the members"), lookup, _("Look up a shopper's segments"))
 
     @admin.display(description=_("conditions"))
     def definition_text(self, obj: Segment) -> str:

@@ -173,9 +173,13 @@ def compute(h: History) -> list[SegmentResult]:
     with threadpool_limits(1):
         labels, dist = cluster(feats)
     results = []
+    used: set[str] = set()
     for c in range(int(labels.max()) + 1 if len(labels) else 0):
         rows = np.flatnonzero(labels == c)
         name, description = describe(feats, rows)
+        if name in used:  # two clusters that differ only in weaker features
+            name = f"{name} ({c + 1})"
+        used.add(name)
         raw = feats.raw[rows]
         reasons = [
             f"{vf:.1f} visits/month, sessions {sl:.0f} min, average price {pl:.2f}, {ab:.0%} carts abandoned, last seen {rc:.0f} days ago"

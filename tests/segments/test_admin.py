@@ -73,4 +73,4 @@ def test_batch_segments_are_read_only_apart_from_enabled(staff: Client, history:
     url = reverse("admin:reco_app_segment_change", args=[segment.pk])
     staff.post(url, {"name": "Renamed", "enabled": ""})
     segment.refresh_from_db()
-    assert (segment.key, segment.kind, segment.enabled) == ("lifecycle:active", "lifecycle", False)
+    assert (segment.key, segment.kind, segment.name, segment.enabled) == ("lifecycle:active", "lifecycle", "Active customers", False)

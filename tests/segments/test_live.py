@@ -10,7 +10,7 @@ from reco_app.models import Event, SegmentMembership
 from reco_app.segments import live
 from reco_app.segments.service import segments_for
 from reco_app.signals import event_stored
-from tests.segments.helpers import add, catalog, event
+from tests.segments.helpers import add, catalog, event, reco_settings
 
 pytestmark = pytest.mark.django_db
 
@@ -90,3 +90,32 @@ def test_old_carts_and_unconsented_events_make_no_live_segment() -> None:
     stored = add(*(event("a", "add_to_cart", at=ago(3 - i), product=f"p{i}", session="A", consent="anonymised") for i in range(3)))
     event_stored.send(sender=None, events=stored)
     assert segments_for("a") == []
+
+
+class ViewedThree(live.LiveRule):
+    """A shop's own rule: three product views today."""
+
+    prefix = "live:three_views"
+
+    def evaluate(self, recent: live.Recent) -> list[live.LiveHit]:
+        views = int((recent.etype == "product_view").sum())
+        if views < 3:
+            return []
+        return [live.LiveHit(self.prefix, "Three views", "", f"{views} views", recent.now + dt.timedelta(minutes=5))]
+
+
+class Broken(live.LiveRule):
+    def evaluate(self, recent: live.Recent) -> list[live.LiveHit]:
+        raise RuntimeError("bug in a shop's rule")
+
+
+@reco_settings(SEGMENTS_LIVE_RULES=["tests.segments.test_live.ViewedThree"])
+def test_a_shop_can_plug_in_its_own_rule() -> None:
+    arrive(*(event("s", "product_view", at=ago(3 - i), product=f"p{i}") for i in range(2)))
+    assert arrive(event("s", "product_view", at=ago(0.5), product="p9")) == ["live:three_views"]
+
+
+@reco_settings(SEGMENTS_LIVE_RULES=["tests.segments.test_live.Broken"])
+def test_a_failing_rule_never_breaks_event_storage(caplog: pytest.LogCaptureFixture) -> None:
+    assert arrive(event("s", "product_view", at=ago(1))) == []
+    assert "live segment evaluation failed" in caplog.text
