@@ -85,6 +85,22 @@ def main() -> None:
         warm = (time.perf_counter() - t) / len(few) * 1000
         print(f"segments_for: {cold:.2f} ms uncached, {warm:.3f} ms cached ({cold / max(warm, 1e-9):.0f}x)")
 
+        # Live rules as the tracking service triggers them: one new event per shopper.
+        import uuid
+
+        from reco_app.signals import event_stored
+
+        picked = subjects[:200]
+        fresh = Event.objects.bulk_create([
+            Event(event_id=uuid.uuid4(), subject=s, event_type="add_to_cart", product_key="SHO-000", session_id=f"{s}-now", timestamp=timezone.now())
+            for s in picked
+        ])
+        t = time.perf_counter()
+        for e in fresh:
+            event_stored.send(sender=None, events=[e])
+        per_event = (time.perf_counter() - t) / len(fresh) * 1000
+        print(f"live rules on event arrival: {per_event:.2f} ms per event ({len(fresh)} shoppers)")
+
         print("\nlargest segments")
         for key, size in sorted(report.sizes.items(), key=lambda kv: -kv[1])[:12]:
             print(f"  {key:<34} {size:>6}")
