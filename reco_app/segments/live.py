@@ -170,30 +170,37 @@ def load_recent(subject: str, now: dt.datetime) -> Recent:
 
 
 def evaluate_subject(subject: str, now: dt.datetime | None = None) -> list[LiveHit]:
-    """Re-evaluate every live rule for one shopper and store the result."""
+    """Re-evaluate every live rule for one shopper and store the result.
+
+    Three queries when nothing changes (recent events, their categories, current live
+    memberships); writes only what changed.
+    """
     now = now or timezone.now()
     recent = load_recent(subject, now)
-    all_hits: list[LiveHit] = []
-    changed = False
-    for rule in rules():
-        hits = rule.evaluate(recent) if len(recent.etype) else []
-        keys = [h.key for h in hits]
-        removed, _ = (
-            SegmentMembership.objects.filter(subject=subject, segment__kind=SegmentKind.LIVE, segment__key__startswith=rule.prefix)
-            .exclude(segment__key__in=keys).delete()
-        )
-        changed |= bool(removed)
-        for hit in hits:
-            segment = _segment(hit)
-            _, created = SegmentMembership.objects.update_or_create(
-                segment=segment, subject=subject,
-                defaults={"score": hit.score, "reason": hit.reason[:300], "computed_at": now, "expires_at": hit.expires_at},
-            )
-            changed |= created
-        all_hits += hits
-    if changed:
+    active = rules()
+    hits = [hit for rule in active for hit in (rule.evaluate(recent) if len(recent.etype) else [])]
+    wanted = {hit.key: hit for hit in hits}
+    existing = {
+        key: (pk, expires)
+        for key, pk, expires in SegmentMembership.objects.filter(subject=subject, segment__kind=SegmentKind.LIVE)
+        .values_list("segment__key", "pk", "expires_at").order_by()
+    }
+    owned = tuple(rule.prefix for rule in active)
+    stale = [pk for key, (pk, _) in existing.items() if key.startswith(owned) and key not in wanted]
+    if stale:
+        SegmentMembership.objects.filter(pk__in=stale).delete()  # nothing cascades: one DELETE
+    created = False
+    for key, hit in wanted.items():
+        fields = {"score": hit.score, "reason": hit.reason[:300], "computed_at": now, "expires_at": hit.expires_at}
+        if key in existing:
+            if existing[key][1] != hit.expires_at:
+                SegmentMembership.objects.filter(pk=existing[key][0]).update(**fields)
+        else:
+            SegmentMembership.objects.update_or_create(segment=_segment(hit), subject=subject, defaults=fields)
+            created = True
+    if stale or created:
         cache.bump(f"subject:{subject}")
-    return all_hits
+    return hits
 
 
 def _segment(hit: LiveHit) -> Segment:

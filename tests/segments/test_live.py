@@ -119,3 +119,15 @@ def test_a_shop_can_plug_in_its_own_rule() -> None:
 def test_a_failing_rule_never_breaks_event_storage(caplog: pytest.LogCaptureFixture) -> None:
     assert arrive(event("s", "product_view", at=ago(1))) == []
     assert "live segment evaluation failed" in caplog.text
+
+
+def test_an_event_that_changes_nothing_costs_three_queries() -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    catalog(shoe1=("Shoes", 80.0))
+    stored = add(event("s", "product_view", at=ago(1), product="shoe1", session="A"))
+    with CaptureQueriesContext(connection) as queries:
+        event_stored.send(sender=None, events=stored)
+    assert len(queries) == 3  # recent events, their categories, current live memberships
+    assert segments_for("s") == []
