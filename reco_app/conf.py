@@ -116,6 +116,8 @@ DEFAULTS: dict[str, Any] = {
         "reco_app.segments.live.CartAbandoned",
         "reco_app.segments.live.BrowsingCategory",
     ],
+    # Evaluate live rules in a Celery task instead of where the events are stored.
+    "SEGMENTS_LIVE_ASYNC": False,
     # Segment kinds used as LightFM user features.
     "SEGMENTS_USER_FEATURE_KINDS": ["rfm", "lifecycle", "cluster"],
 

@@ -215,6 +215,11 @@ def on_events(events: Iterable[Event]) -> None:
     for event in events:
         if event.consent in PERSONAL_BASES and event.subject and now - event.timestamp < LOOKBACK:
             latest[event.subject] = max(latest[event.subject], event.timestamp)
+    if latest and conf.get("SEGMENTS_LIVE_ASYNC"):
+        from reco_app.segments.tasks import evaluate_live_segments
+
+        evaluate_live_segments.delay(sorted(latest))
+        return
     for subject, newest in latest.items():
         evaluate_subject(subject, max(now, newest))
 

@@ -25,6 +25,16 @@ def sweep_live_segments() -> int:
     return sweep()
 
 
+@shared_task(name="reco_app.segments.evaluate_live", acks_late=True, soft_time_limit=60, time_limit=90)
+def evaluate_live_segments(subjects: list[str]) -> int:
+    """Live rules for these shoppers (queued on event arrival when SEGMENTS_LIVE_ASYNC)."""
+    from reco_app.segments.live import evaluate_subject
+
+    for subject in subjects:
+        evaluate_subject(subject)
+    return len(subjects)
+
+
 #: A default schedule for celery beat (``CELERY_BEAT_SCHEDULE``): batch segments nightly at
 #: 02:30 (before the nightly retrain, so user features are fresh), live sweep every 10 min.
 BEAT_SCHEDULE: dict[str, dict[str, Any]] = {

@@ -131,3 +131,25 @@ def test_an_event_that_changes_nothing_costs_three_queries() -> None:
         event_stored.send(sender=None, events=stored)
     assert len(queries) == 3  # recent events, their categories, current live memberships
     assert segments_for("s") == []
+
+
+@reco_settings(SEGMENTS_LIVE_ASYNC=True)
+def test_live_rules_can_run_in_a_celery_task() -> None:
+    from celery import current_app
+    from celery.signals import task_prerun
+
+    ran: list[str] = []
+
+    def record(sender: object = None, **kwargs: object) -> None:
+        ran.append(getattr(sender, "name", ""))
+
+    eager = current_app.conf.task_always_eager
+    current_app.conf.task_always_eager = True  # a worker, in-process
+    task_prerun.connect(record, weak=False)
+    try:
+        arrive(*(event("s", "add_to_cart", at=ago(5 - i), product=f"p{i}", session="A") for i in range(2)))
+        assert arrive(event("s", "add_to_cart", at=ago(1), product="p9", session="A")) == ["live:high_intent"]
+    finally:
+        current_app.conf.task_always_eager = eager
+        task_prerun.disconnect(record)
+    assert ran == ["reco_app.segments.evaluate_live"] * 2  # one per stored batch
