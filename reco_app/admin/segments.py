@@ -17,6 +17,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.text import slugify
 from django.utils.translation import gettext_lazy as _
 
+from reco_app import conf
 from reco_app.models import (
     CatalogItem,
     Segment,
@@ -47,6 +48,7 @@ class ManualSegmentForm(forms.ModelForm):
     visited_within_days = forms.IntegerField(label=_("Visited in the last N days"), required=False, min_value=0)
     not_visited_for_days = forms.IntegerField(label=_("No visit for more than N days"), required=False, min_value=0)
     lifecycle = forms.ChoiceField(label=_("Lifecycle stage"), required=False, choices=[("", "—")] + [(k, n) for k, n, _d in STAGES])
+    rfm = forms.ChoiceField(label=_("RFM segment"), required=False)
 
     FIELD_CONDITIONS = {
         "bought_category": ("bought_category", None),
@@ -56,6 +58,7 @@ class ManualSegmentForm(forms.ModelForm):
         "visited_within_days": ("days_since_visit", "lte"),
         "not_visited_for_days": ("days_since_visit", "gt"),
         "lifecycle": ("lifecycle", None),
+        "rfm": ("rfm", None),
     }
 
     class Meta:
@@ -69,6 +72,8 @@ class ManualSegmentForm(forms.ModelForm):
         choices = _category_choices()
         for name in ("bought_category", "viewed_category"):
             self.fields[name].choices = choices  # type: ignore[attr-defined]
+        rfm_names = [(key, name) for key, name, *_scores in conf.get("SEGMENTS_RFM_NAMES")]
+        self.fields["rfm"].choices = [("", "—"), *rfm_names]  # type: ignore[attr-defined]
         definition = self.instance.definition or {}
         self.fields["match"].initial = definition.get("match", "all")
         for cond in definition.get("conditions", []):
@@ -115,7 +120,7 @@ class SegmentAdmin(admin.ModelAdmin):
 
     def get_fieldsets(self, request: HttpRequest, obj: Segment | None = None) -> Any:
         if obj is None or obj.kind == SegmentKind.MANUAL:
-            conditions = ["match", "bought_category", "viewed_category", "min_total_spend", "min_orders", "visited_within_days", "not_visited_for_days", "lifecycle"]
+            conditions = ["match", "bought_category", "viewed_category", "min_total_spend", "min_orders", "visited_within_days", "not_visited_for_days", "lifecycle", "rfm"]
             sets: list[Any] = [(None, {"fields": ["name", "key", "description", "enabled"]}), (_("Conditions"), {"fields": conditions})]
             if obj is not None:
                 sets.append((_("Members"), {"fields": ["definition_text", "size_history", "members_link"]}))

@@ -11,8 +11,8 @@ from reco_app.models import CatalogItem, Event
 NOW = dt.datetime(2026, 6, 15, 12, 0, tzinfo=dt.UTC)
 
 
-def event(subject: str, event_type: str, *, at: dt.datetime | None = None, days_ago: float = 0, product: str = "p1", value: float | None = None, session: str = "", consent: str = "granted") -> Event:
-    when = at or NOW - dt.timedelta(days=days_ago)
+def event(subject: str, event_type: str, *, at: dt.datetime | None = None, days_ago: float = 0, product: str = "p1", value: float | None = None, session: str = "", consent: str = "granted", base: dt.datetime = NOW) -> Event:
+    when = at or base - dt.timedelta(days=days_ago)
     return Event(event_id=uuid.uuid4(), subject=subject, event_type=event_type, timestamp=when, product_key=product, value=value, session_id=session or f"{subject}-{when:%Y%m%d}", consent=consent)
 
 
@@ -21,7 +21,8 @@ def add(*events: Event) -> list[Event]:
 
 
 def buyer(subject: str, orders: int, last_days_ago: float, spend: float, **kw: Any) -> list[Event]:
-    """``orders`` purchases on distinct days, the last ``last_days_ago`` days before NOW."""
+    """``orders`` purchases on distinct days, the last ``last_days_ago`` days before NOW
+    (or ``base=``)."""
     return add(*(event(subject, "purchase", days_ago=last_days_ago + i, value=spend / orders, **kw) for i in range(orders)))
 
 

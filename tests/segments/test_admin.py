@@ -4,10 +4,11 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from reco_app.models import Segment, SegmentMembership
 from reco_app.segments.service import recompute_all
-from tests.segments.helpers import NOW, buyer, catalog
+from tests.segments.helpers import buyer, catalog
 
 pytestmark = pytest.mark.django_db
 
@@ -23,9 +24,11 @@ def staff() -> Client:
 @pytest.fixture
 def history() -> None:
     catalog(shoe=("Shoes", 80.0), hat=("Hats", 20.0))
-    buyer("shoe_fan", orders=2, last_days_ago=1, spend=200, product="shoe")
-    buyer("hat_buyer", orders=1, last_days_ago=3, spend=20, product="hat")
-    recompute_all(NOW)
+    # Relative to the real clock: saving a manual segment in the admin computes it as of now.
+    now = timezone.now()
+    buyer("shoe_fan", orders=2, last_days_ago=1, spend=200, product="shoe", base=now)
+    buyer("hat_buyer", orders=1, last_days_ago=3, spend=20, product="hat", base=now)
+    recompute_all(now)
 
 
 def test_segment_list_shows_sizes_and_trend(staff: Client, history: None) -> None:
@@ -50,6 +53,14 @@ def test_create_a_manual_segment_from_conditions(staff: Client, history: None) -
     assert "1 shoppers match this segment now." in response.content.decode()
     page = staff.get(reverse("admin:reco_app_segment_change", args=[segment.pk])).content.decode()
     assert 'value="100.0"' in page  # conditions come back into the form
+
+
+def test_manual_segment_by_rfm_segment_or_category(staff: Client, history: None) -> None:
+    staff.post(reverse("admin:reco_app_segment_add"), {
+        "name": "Best", "enabled": "on", "match": "any", "rfm": "champions", "bought_category": "Hats",
+    })
+    segment = Segment.objects.get(key="manual:best")
+    assert set(segment.memberships.values_list("subject", flat=True)) == {"shoe_fan", "hat_buyer"}
 
 
 def test_a_manual_segment_needs_a_condition(staff: Client, history: None) -> None:
