@@ -8,4 +8,4 @@ Celery's autodiscovery imports this module, which re-exports every area's tasks.
 # serving
 # merchandising rules
 # segments
-from reco_app.segments.tasks import evaluate_live_segments, recompute_segments, sweep_live_segments  # noqa: E402,F401
+from reco_app.segments.tasks import evaluate_live_segments, recompute_segments, sweep_live_segments  # noqa: F401
