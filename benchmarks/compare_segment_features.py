@@ -28,6 +28,7 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--shoppers", type=int, default=3000)
     parser.add_argument("--epochs", type=int, default=None, help="override TRAINING_EPOCHS")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the synthetic history")
     args = parser.parse_args()
 
     import django
@@ -58,7 +59,7 @@ def main() -> int:
         from reco_app.segments.service import recompute_all
 
         now = timezone.now()
-        n = synthetic_history.load(args.shoppers, now)
+        n = synthetic_history.load(args.shoppers, now, seed=args.seed)
         cutoff = now - dt.timedelta(days=float(conf.get("TRAINING_HOLDOUT_DAYS")))
         report = recompute_all(cutoff)
         print(f"{n} events, {args.shoppers} shoppers; segments as of the cutoff {cutoff:%Y-%m-%d}: {len(report.sizes)} segments")
