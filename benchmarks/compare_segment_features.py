@@ -28,6 +28,7 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--shoppers", type=int, default=3000)
     parser.add_argument("--epochs", type=int, default=None, help="override TRAINING_EPOCHS")
+    parser.add_argument("--patience", type=int, default=None, help="override TRAINING_PATIENCE (early stopping)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the synthetic history")
     args = parser.parse_args()
 
@@ -63,7 +64,7 @@ def main() -> int:
         cutoff = now - dt.timedelta(days=float(conf.get("TRAINING_HOLDOUT_DAYS")))
         report = recompute_all(cutoff)
         print(f"{n} events, {args.shoppers} shoppers; segments as of the cutoff {cutoff:%Y-%m-%d}: {len(report.sizes)} segments")
-        params = TrainParams.from_settings(epochs=args.epochs)
+        params = TrainParams.from_settings(epochs=args.epochs, patience=args.patience)
         tables = {}
         for label, provider in (("without segment features", None), ("with segment features", conf.get("USER_FEATURES_PROVIDER") or "reco_app.segments.service.user_features")):
             with override_settings(RECO_APP={**settings.RECO_APP, "USER_FEATURES_PROVIDER": provider}):
