@@ -30,6 +30,7 @@ def main() -> int:
     parser.add_argument("--epochs", type=int, default=None, help="override TRAINING_EPOCHS")
     parser.add_argument("--patience", type=int, default=None, help="override TRAINING_PATIENCE (early stopping)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the synthetic history")
+    parser.add_argument("--kinds", default="rfm,lifecycle,cluster", help="segment kinds used as features")
     args = parser.parse_args()
 
     import django
@@ -66,8 +67,13 @@ def main() -> int:
         print(f"{n} events, {args.shoppers} shoppers; segments as of the cutoff {cutoff:%Y-%m-%d}: {len(report.sizes)} segments")
         params = TrainParams.from_settings(epochs=args.epochs, patience=args.patience)
         tables = {}
-        for label, provider in (("without segment features", None), ("with segment features", conf.get("USER_FEATURES_PROVIDER") or "reco_app.segments.service.user_features")):
-            with override_settings(RECO_APP={**settings.RECO_APP, "USER_FEATURES_PROVIDER": provider}):
+        provider = conf.get("USER_FEATURES_PROVIDER") or "reco_app.segments.service.user_features"
+        kinds = [k for k in args.kinds.split(",") if k]
+        for label, overrides in (
+            ("without segment features", {"USER_FEATURES_PROVIDER": None}),
+            (f"with segment features ({', '.join(kinds)})", {"USER_FEATURES_PROVIDER": provider, "SEGMENTS_USER_FEATURE_KINDS": kinds}),
+        ):
+            with override_settings(RECO_APP={**settings.RECO_APP, **overrides}):
                 t = time.perf_counter()
                 data = load_training_data(until=now)
                 result = run(data, params, refit=False)

@@ -118,8 +118,9 @@ DEFAULTS: dict[str, Any] = {
     ],
     # Evaluate live rules in a Celery task instead of where the events are stored.
     "SEGMENTS_LIVE_ASYNC": False,
-    # Segment kinds used as LightFM user features.
-    "SEGMENTS_USER_FEATURE_KINDS": ["rfm", "lifecycle", "cluster"],
+    # Segment kinds used as LightFM user features, e.g. ["rfm", "lifecycle", "cluster"].
+    # Empty by default: on the synthetic benchmark they did not reliably help (docs/segments.rst).
+    "SEGMENTS_USER_FEATURE_KINDS": [],
 
 }
 

@@ -47,6 +47,7 @@ def test_disabled_segments_are_not_served() -> None:
     assert "lifecycle:active" not in segments_for("s")
 
 
+@reco_settings(SEGMENTS_USER_FEATURE_KINDS=["rfm", "lifecycle", "cluster", "manual"])
 def test_user_features_are_batch_segments_only() -> None:
     recent_history()
     recompute_all()
@@ -54,6 +55,12 @@ def test_user_features_are_batch_segments_only() -> None:
     assert user_features(["s", "other", "ghost"]) == {"s": ["lifecycle:active", "rfm:champions"], "other": ["lifecycle:new_visitor"]}
     with reco_settings(SEGMENTS_USER_FEATURE_KINDS=["lifecycle"]):
         assert user_features(["s"]) == {"s": ["lifecycle:active"]}
+
+
+def test_no_user_features_by_default() -> None:
+    recent_history()
+    recompute_all()
+    assert user_features(["s", "other"]) == {}
 
 
 def test_only_consented_events_count() -> None:

@@ -11,7 +11,7 @@ from reco_app import privacy
 from reco_app.models import SegmentMembership
 from reco_app.segments import live
 from reco_app.segments.service import recompute_all, segments_for, user_features
-from tests.segments.helpers import add, event
+from tests.segments.helpers import add, event, reco_settings
 
 pytestmark = pytest.mark.services
 
@@ -23,6 +23,7 @@ def history() -> None:
     add(event("other", "product_view", at=now - dt.timedelta(days=3)))
 
 
+@reco_settings(SEGMENTS_USER_FEATURE_KINDS=["rfm", "lifecycle"])
 def test_recompute_and_user_features_on_postgresql(postgres_db: None) -> None:
     history()
     report = recompute_all()
