@@ -18,3 +18,7 @@ class RecoAppConfig(AppConfig):
         from reco_app.tracking import checks as _tracking_checks, receivers  # noqa: F401  tracking & consent
 
         receivers.connect()
+        # segments
+        from reco_app.segments import service as segments_service
+
+        segments_service.connect()

@@ -120,6 +120,50 @@ DEFAULTS: dict[str, Any] = {
 
     # --- segments ---------------------------------------------------------------------
     # (keys added by the segments area go below this line)
+    # Days of consented history the batch segments look at.
+    "SEGMENTS_WINDOW_DAYS": 365,
+    # Number of RFM score bins (5 = quintiles).
+    "SEGMENTS_RFM_BINS": 5,
+    # Named RFM segments: (key, name, recency scores, frequency-monetary scores), first match
+    # wins; scores are on a 1-5 scale whatever SEGMENTS_RFM_BINS is.
+    "SEGMENTS_RFM_NAMES": [
+        ("champions", "Champions", [5], [4, 5]),
+        ("loyal", "Loyal", [3, 4, 5], [4, 5]),
+        ("potential_loyalist", "Potential loyalists", [4, 5], [2, 3]),
+        ("new", "New customers", [5], [1]),
+        ("promising", "Promising", [4], [1]),
+        ("need_attention", "Need attention", [3], [3]),
+        ("about_to_sleep", "About to sleep", [3], [1, 2]),
+        ("cant_lose", "Can't lose them", [1, 2], [5]),
+        ("at_risk", "At risk", [1, 2], [3, 4]),
+        ("hibernating", "Hibernating", [2], [1, 2]),
+        ("lost", "Lost", [1], [1, 2]),
+    ],
+    # Lifecycle stage thresholds (days, orders, spend).
+    "SEGMENTS_LIFECYCLE": {
+        "new_visitor_days": 30,
+        "at_risk_days": 90,
+        "churned_days": 180,
+        "vip_min_orders": 5,
+        "vip_min_spend": 1000.0,
+    },
+    # Behavioural clusters: fixed k (None = choose by silhouette over K_RANGE).
+    "SEGMENTS_CLUSTERS_K": None,
+    "SEGMENTS_CLUSTERS_K_RANGE": [3, 8],
+    "SEGMENTS_CLUSTERS_MIN_EVENTS": 3,
+    "SEGMENTS_CLUSTERS_TOP_CATEGORIES": 8,
+    "SEGMENTS_CLUSTERS_RANDOM_STATE": 0,
+    # Live segment rules (dotted path or (path, options)), evaluated as events arrive.
+    "SEGMENTS_LIVE_RULES": [
+        "reco_app.segments.live.HighIntent",
+        "reco_app.segments.live.CartAbandoned",
+        "reco_app.segments.live.BrowsingCategory",
+    ],
+    # Evaluate live rules in a Celery task instead of where the events are stored.
+    "SEGMENTS_LIVE_ASYNC": False,
+    # Segment kinds used as LightFM user features, e.g. ["rfm", "lifecycle", "cluster"].
+    # Empty by default: on the synthetic benchmark they did not reliably help (docs/segments.rst).
+    "SEGMENTS_USER_FEATURE_KINDS": [],
 
 }
 

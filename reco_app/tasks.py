@@ -9,3 +9,4 @@ from reco_app.tracking.tasks import purge_events  # noqa: F401,E402
 # serving
 # merchandising rules
 # segments
+from reco_app.segments.tasks import evaluate_live_segments, recompute_segments, sweep_live_segments  # noqa: F401

@@ -8,3 +8,4 @@ from reco_app.admin import tracking  # noqa: F401,E402
 # merchandising rules
 from reco_app.admin import rules  # noqa: E402,F401
 # segments
+from reco_app.admin import segments  # noqa: E402,F401

@@ -11,5 +11,6 @@ from reco_app.models.consent import ConsentRecord  # noqa: E402
 # merchandising rules
 from reco_app.models.rules import Rule, RuleChange  # noqa: E402,F401
 # segments
+from reco_app.models.segments import Segment, SegmentKind, SegmentMembership, SegmentSizeSnapshot  # noqa: E402,F401
 
 __all__ = ["CatalogItem", "ConsentRecord", "DroppedEventCount", "Event", "EventType", "ModelVersion"]

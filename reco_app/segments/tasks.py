@@ -1,0 +1,43 @@
+"""Celery tasks for segments (thin wrappers; ``manage.py reco_segments`` is the twin)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import shared_task
+from celery.schedules import crontab
+
+
+@shared_task(name="reco_app.segments.recompute", acks_late=True, max_retries=2, default_retry_delay=300, soft_time_limit=1800, time_limit=2000)
+def recompute_segments() -> dict[str, Any]:
+    """Batch segments (RFM, lifecycle, clusters, manual): schedule e.g. nightly."""
+    from reco_app.segments.service import recompute_all
+
+    report = recompute_all()
+    return {"shoppers": report.shoppers, "events": report.events, "sizes": report.sizes}
+
+
+@shared_task(name="reco_app.segments.sweep_live", acks_late=True, soft_time_limit=300, time_limit=360)
+def sweep_live_segments() -> int:
+    """Find carts abandoned since and drop expired live memberships: schedule e.g. every 10 min."""
+    from reco_app.segments.live import sweep
+
+    return sweep()
+
+
+@shared_task(name="reco_app.segments.evaluate_live", acks_late=True, soft_time_limit=60, time_limit=90)
+def evaluate_live_segments(subjects: list[str]) -> int:
+    """Live rules for these shoppers (queued on event arrival when SEGMENTS_LIVE_ASYNC)."""
+    from reco_app.segments.live import evaluate_subject
+
+    for subject in subjects:
+        evaluate_subject(subject)
+    return len(subjects)
+
+
+#: A default schedule for celery beat (``CELERY_BEAT_SCHEDULE``): batch segments nightly at
+#: 02:30 (before the nightly retrain, so user features are fresh), live sweep every 10 min.
+BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
+    "reco-segments-nightly": {"task": "reco_app.segments.recompute", "schedule": crontab(hour=2, minute=30)},
+    "reco-segments-live-sweep": {"task": "reco_app.segments.sweep_live", "schedule": 600.0},
+}

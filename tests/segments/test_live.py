@@ -1,0 +1,155 @@
+from __future__ import annotations
+
+import datetime as dt
+import time
+
+import pytest
+from django.utils import timezone
+
+from reco_app.models import Event, SegmentMembership
+from reco_app.segments import live
+from reco_app.segments.service import segments_for
+from reco_app.signals import event_stored
+from tests.segments.helpers import add, catalog, event, reco_settings
+
+pytestmark = pytest.mark.django_db
+
+
+def arrive(*events: Event) -> list[str]:
+    """Store events the way the tracking service does, then read the shopper's segments."""
+    stored = add(*events)
+    event_stored.send(sender=None, events=stored)
+    return segments_for(stored[-1].subject)
+
+
+def ago(minutes: float) -> dt.datetime:
+    return timezone.now() - dt.timedelta(minutes=minutes)
+
+
+def test_high_intent_appears_on_the_third_add_to_cart_of_the_session() -> None:
+    assert arrive(event("s", "add_to_cart", at=ago(10), session="A")) == []
+    assert arrive(event("s", "add_to_cart", at=ago(8), product="p2", session="A")) == []
+    assert arrive(event("s", "add_to_cart", at=ago(5), product="p3", session="A")) == ["live:high_intent"]
+    m = SegmentMembership.objects.get(subject="s", segment__key="live:high_intent")
+    assert m.reason == "3 add-to-carts in this session"
+    assert abs((m.expires_at - ago(5)).total_seconds() - 30 * 60) < 5
+
+
+def test_add_to_carts_in_other_sessions_do_not_add_up() -> None:
+    arrive(event("s", "add_to_cart", at=ago(100), session="A"), event("s", "add_to_cart", at=ago(90), session="A"))
+    assert "live:high_intent" not in arrive(event("s", "add_to_cart", at=ago(1), session="B"))
+
+
+def test_a_purchase_ends_high_intent() -> None:
+    arrive(*(event("s", "add_to_cart", at=ago(10 - i), product=f"p{i}", session="A") for i in range(3)))
+    assert "live:high_intent" in segments_for("s")
+    assert "live:high_intent" not in arrive(event("s", "purchase", at=ago(1), session="A"))
+
+
+def test_browsing_a_category_now() -> None:
+    catalog(shoe1=("Shoes", 80.0), shoe2=("Shoes", 90.0), hat=("Hats", 20.0))
+    assert arrive(event("s", "product_view", at=ago(3), product="shoe1", session="A")) == []
+    assert arrive(event("s", "product_view", at=ago(2), product="shoe2", session="A")) == ["live:browsing:shoes"]
+    assert SegmentMembership.objects.get(subject="s").segment.name == "Browsing Shoes now"
+    assert arrive(event("s", "product_view", at=ago(1), product="hat", session="A")) == ["live:browsing:shoes"]
+
+
+def test_live_segments_expire_and_are_cleaned() -> None:
+    # Three add-to-carts 40 minutes ago: high intent held for 30 minutes, so it is over.
+    stored = add(*(event("s", "add_to_cart", at=ago(42 - i), product=f"p{i}", session="A") for i in range(3)))
+    live.evaluate_subject("s", now=ago(38))
+    assert SegmentMembership.objects.filter(subject="s").count() == 1
+    assert segments_for("s") == []
+    assert live.clean_expired() == 1
+    assert not SegmentMembership.objects.filter(subject="s").exists()
+    assert stored
+
+
+def test_cached_segments_are_not_served_past_their_expiry() -> None:
+    # High intent held 30 minutes after the last add-to-cart: 3 seconds from now.
+    add(*(event("s", "add_to_cart", at=ago(30 - 3 / 60), product=f"p{i}", session="A") for i in range(3)))
+    live.evaluate_subject("s")
+    assert segments_for("s") == ["live:high_intent"]
+    time.sleep(3.1)
+    assert segments_for("s") == []
+
+
+def test_cart_abandoned_found_by_the_sweep_and_on_the_next_visit() -> None:
+    add(event("s", "add_to_cart", at=ago(120), session="A"))
+    live.sweep()
+    assert segments_for("s") == ["live:cart_abandoned"]
+    assert arrive(event("t", "add_to_cart", at=ago(5), session="A")) == []  # still shopping
+    assert arrive(event("t", "product_view", at=ago(1), session="B")) == ["live:cart_abandoned"]
+    assert arrive(event("t", "purchase", at=ago(0.5), session="B")) == []
+
+
+def test_old_carts_and_unconsented_events_make_no_live_segment() -> None:
+    add(event("s", "add_to_cart", at=ago(25 * 60), session="A"))
+    live.sweep()
+    assert segments_for("s") == []
+    stored = add(*(event("a", "add_to_cart", at=ago(3 - i), product=f"p{i}", session="A", consent="anonymised") for i in range(3)))
+    event_stored.send(sender=None, events=stored)
+    assert segments_for("a") == []
+
+
+class ViewedThree(live.LiveRule):
+    """A shop's own rule: three product views today."""
+
+    prefix = "live:three_views"
+
+    def evaluate(self, recent: live.Recent) -> list[live.LiveHit]:
+        views = int((recent.etype == "product_view").sum())
+        if views < 3:
+            return []
+        return [live.LiveHit(self.prefix, "Three views", "", f"{views} views", recent.now + dt.timedelta(minutes=5))]
+
+
+class Broken(live.LiveRule):
+    def evaluate(self, recent: live.Recent) -> list[live.LiveHit]:
+        raise RuntimeError("bug in a shop's rule")
+
+
+@reco_settings(SEGMENTS_LIVE_RULES=["tests.segments.test_live.ViewedThree"])
+def test_a_shop_can_plug_in_its_own_rule() -> None:
+    arrive(*(event("s", "product_view", at=ago(3 - i), product=f"p{i}") for i in range(2)))
+    assert arrive(event("s", "product_view", at=ago(0.5), product="p9")) == ["live:three_views"]
+
+
+@reco_settings(SEGMENTS_LIVE_RULES=["tests.segments.test_live.Broken"])
+def test_a_failing_rule_never_breaks_event_storage(caplog: pytest.LogCaptureFixture) -> None:
+    assert arrive(event("s", "product_view", at=ago(1))) == []
+    assert "live segment evaluation failed" in caplog.text
+
+
+def test_an_event_that_changes_nothing_costs_three_queries() -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    catalog(shoe1=("Shoes", 80.0))
+    stored = add(event("s", "product_view", at=ago(1), product="shoe1", session="A"))
+    with CaptureQueriesContext(connection) as queries:
+        event_stored.send(sender=None, events=stored)
+    assert len(queries) == 3  # recent events, their categories, current live memberships
+    assert segments_for("s") == []
+
+
+@reco_settings(SEGMENTS_LIVE_ASYNC=True)
+def test_live_rules_can_run_in_a_celery_task() -> None:
+    from celery import current_app
+    from celery.signals import task_prerun
+
+    ran: list[str] = []
+
+    def record(sender: object = None, **kwargs: object) -> None:
+        ran.append(getattr(sender, "name", ""))
+
+    eager = current_app.conf.task_always_eager
+    current_app.conf.task_always_eager = True  # a worker, in-process
+    task_prerun.connect(record, weak=False)
+    try:
+        arrive(*(event("s", "add_to_cart", at=ago(5 - i), product=f"p{i}", session="A") for i in range(2)))
+        assert arrive(event("s", "add_to_cart", at=ago(1), product="p9", session="A")) == ["live:high_intent"]
+    finally:
+        current_app.conf.task_always_eager = eager
+        task_prerun.disconnect(record)
+    assert ran == ["reco_app.segments.evaluate_live"] * 2  # one per stored batch
