@@ -13,4 +13,17 @@ from reco_app.models.rules import Rule, RuleChange  # noqa: E402,F401
 # segments
 from reco_app.models.segments import Segment, SegmentKind, SegmentMembership, SegmentSizeSnapshot  # noqa: E402,F401
 
-__all__ = ["CatalogItem", "ConsentRecord", "DroppedEventCount", "Event", "EventType", "ModelVersion"]
+__all__ = [
+    "CatalogItem",
+    "ConsentRecord",
+    "DroppedEventCount",
+    "Event",
+    "EventType",
+    "ModelVersion",
+    "Rule",
+    "RuleChange",
+    "Segment",
+    "SegmentKind",
+    "SegmentMembership",
+    "SegmentSizeSnapshot",
+]

@@ -45,14 +45,16 @@ def test_erasure_reaches_every_table_and_the_cache(shopper) -> None:  # type: ig
     assert list(Event.objects.values_list("subject", flat=True)) == ["someone-else"]
     # the refusal is kept as proof; the grant is gone
     assert list(ConsentRecord.objects.values_list("granted", flat=True)) == [False]
-    assert [cache.ns_version(f"subject:{s}") for s in subjects] == [v + 1 for v in versions]
+    # every cached list of theirs is invalidated (several holders may each bump it)
+    after = [cache.ns_version(f"subject:{s}") for s in subjects]
+    assert all(a > v for a, v in zip(after, versions, strict=True))
 
 
 def test_erasure_reaches_redis(shopper, redis_cache) -> None:  # type: ignore[no-untyped-def]
-    key = f"subject:{shopper.pk}"
+    key = f"subject:{customer_key(shopper)}"
     before = cache.ns_version(key)
     privacy.erase([customer_key(shopper)])
-    assert redis_cache.get(cache.make_key("ns", key)) == before + 1
+    assert redis_cache.get(cache.make_key("ns", key)) > before
 
 
 def test_self_service_page_export_and_erase(shopper, consenting) -> None:  # type: ignore[no-untyped-def]

@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('reco_app', '0001_initial'),
+        ('reco_app', '0004_tracking'),
     ]
 
     operations = [
