@@ -7,7 +7,8 @@ from reco_app.models.registry import ModelVersion
 
 # tracking & consent
 # training
+from reco_app.models.training import SuppressedSubject
 # merchandising rules
 # segments
 
-__all__ = ["CatalogItem", "DroppedEventCount", "Event", "EventType", "ModelVersion"]
+__all__ = ["CatalogItem", "DroppedEventCount", "Event", "EventType", "ModelVersion", "SuppressedSubject"]

@@ -1,0 +1,100 @@
+"""Ranking metrics over a time-based holdout, the same code for the model and the baselines.
+
+For each evaluated shopper the scorer ranks every product; products the shopper already
+interacted with before the cutoff are removed from the ranking (we measure the discovery
+of products they have not engaged with yet) and from the test set. A shopper is evaluated
+when they have at least one interaction before the cutoff and at least one purchase or cart
+of a new product after it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.stats import rankdata
+
+#: scores for a batch of user rows → (len(rows), n_items) array
+Scorer = Callable[[np.ndarray], np.ndarray]
+METRICS = ("precision", "recall", "ndcg", "map", "auc", "coverage", "cold_recall")
+
+
+def eval_users(train: sp.csr_matrix, test: sp.csr_matrix, max_users: int | None = None, seed: int = 0) -> np.ndarray:
+    """Users with train history and at least one new product in the test period."""
+    new = test.multiply(train > 0)
+    n_new = np.diff(test.indptr) - np.diff(sp.csr_matrix(new).indptr)
+    has_train = np.diff(train.indptr) > 0
+    users = np.flatnonzero(has_train & (n_new > 0))
+    if max_users and len(users) > max_users:
+        users = np.sort(np.random.default_rng(seed).choice(users, max_users, replace=False))
+    return users
+
+
+def topk(scores: np.ndarray, k: int) -> np.ndarray:
+    """Column indices of the k best scores per row, best first (ties by lower index)."""
+    k = min(k, scores.shape[1])
+    part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+    order = np.lexsort((part, -np.take_along_axis(scores, part, axis=1)), axis=1)
+    return np.take_along_axis(part, order, axis=1)
+
+
+def evaluate(
+    scorer: Scorer,
+    train: sp.csr_matrix,
+    test: sp.csr_matrix,
+    users: np.ndarray,
+    *,
+    k: int = 10,
+    cold_items: np.ndarray | None = None,
+    batch_size: int = 512,
+    with_auc: bool = True,
+) -> dict[str, float | None]:
+    """Mean P@k, R@k, NDCG@k, MAP@k and AUC over ``users``; catalog coverage of all top-k
+    lists; cold-item recall = share of test purchases/carts of cold products found in top-k."""
+    n_items = train.shape[1]
+    if not len(users):
+        return {m: None for m in METRICS}
+    discounts = 1.0 / np.log2(np.arange(2, k + 2))
+    totals = dict.fromkeys(("precision", "recall", "ndcg", "map", "auc"), 0.0)
+    auc_users = 0
+    shown = np.zeros(n_items, dtype=bool)
+    cold_hits = cold_total = 0
+    for start in range(0, len(users), batch_size):
+        rows = users[start : start + batch_size]
+        scores = np.asarray(scorer(rows), dtype=np.float64)
+        seen = train[rows].toarray() > 0
+        relevant = (test[rows].toarray() > 0) & ~seen
+        ranked_scores = np.where(seen, -np.inf, scores)
+        top = topk(ranked_scores, k)
+        shown[top.ravel()] = True
+        if cold_items is not None:
+            cold_rel = relevant & cold_items[None, :]
+            cold_total += int(cold_rel.sum())
+            cold_hits += int(np.take_along_axis(cold_rel, top, axis=1).sum())
+        hits = np.take_along_axis(relevant, top, axis=1)
+        n_rel = relevant.sum(axis=1)
+        n_hits = hits.sum(axis=1)
+        totals["precision"] += float((n_hits / k).sum())
+        totals["recall"] += float((n_hits / n_rel).sum())
+        ideal = np.array([discounts[: min(n, k)].sum() for n in n_rel])
+        totals["ndcg"] += float(((hits * discounts[: top.shape[1]]).sum(axis=1) / ideal).sum())
+        precision_at = np.cumsum(hits, axis=1) / np.arange(1, top.shape[1] + 1)
+        totals["map"] += float(((precision_at * hits).sum(axis=1) / np.minimum(n_rel, k)).sum())
+        # AUC over the candidates (seen products excluded: +inf puts them above everything,
+        # so they never count as a negative ranked below a positive).
+        if not with_auc:
+            continue
+        ranks = rankdata(np.where(seen, np.inf, np.nan_to_num(scores, neginf=-1e300)), axis=1)
+        n_neg = n_items - seen.sum(axis=1) - n_rel
+        ok = n_neg > 0
+        pos_rank_sum = (ranks * relevant).sum(axis=1)
+        auc = (pos_rank_sum - n_rel * (n_rel + 1) / 2) / np.maximum(n_rel * n_neg, 1)
+        totals["auc"] += float(auc[ok].sum())
+        auc_users += int(ok.sum())
+    n = len(users)
+    result: dict[str, float | None] = {m: totals[m] / n for m in ("precision", "recall", "ndcg", "map")}
+    result["auc"] = totals["auc"] / auc_users if auc_users else None
+    result["coverage"] = float(shown.sum() / n_items) if n_items else None
+    result["cold_recall"] = (cold_hits / cold_total) if cold_total else None
+    return result

@@ -1,0 +1,145 @@
+"""One training run: fit with early stopping, evaluate against baselines, refit, artifact."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from lightfm import LightFM
+
+from reco_app import conf
+from reco_app.training import baselines
+from reco_app.training.artifact import ModelArtifact
+from reco_app.training.data import Progress, TrainingData, no_progress
+from reco_app.training.metrics import Scorer, evaluate, eval_users
+from reco_app.training.params import TrainParams
+from reco_app.training.trainer import FitResult, fit, fit_more, representations
+
+MODEL_ROW = "lightfm"
+
+
+@dataclass
+class Split:
+    """Holdout shoppers, split in two: one half steers early stopping, the other is reported."""
+
+    validation: np.ndarray
+    test: np.ndarray
+
+
+def split_users(data: TrainingData, max_users: int | None = None) -> Split:
+    users = eval_users(data.train, data.test, max_users=max_users)
+    shuffled = np.random.default_rng(1).permutation(users)
+    half = len(shuffled) // 2
+    return Split(np.sort(shuffled[:half]), np.sort(shuffled[half:]))
+
+
+def model_scorer(model: LightFM, data: TrainingData) -> Scorer:
+    """Scores as of the cutoff (the item features the model was fitted with)."""
+    ib, ie, ub, ue = representations(model, data.train_item_features, _features(data.user_features))
+    ie64, ib64, ue64, ub64 = (a.astype(np.float64) for a in (ie, ib, ue, ub))
+
+    def score(rows: np.ndarray) -> np.ndarray:
+        return ue64[rows] @ ie64.T + ib64[None, :] + ub64[rows, None]
+
+    return score
+
+
+def _features(fm: Any) -> Any:
+    return None if fm is None else fm.matrix
+
+
+def validator(data: TrainingData, users: np.ndarray, k: int) -> Any:
+    if not len(users):
+        return None
+
+    def validate(model: LightFM) -> float:
+        return float(evaluate(model_scorer(model, data), data.train, data.test, users, k=k, with_auc=False)["ndcg"] or 0.0)
+
+    return validate
+
+
+def evaluation_table(
+    data: TrainingData, model: LightFM, users: np.ndarray, k: int, *, with_baselines: bool = True
+) -> dict[str, Any]:
+    scorers: dict[str, Scorer] = {MODEL_ROW: model_scorer(model, data)}
+    if with_baselines:
+        scorers["popularity"] = baselines.popularity(data.train)
+        scorers["trending"] = baselines.trending(data.recent, data.train)
+        scorers["cooccurrence"] = baselines.cooccurrence(data.train)
+    rows = {
+        name: evaluate(s, data.train, data.test, users, k=k, cold_items=data.cold_items)
+        for name, s in scorers.items()
+    }
+    return {
+        "k": k,
+        "cutoff": data.cutoff.isoformat(),
+        "until": data.until.isoformat(),
+        "users": int(len(users)),
+        "cold_items": int(data.cold_items.sum()),
+        "rows": rows,
+    }
+
+
+@dataclass
+class RunResult:
+    model: LightFM
+    fit: FitResult
+    evaluation: dict[str, Any]
+    params: TrainParams
+
+    @property
+    def metrics(self) -> dict[str, Any]:
+        return dict(self.evaluation.get("rows", {}).get(MODEL_ROW, {}))
+
+
+def run(
+    data: TrainingData,
+    params: TrainParams,
+    *,
+    progress: Progress = no_progress,
+    with_baselines: bool = True,
+    refit: bool = True,
+) -> RunResult:
+    """Fit on the events before the cutoff (early stopping on the validation shoppers),
+    evaluate on the test shoppers, then refit on all events for ``params.refit_epochs``."""
+    k = int(conf.get("TRAINING_EVAL_K"))
+    split = split_users(data, conf.get("TRAINING_EVAL_MAX_USERS"))
+    progress("fit", 0, params.epochs)
+    result = fit(
+        data.train, params,
+        item_features=data.train_item_features, user_features=_features(data.user_features),
+        validate=validator(data, split.validation, k),
+        on_epoch=lambda epoch, score: progress("fit", epoch, params.epochs),
+    )
+    progress("evaluate", 0, 1)
+    table = evaluation_table(data, result.model, split.test, k, with_baselines=with_baselines)
+    table["validation_users"] = int(len(split.validation))
+    table["epochs"] = result.epochs
+    progress("evaluate", 1, 1)
+    model = result.model
+    if refit and params.refit_epochs:
+        progress("refit", 0, params.refit_epochs)
+        model = fit_more(
+            model, data.full, params.refit_epochs, params,
+            item_features=data.item_features.matrix, user_features=_features(data.user_features),
+        )
+        progress("refit", params.refit_epochs, params.refit_epochs)
+    return RunResult(model, result, table, params)
+
+
+def to_artifact(model: LightFM, data: TrainingData, manifest: dict[str, Any]) -> ModelArtifact:
+    """The serving contract: final representations plus per-feature vectors and names."""
+    ib, ie, ub, ue = representations(model, data.item_features.matrix, _features(data.user_features))
+    return ModelArtifact(
+        item_keys=np.asarray(data.item_keys, dtype=str),
+        user_keys=np.asarray(data.user_keys, dtype=str),
+        item_embeddings=ie.astype(np.float32),
+        item_biases=ib.astype(np.float32),
+        user_embeddings=ue.astype(np.float32),
+        user_biases=ub.astype(np.float32),
+        feature_names=np.asarray(data.item_features.names, dtype=str),
+        feature_embeddings=np.asarray(model.item_embeddings, dtype=np.float32),
+        feature_biases=np.asarray(model.item_biases, dtype=np.float32),
+        manifest={**manifest, "item_feature_spec": data.item_features.spec},
+    )
