@@ -5,6 +5,7 @@ Celery's autodiscovery imports this module, which re-exports every area's tasks.
 
 # tracking & consent
 # training
+from reco_app.training.tasks import evaluate, train_full, train_incremental  # noqa: E402,F401
 # serving
 # merchandising rules
 # segments

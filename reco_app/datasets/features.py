@@ -168,3 +168,33 @@ def drop_identity(features: FeatureMatrix, item_keys: np.ndarray, rows: np.ndarr
     drop = rows[coo.row] & (coo.col == cols[coo.row])
     matrix = sp.csr_matrix((coo.data[~drop], (coo.row[~drop], coo.col[~drop])), shape=features.matrix.shape)
     return normalize_rows(matrix)
+
+
+def identity_mask(features: FeatureMatrix, item_keys: np.ndarray) -> np.ndarray:
+    """Which products have a non-zero identity feature in ``features``."""
+    index = features.index()
+    cols = np.array([index.get(f"item:{k}", -1) for k in item_keys], dtype=np.int64)
+    coo = features.matrix.tocoo()
+    mask = np.zeros(len(item_keys), dtype=bool)
+    hit = coo.col == cols[coo.row]
+    mask[coo.row[hit]] = True
+    return mask
+
+
+def build_user_features_fixed(
+    user_keys: np.ndarray, provider: Callable[[list[str]], Mapping[str, Sequence[str]]] | None, names: Sequence[str]
+) -> sp.csr_matrix | None:
+    """User features with an earlier model's columns (``names``); ``None`` if it had none."""
+    if not len(names):
+        return None
+    index = {str(n): j for j, n in enumerate(names)}
+    memberships = provider([str(k) for k in user_keys]) if provider else {}
+    rows, cols = [], []
+    for i, key in enumerate(user_keys):
+        for name in [f"user:{key}", *(f"segment:{s}" for s in memberships.get(str(key), ()))]:
+            j = index.get(name)
+            if j is not None:
+                rows.append(i)
+                cols.append(j)
+    matrix = sp.csr_matrix((np.ones(len(rows), np.float32), (rows, cols)), shape=(len(user_keys), len(names)))
+    return normalize_rows(matrix)

@@ -6,9 +6,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 from lightfm import LightFM
 
 from reco_app import conf
+from reco_app.datasets.features import FeatureMatrix
 from reco_app.training import baselines
 from reco_app.training.artifact import ModelArtifact
 from reco_app.training.data import Progress, TrainingData, no_progress
@@ -130,16 +132,30 @@ def run(
 
 def to_artifact(model: LightFM, data: TrainingData, manifest: dict[str, Any]) -> ModelArtifact:
     """The serving contract: final representations plus per-feature vectors and names."""
-    ib, ie, ub, ue = representations(model, data.item_features.matrix, _features(data.user_features))
+    return build_artifact(
+        model, data.user_keys, data.item_keys, data.item_features,
+        _features(data.user_features), manifest,
+    )
+
+
+def build_artifact(
+    model: LightFM,
+    user_keys: np.ndarray,
+    item_keys: np.ndarray,
+    item_features: FeatureMatrix,
+    user_features: sp.csr_matrix | None,
+    manifest: dict[str, Any],
+) -> ModelArtifact:
+    ib, ie, ub, ue = representations(model, item_features.matrix, user_features)
     return ModelArtifact(
-        item_keys=np.asarray(data.item_keys, dtype=str),
-        user_keys=np.asarray(data.user_keys, dtype=str),
+        item_keys=np.asarray(item_keys, dtype=str),
+        user_keys=np.asarray(user_keys, dtype=str),
         item_embeddings=ie.astype(np.float32),
         item_biases=ib.astype(np.float32),
         user_embeddings=ue.astype(np.float32),
         user_biases=ub.astype(np.float32),
-        feature_names=np.asarray(data.item_features.names, dtype=str),
+        feature_names=np.asarray(item_features.names, dtype=str),
         feature_embeddings=np.asarray(model.item_embeddings, dtype=np.float32),
         feature_biases=np.asarray(model.item_biases, dtype=np.float32),
-        manifest={**manifest, "item_feature_spec": data.item_features.spec},
+        manifest={**manifest, "item_feature_spec": item_features.spec},
     )

@@ -25,6 +25,7 @@ from reco_app.training.params import TrainParams
 from reco_app.training.pipeline import RunResult, run, to_artifact
 from reco_app.training.state import delete_state, save_state
 from reco_app.training.trainer import model_state
+from reco_app.datasets.features import identity_mask
 
 logger = logging.getLogger(__name__)
 Status = ModelVersion.Status
@@ -89,7 +90,8 @@ def _publish(version: ModelVersion, data: TrainingData, result: RunResult, progr
     k = int(result.evaluation.get("k", conf.get("TRAINING_EVAL_K")))
     metrics = flat_metrics(result.metrics, k)
     progress("save", 0, 3)
-    state_sha = save_state(name, {**model_state(result.model), "item_feature_count": [data.item_features.matrix.shape[1]]})
+    identity = identity_mask(data.item_features, data.item_keys)
+    state_sha = save_state(name, {**model_state(result.model), "identity_items": identity})
     manifest = {
         "version": version.pk,
         "kind": version.kind,
