@@ -8,6 +8,7 @@ from typing import Any
 
 from reco_app import conf
 
+LOSSES = ("warp", "bpr", "warp-kos", "logistic")
 _SETTING = {
     "loss": "TRAINING_LOSS",
     "no_components": "TRAINING_COMPONENTS",
@@ -36,6 +37,12 @@ class TrainParams:
     num_threads: int = 0
     patience: int = 3
     refit_epochs: int = 2
+
+    def __post_init__(self) -> None:
+        if self.loss not in LOSSES:
+            raise ValueError(f"TRAINING_LOSS must be one of {', '.join(LOSSES)}, not {self.loss!r}")
+        if self.no_components < 1 or self.epochs < 1 or self.learning_rate <= 0:
+            raise ValueError("TRAINING_COMPONENTS, TRAINING_EPOCHS and TRAINING_LEARNING_RATE must be positive")
 
     @classmethod
     def from_settings(cls, **overrides: Any) -> TrainParams:

@@ -63,13 +63,15 @@ def train(
         done = ModelVersion.objects.filter(params__task_id=task_id).exclude(status=Status.FAILED).first()
         if done is not None:  # a redelivered task message: nothing to do again
             return done
-    params = params or TrainParams.from_settings()
     with training_lock():
         version = ModelVersion.objects.create(
             kind=ModelVersion.Kind.FULL, status=Status.TRAINING, started_at=timezone.now(),
-            params={**params.as_dict(), "task_id": task_id},
+            params={**(params.as_dict() if params else {}), "task_id": task_id},
         )
         try:
+            params = params or TrainParams.from_settings()
+            version.params = {**params.as_dict(), "task_id": task_id}
+            version.save(update_fields=["params"])
             data = load_training_data(until, progress)
             result = run(data, params, progress=progress)
             _publish(version, data, result, progress)
