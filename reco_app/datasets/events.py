@@ -18,7 +18,7 @@ class EpochSeconds(Func):
     """Seconds since 1970 of a datetime column, computed by the database."""
 
     output_field = FloatField()
-    template = "EXTRACT(EPOCH FROM %(expressions)s)"
+    template = "CAST(EXTRACT(EPOCH FROM %(expressions)s) AS double precision)"
 
     def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Any:
         return self.as_sql(
@@ -64,7 +64,7 @@ class EventArrays:
             np.array(products, dtype=object),
             np.array(types, dtype=object),
             np.array([np.nan if v is None else float(v) for v in values], dtype=np.float64),
-            np.array([to_epoch(t) for t in stamps], dtype=np.float64),
+            np.array(stamps if isinstance(stamps[0], (int, float)) else [to_epoch(t) for t in stamps], dtype=np.float64),
         )
 
     @classmethod

@@ -21,7 +21,7 @@ from reco_app.datasets.interactions import build_interactions
 from reco_app.models import ModelVersion
 from reco_app.training.artifact import load_artifact
 from reco_app.training.data import Progress, no_progress, user_feature_provider
-from reco_app.training.lock import training_lock
+from reco_app.training.lock import claim
 from reco_app.training.params import TrainParams
 from reco_app.training.pipeline import build_artifact
 from reco_app.training.registry import _fail, activate, artifact_name, register_artifact
@@ -44,23 +44,22 @@ def train_incremental(
     if parent is None or not parent.artifact_name or parent.data_until is None:
         return None
     until = until or timezone.now()
-    with training_lock():
-        progress("load", 0, 2)
-        events = load_events(since=parent.data_until, until=until, exclude_subjects=suppressed_subjects())
-        if not len(events):
-            return None
-        version = ModelVersion.objects.create(
-            kind=ModelVersion.Kind.INCREMENTAL, parent=parent, status=Status.TRAINING,
-            started_at=timezone.now(), data_from=parent.data_from, data_until=until,
-            params={**parent.params, "task_id": task_id, "since": parent.data_until.isoformat()},
-        )
-        try:
-            _update(version, parent, events, until, progress)
-        except BaseException as exc:
-            _fail(version, exc)
-            if not isinstance(exc, Exception):
-                raise
-            return version
+    progress("load", 0, 2)
+    events = load_events(since=parent.data_until, until=until, exclude_subjects=suppressed_subjects())
+    if not len(events):
+        return None
+    version = claim(lambda: ModelVersion.objects.create(
+        kind=ModelVersion.Kind.INCREMENTAL, parent=parent, status=Status.TRAINING,
+        started_at=timezone.now(), data_from=parent.data_from, data_until=until,
+        params={**parent.params, "task_id": task_id, "since": parent.data_until.isoformat()},
+    ))
+    try:
+        _update(version, parent, events, until, progress)
+    except BaseException as exc:
+        _fail(version, exc)
+        if not isinstance(exc, Exception):
+            raise
+        return version
     version.refresh_from_db()
     parent.refresh_from_db()
     if version.status == Status.READY and parent.status == Status.ACTIVE and conf.get("TRAINING_AUTO_ACTIVATE"):

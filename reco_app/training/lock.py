@@ -1,12 +1,12 @@
-"""One training at a time: a cache lock (shared by every worker through Redis), backed by
-the database (a fresh row in status "training" also means busy)."""
+"""One training at a time: a fresh ``ModelVersion`` row in status "training" is the lock,
+claimed under a short cache lock."""
 
 from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from typing import TypeVar
 
 from django.utils import timezone
 
@@ -14,6 +14,8 @@ from reco_app import cache, conf
 from reco_app.models import ModelVersion
 
 LOCK_KEY = "training-lock"
+CLAIM_SECONDS = 60
+T = TypeVar("T")
 
 
 class TrainingBusy(Exception):
@@ -35,23 +37,27 @@ def running() -> bool:
     return ModelVersion.objects.filter(status=ModelVersion.Status.TRAINING).exists()
 
 
-@contextmanager
-def training_lock() -> Iterator[None]:
-    """Raise :class:`TrainingBusy` if another training holds the lock or is still running."""
+def claim(create: Callable[[], T]) -> T:
+    """Create the "training" row of a new run unless another run is going on.
+
+    A short cache lock (shared by every worker through Redis) makes check-and-create
+    atomic; from then on the row itself is the lock: while a fresh "training" row exists,
+    no other run starts. A killed run's row blocks until ``TRAINING_TIME_LIMIT`` has passed,
+    then the next run marks it failed. Raises :class:`TrainingBusy`.
+    """
     key = cache.make_key(LOCK_KEY)
     token = uuid.uuid4().hex
-    timeout = int(conf.get("TRAINING_TIME_LIMIT"))
     try:
-        acquired = cache.get_cache().add(key, token, timeout)
+        acquired = cache.get_cache().add(key, token, CLAIM_SECONDS)
     except Exception:  # noqa: BLE001 - cache down: the database check below still holds
         acquired = None
     if acquired is False:
-        raise TrainingBusy("another training holds the lock")
+        raise TrainingBusy("another training is starting")
     try:
         fail_stale()
         if running():
             raise TrainingBusy("another training is still running")
-        yield
+        return create()
     finally:
         if acquired and cache.get(key) == token:
             cache.delete(key)

@@ -20,7 +20,7 @@ from reco_app import cache, conf, signals
 from reco_app.models import ModelVersion
 from reco_app.training import artifact as artifacts
 from reco_app.training.data import Progress, TrainingData, load_training_data, no_progress
-from reco_app.training.lock import fail_stale, training_lock
+from reco_app.training.lock import TrainingBusy, claim, fail_stale
 from reco_app.training.params import TrainParams
 from reco_app.training.pipeline import RunResult, run, to_artifact
 from reco_app.training.state import delete_state, save_state
@@ -63,23 +63,22 @@ def train(
         done = ModelVersion.objects.filter(params__task_id=task_id).exclude(status=Status.FAILED).first()
         if done is not None:  # a redelivered task message: nothing to do again
             return done
-    with training_lock():
-        version = ModelVersion.objects.create(
-            kind=ModelVersion.Kind.FULL, status=Status.TRAINING, started_at=timezone.now(),
-            params={**(params.as_dict() if params else {}), "task_id": task_id},
-        )
-        try:
-            params = params or TrainParams.from_settings()
-            version.params = {**params.as_dict(), "task_id": task_id}
-            version.save(update_fields=["params"])
-            data = load_training_data(until, progress)
-            result = run(data, params, progress=progress)
-            _publish(version, data, result, progress)
-        except BaseException as exc:
-            _fail(version, exc)
-            if not isinstance(exc, Exception):
-                raise
-            return version
+    version = claim(lambda: ModelVersion.objects.create(
+        kind=ModelVersion.Kind.FULL, status=Status.TRAINING, started_at=timezone.now(),
+        params={**(params.as_dict() if params else {}), "task_id": task_id},
+    ))
+    try:
+        params = params or TrainParams.from_settings()
+        version.params = {**params.as_dict(), "task_id": task_id}
+        version.save(update_fields=["params"])
+        data = load_training_data(until, progress)
+        result = run(data, params, progress=progress)
+        _publish(version, data, result, progress)
+    except BaseException as exc:
+        _fail(version, exc)
+        if not isinstance(exc, Exception):
+            raise
+        return version
     version.refresh_from_db()
     if version.status == Status.READY:
         _maybe_activate(version, activate_policy)
@@ -244,4 +243,4 @@ def _announce(version: ModelVersion) -> None:
     signals.model_activated.send(sender=ModelVersion, version=version)
 
 
-__all__ = ["RegistryError", "activate", "fail_stale", "guardrail", "rollback", "train"]
+__all__ = ["RegistryError", "TrainingBusy", "activate", "fail_stale", "guardrail", "rollback", "train"]

@@ -8,6 +8,7 @@ marked failed by the next run.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from typing import Any
 
@@ -29,35 +30,40 @@ def _summary(version: Any) -> dict[str, Any]:
 
 
 @shared_task(bind=True, name="reco_app.train_full", **OPTIONS)
-def train_full(self: Any) -> dict[str, Any]:
-    """Full retrain; activated if it passes the guardrail."""
+def train_full(self: Any, until: str | None = None) -> dict[str, Any]:
+    """Full retrain on the events before ``until`` (ISO datetime, default now); activated
+    if it passes the guardrail."""
     from reco_app.training import registry
 
     try:
-        return _summary(registry.train(task_id=self.request.id or ""))
+        return _summary(registry.train(until=_when(until), task_id=self.request.id or ""))
     except TrainingBusy as exc:
         logger.info("full retrain skipped: %s", exc)
         return {"status": "busy"}
 
 
 @shared_task(bind=True, name="reco_app.train_incremental", **OPTIONS)
-def train_incremental(self: Any) -> dict[str, Any]:
+def train_incremental(self: Any, until: str | None = None) -> dict[str, Any]:
     """Continue the active model on the events since it was trained."""
     from reco_app.training.incremental import train_incremental as run
 
     try:
-        return _summary(run(task_id=self.request.id or ""))
+        return _summary(run(until=_when(until), task_id=self.request.id or ""))
     except TrainingBusy as exc:
         logger.info("incremental update skipped: %s", exc)
         return {"status": "busy"}
 
 
 @shared_task(name="reco_app.evaluate", **OPTIONS)
-def evaluate() -> dict[str, Any]:
+def evaluate(until: str | None = None) -> dict[str, Any]:
     """Time-based evaluation of the current settings against the baselines (nothing stored)."""
     from reco_app.training.evaluation import evaluate_current
 
-    return evaluate_current()
+    return evaluate_current(until=_when(until))
+
+
+def _when(value: str | None) -> dt.datetime | None:
+    return dt.datetime.fromisoformat(value) if value else None
 
 
 #: A default schedule for celery beat / django-celery-beat (``CELERY_BEAT_SCHEDULE``): a full
