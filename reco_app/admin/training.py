@@ -15,7 +15,7 @@ from django.views.decorators.http import require_POST
 
 from reco_app import conf
 from reco_app.models import ModelVersion, SuppressedSubject
-from reco_app.training.report import COLUMNS, fmt, header
+from reco_app.training.report import COLUMNS, fmt, header, ordered
 
 
 def _metric(version: ModelVersion, name: str) -> str:
@@ -65,7 +65,7 @@ class ModelVersionAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("evaluation"))
     def evaluation_table(self, obj: ModelVersion) -> str:
-        rows = obj.evaluation.get("rows") or {}
+        rows = ordered(obj.evaluation.get("rows") or {})
         if not rows:
             return "—"
         k = int(obj.evaluation.get("k", 10))

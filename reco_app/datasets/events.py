@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+import gc
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,13 +46,27 @@ class EventArrays:
     types: np.ndarray
     values: np.ndarray
     timestamps: np.ndarray
+    #: Matrix rows/columns of each event, once :meth:`encode` has run (-1 = not in the map).
+    rows: np.ndarray | None = None
+    cols: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(len(self.subjects))
 
     def select(self, mask: np.ndarray) -> EventArrays:
+        pick = (lambda a: None if a is None else a[mask])
         return EventArrays(
-            self.subjects[mask], self.products[mask], self.types[mask], self.values[mask], self.timestamps[mask]
+            self.subjects[mask], self.products[mask], self.types[mask], self.values[mask], self.timestamps[mask],
+            pick(self.rows), pick(self.cols),
+        )
+
+    def encode(self, user_index: dict[str, int], item_index: dict[str, int]) -> EventArrays:
+        """The same events with their matrix positions looked up once (reused by subsets)."""
+        from reco_app.datasets.idmaps import encode
+
+        return EventArrays(
+            self.subjects, self.products, self.types, self.values, self.timestamps,
+            encode(self.subjects, user_index), encode(self.products, item_index),
         )
 
     @classmethod
@@ -62,15 +78,15 @@ class EventArrays:
         return cls(
             np.array(subjects, dtype=object),
             np.array(products, dtype=object),
-            np.array(types, dtype=object),
-            np.array([np.nan if v is None else float(v) for v in values], dtype=np.float64),
+            np.array(types, dtype=str),  # fixed-width: comparisons are vectorised
+            np.array([np.nan if v is None else v for v in values], dtype=np.float64),
             np.array(stamps if isinstance(stamps[0], (int, float)) else [to_epoch(t) for t in stamps], dtype=np.float64),
         )
 
     @classmethod
     def empty(cls) -> EventArrays:
         obj = np.array([], dtype=object)
-        return cls(obj, obj.copy(), obj.copy(), np.zeros(0), np.zeros(0))
+        return cls(obj, obj.copy(), np.array([], dtype=str), np.zeros(0), np.zeros(0))
 
 
 def load_events(
@@ -94,11 +110,26 @@ def load_events(
     qs = qs.annotate(_epoch=EpochSeconds("timestamp")).order_by().values_list(
         "subject", "product_key", "event_type", "value", "_epoch"
     )
-    rows = _fetch(qs)
-    events = EventArrays.from_rows(rows) if rows else EventArrays.empty()
+    with gc_paused():
+        rows = _fetch(qs)
+        events = EventArrays.from_rows(rows) if rows else EventArrays.empty()
+        del rows
     if exclude_subjects and len(events):
         events = events.select(~np.isin(events.subjects, np.array(list(exclude_subjects), dtype=object)))
     return events
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Millions of fresh row tuples would trigger repeated full garbage collections, each
+    walking every row read so far; nothing here makes reference cycles."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _fetch(qs: Any) -> list[tuple[Any, ...]]:

@@ -17,7 +17,9 @@ def stable_keys(*groups: Iterable[str], known: Iterable[str] = ()) -> np.ndarray
     seen = set(known_list)
     new: set[str] = set()
     for group in groups:
-        new.update(str(k) for k in group)
+        values = group.tolist() if isinstance(group, np.ndarray) else list(group)
+        new.update(values)
+    new = {str(k) for k in new}  # only the distinct keys are converted
     return np.array(known_list + sorted(new - seen), dtype=object)
 
 
@@ -28,4 +30,4 @@ def index_of(keys: np.ndarray) -> dict[str, int]:
 def encode(values: np.ndarray, index: dict[str, int]) -> np.ndarray:
     """Row/column numbers of ``values`` (-1 for keys not in the map)."""
     get = index.get
-    return np.fromiter((get(v, -1) for v in values), dtype=np.int64, count=len(values))
+    return np.array([get(v, -1) for v in values.tolist()], dtype=np.int64)

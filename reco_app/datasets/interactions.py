@@ -57,8 +57,10 @@ def build_interactions(
     shape = (len(user_index), len(item_index))
     if not len(events):
         return sp.csr_matrix(shape, dtype=np.float32)
-    rows = encode(events.subjects, user_index)
-    cols = encode(events.products, item_index)
+    if events.rows is not None and events.cols is not None:
+        rows, cols = events.rows, events.cols
+    else:
+        rows, cols = encode(events.subjects, user_index), encode(events.products, item_index)
     w = event_weights(events, weights) * decay(events.timestamps, now, half_life_days)
     keep = (rows >= 0) & (cols >= 0) & (w != 0)
     matrix = sp.coo_matrix((w[keep], (rows[keep], cols[keep])), shape=shape).tocsr()  # sums duplicates

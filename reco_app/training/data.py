@@ -18,7 +18,7 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from reco_app import conf
-from reco_app.datasets.events import CatalogArrays, EventArrays, load_catalog, load_events
+from reco_app.datasets.events import CatalogArrays, EventArrays, gc_paused, load_catalog, load_events
 from reco_app.datasets.features import FeatureMatrix, build_item_features, build_user_features, drop_identity
 from reco_app.datasets.idmaps import index_of, stable_keys
 from reco_app.datasets.interactions import DAY, binary, build_interactions
@@ -75,6 +75,7 @@ def prepare(
     user_keys = stable_keys(events.subjects)
     item_keys = stable_keys(catalog.keys, events.products)
     users, items = index_of(user_keys), index_of(item_keys)
+    events = events.encode(users, items)
     weights, half_life = cfg["EVENT_WEIGHTS"], cfg["TRAINING_HALF_LIFE_DAYS"]
     before = events.timestamps < t_cut
     train_events = events.select(before)
@@ -122,4 +123,5 @@ def load_training_data(until: dt.datetime | None = None, progress: Progress = no
     progress("load", 1, 2)
     catalog = load_catalog()
     progress("load", 2, 2)
-    return prepare(events, catalog, until=until, cfg=settings_snapshot(), user_feature_provider=user_feature_provider())
+    with gc_paused():
+        return prepare(events, catalog, until=until, cfg=settings_snapshot(), user_feature_provider=user_feature_provider())

@@ -13,7 +13,6 @@ from collections.abc import Callable
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.stats import rankdata
 
 #: scores for a batch of user rows → (len(rows), n_items) array
 Scorer = Callable[[np.ndarray], np.ndarray]
@@ -81,20 +80,30 @@ def evaluate(
         totals["ndcg"] += float(((hits * discounts[: top.shape[1]]).sum(axis=1) / ideal).sum())
         precision_at = np.cumsum(hits, axis=1) / np.arange(1, top.shape[1] + 1)
         totals["map"] += float(((precision_at * hits).sum(axis=1) / np.minimum(n_rel, k)).sum())
-        # AUC over the candidates (seen products excluded: +inf puts them above everything,
-        # so they never count as a negative ranked below a positive).
-        if not with_auc:
-            continue
-        ranks = rankdata(np.where(seen, np.inf, np.nan_to_num(scores, neginf=-1e300)), axis=1)
-        n_neg = n_items - seen.sum(axis=1) - n_rel
-        ok = n_neg > 0
-        pos_rank_sum = (ranks * relevant).sum(axis=1)
-        auc = (pos_rank_sum - n_rel * (n_rel + 1) / 2) / np.maximum(n_rel * n_neg, 1)
-        totals["auc"] += float(auc[ok].sum())
-        auc_users += int(ok.sum())
+        if with_auc:
+            auc_sum, n_auc = auc(scores, seen, relevant)
+            totals["auc"] += auc_sum
+            auc_users += n_auc
     n = len(users)
     result: dict[str, float | None] = {m: totals[m] / n for m in ("precision", "recall", "ndcg", "map")}
     result["auc"] = totals["auc"] / auc_users if auc_users else None
     result["coverage"] = float(shown.sum() / n_items) if n_items else None
     result["cold_recall"] = (cold_hits / cold_total) if cold_total else None
     return result
+
+
+def auc(scores: np.ndarray, seen: np.ndarray, relevant: np.ndarray) -> tuple[float, int]:
+    """Per shopper, the chance that a relevant product outranks a non-relevant candidate
+    (ties count half; seen products are not candidates). Returns (sum over rows, rows)."""
+    total, n = 0.0, 0
+    for r in range(scores.shape[0]):
+        candidates = ~seen[r]
+        s, rel = scores[r][candidates], relevant[r][candidates]
+        negatives = np.sort(s[~rel])
+        positives = s[rel]
+        if not len(negatives) or not len(positives):
+            continue
+        below = np.searchsorted(negatives, positives, "left") + np.searchsorted(negatives, positives, "right")
+        total += float(below.sum()) / (2.0 * len(positives) * len(negatives))
+        n += 1
+    return total, n

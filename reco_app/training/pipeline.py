@@ -118,6 +118,7 @@ def run(
     table = evaluation_table(data, result.model, split.test, k, with_baselines=with_baselines)
     table["validation_users"] = int(len(split.validation))
     table["epochs"] = result.epochs
+    table["epochs_run"] = len(result.history)
     progress("evaluate", 1, 1)
     model = result.model
     if refit and params.refit_epochs:

@@ -24,7 +24,7 @@ def fmt(value: Any) -> str:
 def format_table(evaluation: Mapping[str, Any]) -> str:
     """Plain-text table of ``evaluation["rows"]`` ({model: {metric: value}})."""
     k = int(evaluation.get("k", 10))
-    rows = evaluation.get("rows") or {}
+    rows = ordered(evaluation.get("rows") or {})
     head = ["model", *header(k)]
     body = [[name, *(fmt(metrics.get(c)) for c in COLUMNS)] for name, metrics in rows.items()]
     widths = [max(len(r[i]) for r in [head, *body]) for i in range(len(head))]
@@ -40,6 +40,10 @@ def format_table(evaluation: Mapping[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def metric_key(name: str, k: int) -> str:
-    """Settings name a metric as "ndcg@10"; the table stores "ndcg"."""
-    return name.split("@", 1)[0]
+ORDER = ("lightfm", "popularity", "trending", "cooccurrence")
+
+
+def ordered(rows: Mapping[str, Any]) -> dict[str, Any]:
+    """The model first, then the baselines (a JSON column may not keep key order)."""
+    rank = {name: i for i, name in enumerate(ORDER)}
+    return {name: rows[name] for name in sorted(rows, key=lambda n: (rank.get(n, len(ORDER)), n))}
