@@ -83,6 +83,9 @@ def seed(n_events: int, n_users: int, n_items: int) -> None:
             now = UNTIL.isoformat()
             for u, i, k, ts in zip(users, items, kinds, stamps, strict=True):
                 copy.write_row((uuid.uuid4(), f"u{u}", "", f"P{i:06d}", k, "", "{}", "granted", "bench", ts, now))
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE reco_app_event")
+        cursor.execute("ANALYZE reco_app_catalogitem")
     print(f"seeded in {time.perf_counter() - t0:.1f}s")
 
 

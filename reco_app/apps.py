@@ -15,6 +15,7 @@ class RecoAppConfig(AppConfig):
 
         signals.connect_catalog_signals()
 
+        from reco_app.training import checks as training_checks  # noqa: F401
         from reco_app.training import suppression
 
         suppression.register()

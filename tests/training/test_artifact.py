@@ -49,3 +49,20 @@ def test_a_tampered_artifact_is_refused(trained, settings) -> None:  # type: ign
     path.write_bytes(bytes(payload))
     with pytest.raises(ArtifactError):
         load_artifact("tampered")
+
+
+def test_a_product_added_after_training_gets_a_vector_near_its_category(trained, small_shop) -> None:  # type: ignore[no-untyped-def]
+    from reco_app.datasets.events import CatalogArrays
+    from reco_app.training.cold import embed_items
+
+    data, _, artifact = trained
+    known = small_shop.catalog[0]
+    new = CatalogArrays.from_rows([{**known, "product_key": "BRAND-NEW"}, known])
+    emb, bias = embed_items(artifact, new)
+    index = artifact.item_index()
+    np.testing.assert_allclose(emb[1], artifact.item_embeddings[index[known["product_key"]]], rtol=1e-5, atol=1e-6)
+    unit = artifact.item_embeddings / np.linalg.norm(artifact.item_embeddings, axis=1, keepdims=True)
+    cosine = unit @ (emb[0] / np.linalg.norm(emb[0]))
+    same = np.array([r["category"] == known["category"] for r in small_shop.catalog])
+    order = [index[r["product_key"]] for r in small_shop.catalog]
+    assert cosine[order][same].mean() > cosine[order][~same].mean() + 0.2

@@ -146,3 +146,11 @@ def test_reco_train_prints_the_evaluation_table(stored_shop, capsys, settings) -
     out = capsys.readouterr().out
     assert "lightfm" in out and "popularity" in out and "cooccurrence" in out
     assert "is active" in out
+
+
+def test_system_checks_reject_bad_training_settings(settings) -> None:  # type: ignore[no-untyped-def]
+    from reco_app.training.checks import check_training_settings
+
+    assert check_training_settings() == []
+    settings.RECO_APP = {**settings.RECO_APP, "TRAINING_LOSS": "mse", "TRAINING_GUARDRAIL_METRIC": "ndcg@5", "TRAINING_EPOCHS": 0}
+    assert sorted(e.id for e in check_training_settings()) == ["reco_app.E401", "reco_app.E402", "reco_app.E403"]
