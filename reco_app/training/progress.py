@@ -19,7 +19,7 @@ class ProgressBar:
 
     def __call__(self, stage: str, done: int, total: int) -> None:
         if stage != self.stage:
-            if self.stage:
+            if self.stage and self.tty:
                 self.stream.write("\n")
             self.stage, self.started = stage, time.monotonic()
         filled = int(self.width * done / total) if total else self.width

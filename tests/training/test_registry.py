@@ -154,3 +154,11 @@ def test_system_checks_reject_bad_training_settings(settings) -> None:  # type: 
     assert check_training_settings() == []
     settings.RECO_APP = {**settings.RECO_APP, "TRAINING_LOSS": "mse", "TRAINING_GUARDRAIL_METRIC": "ndcg@5", "TRAINING_EPOCHS": 0}
     assert sorted(e.id for e in check_training_settings()) == ["reco_app.E401", "reco_app.E402", "reco_app.E403"]
+
+
+def test_reco_tune_reports_every_trial_and_the_best(stored_shop, capsys) -> None:  # type: ignore[no-untyped-def]
+    call_command("reco_tune", "--trials", "2", "--epochs", "2", "--space", '{"no_components": [8, 16]}')
+    out = capsys.readouterr().out
+    assert "trial  1:" in out and "trial  2:" in out and '"no_components": 8' in out
+    assert "best: ndcg@10=" in out
+    assert not ModelVersion.objects.exists()  # tuning registers nothing
