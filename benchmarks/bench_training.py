@@ -27,16 +27,16 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "example_shop.settings")
 os.environ.setdefault("RECO_VAR_DIR", str(Path(tempfile.gettempdir()) / "reco-bench-training"))
 
-import django  # noqa: E402
+import django
 
 django.setup()
 
-import numpy as np  # noqa: E402
-from django.conf import settings  # noqa: E402
-from django.core.management import call_command  # noqa: E402
-from django.db import connection, transaction  # noqa: E402
+import numpy as np
+from django.conf import settings
+from django.core.management import call_command
+from django.db import connection, transaction
 
-from reco_app.models import CatalogItem, Event  # noqa: E402
+from reco_app.models import CatalogItem, Event
 
 UNTIL = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
 TYPES = np.array(["product_view", "add_to_cart", "purchase", "remove_from_cart"], dtype=object)

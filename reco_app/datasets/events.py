@@ -51,7 +51,7 @@ class EventArrays:
     cols: np.ndarray | None = None
 
     def __len__(self) -> int:
-        return int(len(self.subjects))
+        return len(self.subjects)
 
     def select(self, mask: np.ndarray) -> EventArrays:
         pick = (lambda a: None if a is None else a[mask])
@@ -153,7 +153,7 @@ class CatalogArrays:
     available: np.ndarray
 
     def __len__(self) -> int:
-        return int(len(self.keys))
+        return len(self.keys)
 
     @classmethod
     def from_rows(cls, rows: Sequence[dict[str, Any]]) -> CatalogArrays:

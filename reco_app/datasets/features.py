@@ -22,9 +22,7 @@ from reco_app.datasets.events import CatalogArrays
 
 TOKEN = re.compile(r"[a-z0-9][a-z0-9\-]{2,}")
 STOPWORDS = frozenset(
-    "the and for with you your our this that from are was were has have had not but all any can "
-    "its it's into out over more most very will just than then them they their there which what "
-    "who how why when where made make also each other such only own same too per".split()
+    ["the", "and", "for", "with", "you", "your", "our", "this", "that", "from", "are", "was", "were", "has", "have", "had", "not", "but", "all", "any", "can", "its", "it's", "into", "out", "over", "more", "most", "very", "will", "just", "than", "then", "them", "they", "their", "there", "which", "what", "who", "how", "why", "when", "where", "made", "make", "also", "each", "other", "such", "only", "own", "same", "too", "per"]
 )
 
 

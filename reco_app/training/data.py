@@ -18,8 +18,19 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from reco_app import conf
-from reco_app.datasets.events import CatalogArrays, EventArrays, gc_paused, load_catalog, load_events
-from reco_app.datasets.features import FeatureMatrix, build_item_features, build_user_features, drop_identity
+from reco_app.datasets.events import (
+    CatalogArrays,
+    EventArrays,
+    gc_paused,
+    load_catalog,
+    load_events,
+)
+from reco_app.datasets.features import (
+    FeatureMatrix,
+    build_item_features,
+    build_user_features,
+    drop_identity,
+)
 from reco_app.datasets.idmaps import index_of, stable_keys
 from reco_app.datasets.interactions import DAY, binary, build_interactions
 

@@ -15,7 +15,12 @@ from django.utils import timezone
 
 from reco_app import conf
 from reco_app.datasets.events import load_catalog, load_events
-from reco_app.datasets.features import build_item_features, build_user_features_fixed, drop_identity, FeatureMatrix
+from reco_app.datasets.features import (
+    FeatureMatrix,
+    build_item_features,
+    build_user_features_fixed,
+    drop_identity,
+)
 from reco_app.datasets.idmaps import index_of
 from reco_app.datasets.interactions import build_interactions
 from reco_app.models import ModelVersion

@@ -14,7 +14,7 @@ from reco_app.datasets.features import FeatureMatrix
 from reco_app.training import baselines
 from reco_app.training.artifact import ModelArtifact
 from reco_app.training.data import Progress, TrainingData, no_progress
-from reco_app.training.metrics import Scorer, evaluate, eval_users
+from reco_app.training.metrics import Scorer, eval_users, evaluate
 from reco_app.training.params import TrainParams
 from reco_app.training.trainer import FitResult, fit, fit_more, representations
 
@@ -77,7 +77,7 @@ def evaluation_table(
         "k": k,
         "cutoff": data.cutoff.isoformat(),
         "until": data.until.isoformat(),
-        "users": int(len(users)),
+        "users": len(users),
         "cold_items": int(data.cold_items.sum()),
         "rows": rows,
     }
@@ -116,7 +116,7 @@ def run(
     )
     progress("evaluate", 0, 1)
     table = evaluation_table(data, result.model, split.test, k, with_baselines=with_baselines)
-    table["validation_users"] = int(len(split.validation))
+    table["validation_users"] = len(split.validation)
     table["epochs"] = result.epochs
     table["epochs_run"] = len(result.history)
     progress("evaluate", 1, 1)

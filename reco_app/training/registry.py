@@ -17,6 +17,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from reco_app import cache, conf, signals
+from reco_app.datasets.features import identity_mask
 from reco_app.models import ModelVersion
 from reco_app.training import artifact as artifacts
 from reco_app.training.data import Progress, TrainingData, load_training_data, no_progress
@@ -25,7 +26,6 @@ from reco_app.training.params import TrainParams
 from reco_app.training.pipeline import RunResult, run, to_artifact
 from reco_app.training.state import delete_state, save_state
 from reco_app.training.trainer import model_state
-from reco_app.datasets.features import identity_mask
 
 logger = logging.getLogger(__name__)
 Status = ModelVersion.Status

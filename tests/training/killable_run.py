@@ -10,10 +10,10 @@ import django
 
 django.setup()
 
-from django.core.files.storage import FileSystemStorage  # noqa: E402
+from django.core.files.storage import FileSystemStorage
 
-from reco_app.training import registry  # noqa: E402
-from tests.training.synthetic import UNTIL  # noqa: E402
+from reco_app.training import registry
+from tests.training.synthetic import UNTIL
 
 marker = sys.argv[1]
 original = FileSystemStorage._save

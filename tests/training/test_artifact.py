@@ -32,7 +32,7 @@ def test_scores_from_the_loaded_artifact_equal_the_model_predictions(trained) ->
 
 
 def test_a_new_product_gets_its_vector_from_the_feature_embeddings(trained) -> None:  # type: ignore[no-untyped-def]
-    data, model, artifact = trained
+    data, _model, artifact = trained
     row = data.item_features.matrix[0]
     vector = row.data @ artifact.feature_embeddings[row.indices]
     np.testing.assert_allclose(vector, artifact.item_embeddings[0], rtol=1e-5, atol=1e-6)
@@ -55,10 +55,10 @@ def test_a_product_added_after_training_gets_a_vector_near_its_category(trained,
     from reco_app.datasets.events import CatalogArrays
     from reco_app.training.cold import embed_items
 
-    data, _, artifact = trained
+    _data, _, artifact = trained
     known = small_shop.catalog[0]
     new = CatalogArrays.from_rows([{**known, "product_key": "BRAND-NEW"}, known])
-    emb, bias = embed_items(artifact, new)
+    emb, _bias = embed_items(artifact, new)
     index = artifact.item_index()
     np.testing.assert_allclose(emb[1], artifact.item_embeddings[index[known["product_key"]]], rtol=1e-5, atol=1e-6)
     unit = artifact.item_embeddings / np.linalg.norm(artifact.item_embeddings, axis=1, keepdims=True)

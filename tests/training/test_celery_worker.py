@@ -49,7 +49,7 @@ def celery_worker_process(postgres_db, transactional_db, tmp_path):  # type: ign
 def test_a_celery_worker_trains_and_activates_a_model(celery_worker_process, stored_shop) -> None:  # type: ignore[no-untyped-def]
     from reco_app.tasks import train_full
 
-    app, log = celery_worker_process
+    _app, log = celery_worker_process
     train_full.delay(until=UNTIL.isoformat())
     deadline = time.monotonic() + 120
     version = None
