@@ -43,19 +43,24 @@ def trending(recent: sp.csr_matrix, train: sp.csr_matrix) -> Scorer:
 
 def cooccurrence(train: sp.csr_matrix) -> Scorer:
     """Item-to-item: products most often engaged with by the shoppers of the user's products
-    (cosine-normalised co-occurrence counts), summed over the user's history."""
+    (cosine-normalised co-occurrence counts), summed over the user's history.
+
+    ``score_j = Σ_i x_ri · c_ij / (‖i‖·‖j‖)`` is computed through the shoppers
+    (``((x_r / ‖·‖) @ Xᵀ) @ (X / ‖·‖)``) instead of materialising the item×item matrix,
+    which for a large catalog is the costly part. The diagonal (an item with itself) only
+    touches the user's own products, which the evaluation excludes anyway.
+    """
     x = binary(train)
-    counts = (x.T @ x).tocsr().astype(np.float64)
-    counts.setdiag(0)
-    counts.eliminate_zeros()
     norms = np.sqrt(np.asarray(x.sum(axis=0)).ravel()).astype(np.float64)
     norms[norms == 0] = 1.0
-    sim = sp.csr_matrix(sp.diags(1.0 / norms) @ counts @ sp.diags(1.0 / norms))
+    scaled = sp.csr_matrix(x @ sp.diags(1.0 / norms))
+    xt = sp.csr_matrix(x.T)  # items × users
     pop = _known(train)
     tie = pop / (pop.max() + 1.0) * 1e-6 if len(pop) else pop
 
     def score(rows: np.ndarray) -> np.ndarray:
-        s = (x[rows] @ sim).toarray() + tie
+        through_users = scaled[rows] @ xt
+        s = (through_users @ scaled).toarray() + tie
         s[:, pop == 0] = -np.inf
         return s
 

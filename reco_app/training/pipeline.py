@@ -38,11 +38,15 @@ def split_users(data: TrainingData, max_users: int | None = None) -> Split:
 
 def model_scorer(model: LightFM, data: TrainingData) -> Scorer:
     """Scores as of the cutoff (the item features the model was fitted with)."""
-    ib, ie, ub, ue = representations(model, data.train_item_features, _features(data.user_features))
-    ie64, ib64, ue64, ub64 = (a.astype(np.float64) for a in (ie, ib, ue, ub))
+    ib, ie = model.get_item_representations(data.train_item_features)
+    ie64, ib64 = ie.astype(np.float64), ib.astype(np.float64)
+    if data.user_features is None:  # identity user features: the rows are the representations
+        ue, ub = model.user_embeddings, model.user_biases
+    else:
+        ub, ue = model.get_user_representations(data.user_features.matrix)
 
     def score(rows: np.ndarray) -> np.ndarray:
-        return ue64[rows] @ ie64.T + ib64[None, :] + ub64[rows, None]
+        return ue[rows].astype(np.float64) @ ie64.T + ib64[None, :] + ub[rows, None].astype(np.float64)
 
     return score
 

@@ -25,7 +25,7 @@ def state_name(name: str) -> str:
 def save_state(name: str, arrays: dict[str, np.ndarray], storage: Storage | None = None) -> str:
     storage = storage or get_storage()
     buf = io.BytesIO()
-    np.savez_compressed(buf, **{k: np.asarray(v) for k, v in arrays.items()})  # type: ignore[arg-type]
+    np.savez(buf, **{k: np.asarray(v) for k, v in arrays.items()})  # type: ignore[arg-type]  # float noise compresses badly
     payload = buf.getvalue()
     target = state_name(name)
     if storage.exists(target):
