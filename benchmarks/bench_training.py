@@ -94,12 +94,13 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--users", type=int, default=60_000)
     parser.add_argument("--items", type=int, default=6_000)
-    parser.add_argument("--epochs", type=int, default=15)
+    parser.add_argument("--epochs", type=int, default=None, help="TRAINING_EPOCHS (default: the setting's default)")
     args = parser.parse_args()
     if connection.vendor != "postgresql":
         sys.exit("bench_training needs PostgreSQL: set DATABASE_URL=postgres://...")
     call_command("migrate", verbosity=0)
-    settings.RECO_APP = {**settings.RECO_APP, "TRAINING_EPOCHS": args.epochs, "TRAINING_THREADS": 2}
+    overrides = {"TRAINING_THREADS": 2} | ({"TRAINING_EPOCHS": args.epochs} if args.epochs else {})
+    settings.RECO_APP = {**settings.RECO_APP, **overrides}
     from reco_app import conf
 
     conf.get_config.cache_clear()
