@@ -54,7 +54,6 @@ def evaluate(
     n_items = train.shape[1]
     if not len(users):
         return {m: None for m in METRICS}
-    discounts = 1.0 / np.log2(np.arange(2, k + 2))
     totals = dict.fromkeys(("precision", "recall", "ndcg", "map", "auc"), 0.0)
     auc_users = 0
     shown = np.zeros(n_items, dtype=bool)
@@ -76,8 +75,7 @@ def evaluate(
         n_hits = hits.sum(axis=1)
         totals["precision"] += float((n_hits / k).sum())
         totals["recall"] += float((n_hits / n_rel).sum())
-        ideal = np.array([discounts[: min(n, k)].sum() for n in n_rel])
-        totals["ndcg"] += float(((hits * discounts[: top.shape[1]]).sum(axis=1) / ideal).sum())
+        totals["ndcg"] += float(ndcg_rows(hits, n_rel, k).sum())
         precision_at = np.cumsum(hits, axis=1) / np.arange(1, top.shape[1] + 1)
         totals["map"] += float(((precision_at * hits).sum(axis=1) / np.minimum(n_rel, k)).sum())
         if with_auc:
@@ -107,3 +105,33 @@ def auc(scores: np.ndarray, seen: np.ndarray, relevant: np.ndarray) -> tuple[flo
         total += float(below.sum()) / (2.0 * len(positives) * len(negatives))
         n += 1
     return total, n
+
+
+def ndcg_rows(hits: np.ndarray, n_rel: np.ndarray, k: int) -> np.ndarray:
+    """NDCG@k per row from the hit matrix of the top-k lists (binary relevance)."""
+    discounts = 1.0 / np.log2(np.arange(2, k + 2))
+    ideal = np.cumsum(discounts)[np.minimum(n_rel, k) - 1]
+    return (hits * discounts[: hits.shape[1]]).sum(axis=1) / ideal
+
+
+class NdcgValidator:
+    """Mean NDCG@k of a fixed set of shoppers, with their masks prepared once (it runs after
+    every epoch)."""
+
+    def __init__(self, train: sp.csr_matrix, test: sp.csr_matrix, users: np.ndarray, k: int, batch_size: int = 512) -> None:
+        self.k = k
+        self.batches = []
+        for start in range(0, len(users), batch_size):
+            rows = users[start : start + batch_size]
+            seen = train[rows].toarray() > 0
+            relevant = (test[rows].toarray() > 0) & ~seen
+            self.batches.append((rows, seen, relevant, relevant.sum(axis=1)))
+        self.n = len(users)
+
+    def __call__(self, scorer: Scorer) -> float:
+        total = 0.0
+        for rows, seen, relevant, n_rel in self.batches:
+            scores = np.where(seen, -np.inf, scorer(rows))
+            hits = np.take_along_axis(relevant, topk(scores, self.k), axis=1)
+            total += float(ndcg_rows(hits, n_rel, self.k).sum())
+        return total / self.n if self.n else 0.0

@@ -14,7 +14,7 @@ from reco_app.datasets.features import FeatureMatrix
 from reco_app.training import baselines
 from reco_app.training.artifact import ModelArtifact
 from reco_app.training.data import Progress, TrainingData, no_progress
-from reco_app.training.metrics import Scorer, eval_users, evaluate
+from reco_app.training.metrics import NdcgValidator, Scorer, eval_users, evaluate
 from reco_app.training.params import TrainParams
 from reco_app.training.trainer import FitResult, fit, fit_more, representations
 
@@ -58,9 +58,10 @@ def _features(fm: Any) -> Any:
 def validator(data: TrainingData, users: np.ndarray, k: int) -> Any:
     if not len(users):
         return None
+    ndcg = NdcgValidator(data.train, data.test, users, k)
 
     def validate(model: LightFM) -> float:
-        return float(evaluate(model_scorer(model, data), data.train, data.test, users, k=k, with_auc=False)["ndcg"] or 0.0)
+        return ndcg(model_scorer(model, data))
 
     return validate
 
