@@ -22,3 +22,8 @@ class RecoAppConfig(AppConfig):
         from reco_app.segments import service as segments_service
 
         segments_service.connect()
+
+        from reco_app.training import checks as training_checks  # noqa: F401
+        from reco_app.training import suppression
+
+        suppression.register()

@@ -103,6 +103,31 @@ DEFAULTS: dict[str, Any] = {
 
     # --- training ---------------------------------------------------------------------
     # (keys added by the training area go below this line)
+    "TRAINING_LOSS": "warp",
+    "TRAINING_COMPONENTS": 32,
+    "TRAINING_EPOCHS": 30,
+    "TRAINING_LEARNING_RATE": 0.02,
+    "TRAINING_ITEM_ALPHA": 1e-6,
+    "TRAINING_USER_ALPHA": 1e-6,
+    "TRAINING_MAX_SAMPLED": 10,
+    "TRAINING_RANDOM_STATE": 42,
+    "TRAINING_THREADS": 0,  # 0 = one per CPU core
+    "TRAINING_PATIENCE": 3,  # early stopping: epochs without validation gain
+    "TRAINING_REFIT_EPOCHS": 2,  # after evaluation, epochs over all data incl. the holdout
+    "TRAINING_INCREMENTAL_EPOCHS": 3,
+    "TRAINING_WINDOW_DAYS": 365,
+    "TRAINING_HALF_LIFE_DAYS": 90,
+    "TRAINING_HOLDOUT_DAYS": 14,
+    "TRAINING_EVAL_K": 10,
+    "TRAINING_EVAL_EVENT_TYPES": ["purchase", "add_to_cart"],
+    "TRAINING_EVAL_MAX_USERS": 2000,
+    "TRAINING_TRENDING_DAYS": 7,
+    "TRAINING_PRICE_BANDS": 5,
+    "TRAINING_MAX_VOCABULARY": 2000,
+    "TRAINING_GUARDRAIL_METRIC": "ndcg@10",
+    "TRAINING_GUARDRAIL_TOLERANCE": 0.0,
+    "TRAINING_AUTO_ACTIVATE": True,
+    "TRAINING_TIME_LIMIT": 3 * 3600,
 
     # --- serving ----------------------------------------------------------------------
     # (keys added by the serving area go below this line)

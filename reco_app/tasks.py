@@ -6,6 +6,7 @@ Celery's autodiscovery imports this module, which re-exports every area's tasks.
 # tracking & consent
 from reco_app.tracking.tasks import purge_events  # noqa: F401,E402
 # training
+from reco_app.training.tasks import evaluate, train_full, train_incremental  # noqa: E402,F401
 # serving
 # merchandising rules
 # segments

@@ -8,6 +8,7 @@ from reco_app.models.registry import ModelVersion
 # tracking & consent
 from reco_app.models.consent import ConsentRecord  # noqa: E402
 # training
+from reco_app.models.training import SuppressedSubject
 # merchandising rules
 from reco_app.models.rules import Rule, RuleChange  # noqa: E402,F401
 # segments
@@ -27,3 +28,4 @@ __all__ = [
     "SegmentMembership",
     "SegmentSizeSnapshot",
 ]
+__all__ = ["CatalogItem", "DroppedEventCount", "Event", "EventType", "ModelVersion", "SuppressedSubject"]

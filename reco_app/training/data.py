@@ -1,0 +1,138 @@
+"""Everything one training run needs, built from events and the catalog snapshot.
+
+Time-based split: ``cutoff = until - TRAINING_HOLDOUT_DAYS``. The model is fitted on the
+events before the cutoff, validated/evaluated on purchases and carts after it, then (refit)
+trained a few more epochs on all events so the active model knows the latest days too.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+from django.utils import timezone
+from django.utils.module_loading import import_string
+
+from reco_app import conf
+from reco_app.datasets.events import (
+    CatalogArrays,
+    EventArrays,
+    gc_paused,
+    load_catalog,
+    load_events,
+)
+from reco_app.datasets.features import (
+    FeatureMatrix,
+    build_item_features,
+    build_user_features,
+    drop_identity,
+)
+from reco_app.datasets.idmaps import index_of, stable_keys
+from reco_app.datasets.interactions import DAY, binary, build_interactions
+
+Progress = Callable[[str, int, int], None]
+
+
+def no_progress(stage: str, done: int, total: int) -> None:
+    return None
+
+
+@dataclass
+class TrainingData:
+    user_keys: np.ndarray
+    item_keys: np.ndarray
+    item_features: FeatureMatrix  # identity only for products with interactions (all events)
+    train_item_features: sp.csr_matrix  # identity only for products with interactions before the cutoff
+    user_features: FeatureMatrix | None
+    full: sp.csr_matrix  # all events, decayed to ``until``
+    train: sp.csr_matrix  # events before the cutoff, decayed to the cutoff
+    test: sp.csr_matrix  # purchases/carts in the holdout (binary)
+    recent: sp.csr_matrix  # the trending window just before the cutoff
+    cold_items: np.ndarray  # launched at or after the cutoff
+    data_from: dt.datetime | None
+    cutoff: dt.datetime
+    until: dt.datetime
+    n_events: int
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.full.shape  # type: ignore[return-value]
+
+
+def settings_snapshot() -> dict[str, Any]:
+    keys = (
+        "EVENT_WEIGHTS", "TRAINING_HALF_LIFE_DAYS", "TRAINING_HOLDOUT_DAYS", "TRAINING_WINDOW_DAYS",
+        "TRAINING_EVAL_EVENT_TYPES", "TRAINING_TRENDING_DAYS", "TRAINING_PRICE_BANDS",
+        "TRAINING_MAX_VOCABULARY",
+    )
+    return {k: conf.get(k) for k in keys}
+
+
+def prepare(
+    events: EventArrays,
+    catalog: CatalogArrays,
+    *,
+    until: dt.datetime,
+    cfg: dict[str, Any],
+    user_feature_provider: Callable[[list[str]], dict[str, list[str]]] | None = None,
+) -> TrainingData:
+    """Pure: arrays in, matrices out (``cfg`` as :func:`settings_snapshot`)."""
+    cutoff = until - dt.timedelta(days=float(cfg["TRAINING_HOLDOUT_DAYS"]))
+    t_until, t_cut = until.timestamp(), cutoff.timestamp()
+    user_keys = stable_keys(events.subjects)
+    item_keys = stable_keys(catalog.keys, events.products)
+    users, items = index_of(user_keys), index_of(item_keys)
+    events = events.encode(users, items)
+    weights, half_life = cfg["EVENT_WEIGHTS"], cfg["TRAINING_HALF_LIFE_DAYS"]
+    before = events.timestamps < t_cut
+    train_events = events.select(before)
+    full = build_interactions(events, users, items, weights, now=t_until, half_life_days=half_life)
+    train = build_interactions(train_events, users, items, weights, now=t_cut, half_life_days=half_life)
+    holdout = events.select(~before & np.isin(events.types, list(cfg["TRAINING_EVAL_EVENT_TYPES"])))
+    test = binary(build_interactions(holdout, users, items, {t: 1.0 for t in cfg["TRAINING_EVAL_EVENT_TYPES"]}, now=t_until))
+    trend_days = float(cfg["TRAINING_TRENDING_DAYS"])
+    recent = build_interactions(
+        train_events.select(train_events.timestamps >= t_cut - trend_days * DAY),
+        users, items, weights, now=t_cut, half_life_days=trend_days / 2,
+    )
+    launched = dict(zip((str(k) for k in catalog.keys), catalog.launched, strict=True))
+    cold = np.array([launched.get(str(k), np.nan) >= t_cut for k in item_keys], dtype=bool)
+    item_features = build_item_features(
+        catalog, item_keys, price_bands=int(cfg["TRAINING_PRICE_BANDS"]),
+        max_vocabulary=int(cfg["TRAINING_MAX_VOCABULARY"]),
+    )
+    train_features = drop_identity(item_features, item_keys, np.diff(train.tocsc().indptr) == 0)
+    item_features.matrix = drop_identity(item_features, item_keys, np.diff(full.tocsc().indptr) == 0)
+    first = float(events.timestamps.min()) if len(events) else None
+    return TrainingData(
+        user_keys=user_keys, item_keys=item_keys, item_features=item_features,
+        train_item_features=train_features,
+        user_features=build_user_features(user_keys, user_feature_provider),
+        full=full, train=train, test=test, recent=recent, cold_items=cold,
+        data_from=dt.datetime.fromtimestamp(first, tz=dt.UTC) if first is not None else None,
+        cutoff=cutoff, until=until, n_events=len(events),
+    )
+
+
+def user_feature_provider() -> Callable[[list[str]], dict[str, list[str]]] | None:
+    path = conf.get("USER_FEATURES_PROVIDER")
+    return import_string(path) if path else None
+
+
+def load_training_data(until: dt.datetime | None = None, progress: Progress = no_progress) -> TrainingData:
+    """Read consented events of the training window and the catalog, then :func:`prepare`."""
+    from reco_app.training.suppression import suppressed_subjects
+
+    until = until or timezone.now()
+    since = until - dt.timedelta(days=float(conf.get("TRAINING_WINDOW_DAYS")))
+    progress("load", 0, 2)
+    events = load_events(since=since, until=until, exclude_subjects=suppressed_subjects())
+    progress("load", 1, 2)
+    catalog = load_catalog()
+    progress("load", 2, 2)
+    with gc_paused():
+        return prepare(events, catalog, until=until, cfg=settings_snapshot(), user_feature_provider=user_feature_provider())

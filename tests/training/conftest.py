@@ -1,0 +1,34 @@
+from __future__ import annotations
+
+import pytest
+from django.conf import settings as django_settings
+
+from tests.training.synthetic import Shop, make_shop, save_shop
+
+FAST = {
+    "TRAINING_EPOCHS": 8,
+    "TRAINING_COMPONENTS": 16,
+    "TRAINING_THREADS": 1,
+    "TRAINING_PATIENCE": 3,
+    "TRAINING_REFIT_EPOCHS": 1,
+    "TRAINING_INCREMENTAL_EPOCHS": 1,
+}
+
+
+@pytest.fixture
+def fast_training(settings, tmp_path):  # type: ignore[no-untyped-def]
+    """Small, single-threaded models and artifacts in a fresh media folder."""
+    settings.RECO_APP = {**django_settings.RECO_APP, **FAST}
+    settings.MEDIA_ROOT = tmp_path / "media"
+    return settings
+
+
+@pytest.fixture(scope="session")
+def small_shop() -> Shop:
+    return make_shop(n_users=80, n_items=60, events_per_user=15, seed=3)
+
+
+@pytest.fixture
+def stored_shop(db, small_shop, fast_training):  # type: ignore[no-untyped-def]
+    save_shop(small_shop)
+    return small_shop

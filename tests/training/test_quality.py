@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from reco_app.training.data import prepare, settings_snapshot
+from reco_app.training.metrics import evaluate, topk
+from reco_app.training.params import TrainParams
+from reco_app.training.pipeline import run
+from reco_app.training.report import format_table
+from tests.training.synthetic import UNTIL, make_shop
+
+
+def test_metrics_on_a_hand_made_ranking() -> None:
+    train = sp.csr_matrix(np.array([[1, 0, 0, 0, 0, 0]], dtype=np.float32))  # item 0 seen: excluded
+    test = sp.csr_matrix(np.array([[1, 1, 0, 1, 0, 0]], dtype=np.float32))  # relevant new: 1 and 3
+    scores = np.array([[9.0, 5.0, 4.0, 1.0, 3.0, 2.0]])  # ranking without item 0: 1, 2, 4, 5, 3
+    cold = np.array([False, False, False, True, False, False])
+    m = evaluate(lambda rows: scores, train, test, np.array([0]), k=2, cold_items=cold)
+    assert m["precision"] == pytest.approx(0.5)
+    assert m["recall"] == pytest.approx(0.5)
+    assert m["ndcg"] == pytest.approx(1 / (1 + 1 / np.log2(3)))
+    assert m["map"] == pytest.approx(0.5)
+    assert m["auc"] == pytest.approx(3 / 6)  # item 1 beats all 3 negatives, item 3 none
+    assert m["coverage"] == pytest.approx(2 / 6)
+    assert m["cold_recall"] == 0.0
+    assert topk(np.array([[1.0, 3.0, 3.0, 2.0]]), 3).tolist() == [[1, 2, 3]]
+
+
+@pytest.fixture(scope="module")
+def evaluation(django_db_blocker):  # type: ignore[no-untyped-def]
+    shop = make_shop()
+    data = prepare(shop.event_arrays(), shop.catalog_arrays(), until=UNTIL, cfg=settings_snapshot())
+    params = TrainParams.from_settings(num_threads=1, epochs=10, no_components=32)
+    return run(data, params, refit=False).evaluation
+
+
+def test_the_model_beats_popularity_and_finds_cold_products(evaluation) -> None:  # type: ignore[no-untyped-def]
+    rows = evaluation["rows"]
+    print(format_table(evaluation))
+    assert evaluation["users"] >= 50 and evaluation["cold_items"] > 0
+    for metric in ("precision", "ndcg"):
+        assert rows["lightfm"][metric] > rows["popularity"][metric]
+        assert rows["lightfm"][metric] > rows["cooccurrence"][metric]
+    assert rows["lightfm"]["cold_recall"] > 0.05
+    for baseline in ("popularity", "trending", "cooccurrence"):
+        assert rows[baseline]["cold_recall"] == 0.0
+
+
+def test_the_table_names_every_model_and_metric(evaluation) -> None:  # type: ignore[no-untyped-def]
+    table = format_table(evaluation)
+    assert "precision@10" in table and "ndcg@10" in table and "cold recall@10" in table
+    assert [line.split()[0] for line in table.splitlines()[2:6]] == ["lightfm", "popularity", "trending", "cooccurrence"]
