@@ -27,5 +27,5 @@ __all__ = [
     "SegmentKind",
     "SegmentMembership",
     "SegmentSizeSnapshot",
+    "SuppressedSubject",
 ]
-__all__ = ["CatalogItem", "DroppedEventCount", "Event", "EventType", "ModelVersion", "SuppressedSubject"]

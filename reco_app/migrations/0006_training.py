@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('reco_app', '0001_initial'),
+        ('reco_app', '0005_segments'),
     ]
 
     operations = [
