@@ -14,3 +14,7 @@ class RecoAppConfig(AppConfig):
         from reco_app import signals
 
         signals.connect_catalog_signals()
+
+        from reco_app.serving import receivers as serving_receivers
+
+        serving_receivers.connect()

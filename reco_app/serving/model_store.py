@@ -1,0 +1,183 @@
+"""The active model's arrays, loaded once per process and aligned to the catalog index.
+
+:func:`get_model` returns a :class:`ServingModel` whose item matrix has one row per
+catalog row (products the model never saw get a vector from their metadata features), or
+``None`` on a fresh install with no active model (serving then uses popularity and metadata).
+A new version is picked up without a restart: the registry bumps the ``"model"`` cache
+namespace on activation, and each process also re-reads the active version id every
+``MODEL_RECHECK_SECONDS`` (so a missed bump, e.g. while Redis was down, heals by itself).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from reco_app import cache, conf
+from reco_app.serving.features import catalog_feature_matrix
+from reco_app.serving.types import CatalogIndex
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class ServingModel:
+    version_id: int
+    sha256: str
+    catalog_version: str
+    item_vectors: np.ndarray  # float32 (n_catalog, d)
+    item_biases: np.ndarray  # float32 (n_catalog,)
+    known: np.ndarray  # bool (n_catalog,): the model trained on this product
+    unit_vectors: np.ndarray  # item_vectors scaled to unit length (cosine similarity)
+    user_index: dict[str, int] = field(default_factory=dict)
+    user_embeddings: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.float32))
+    user_biases: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
+
+    @property
+    def dim(self) -> int:
+        return int(self.item_vectors.shape[1])
+
+    def scores(self, vector: np.ndarray, with_bias: bool = True) -> np.ndarray:
+        """Score every catalog row against a user vector: one matrix-vector product."""
+        s = self.item_vectors @ vector
+        return s + self.item_biases if with_bias else s
+
+    def similar_to(self, rows: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
+        """Cosine similarity of every catalog row to the (weighted) mean of ``rows``."""
+        anchor = np.average(self.unit_vectors[rows], axis=0, weights=weights)
+        return self.unit_vectors @ anchor.astype(np.float32)
+
+
+def align(artifact: object, catalog: CatalogIndex, version_id: int = 0, sha256: str = "") -> ServingModel:
+    """Arrange an artifact's item arrays in catalog row order (metadata vectors for new items)."""
+    from reco_app.training.artifact import ModelArtifact
+
+    assert isinstance(artifact, ModelArtifact)
+    n, d = len(catalog), artifact.dim
+    vectors = np.zeros((n, d), np.float32)
+    biases = np.zeros(n, np.float32)
+    item_index = artifact.item_index()
+    rows = np.fromiter((item_index.get(str(k), -1) for k in catalog.keys), dtype=np.int64, count=n)
+    known = rows >= 0
+    vectors[known] = artifact.item_embeddings[rows[known]]
+    biases[known] = artifact.item_biases[rows[known]]
+    cold = np.flatnonzero(~known)
+    if len(cold) and len(artifact.feature_names):
+        feats = catalog_feature_matrix(catalog, [str(f) for f in artifact.feature_names], cold)
+        vectors[cold] = feats @ artifact.feature_embeddings.astype(np.float32)
+        biases[cold] = feats @ artifact.feature_biases.astype(np.float32)
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    norms[norms == 0] = 1.0
+    return ServingModel(
+        version_id=version_id,
+        sha256=sha256,
+        catalog_version=catalog.version,
+        item_vectors=vectors,
+        item_biases=biases,
+        known=known,
+        unit_vectors=(vectors / norms).astype(np.float32),
+        user_index=artifact.user_index(),
+        user_embeddings=artifact.user_embeddings.astype(np.float32),
+        user_biases=artifact.user_biases.astype(np.float32),
+    )
+
+
+class _Store:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.artifact: object | None = None
+        self.artifact_id: tuple[int, str] | None = None
+        self.model: ServingModel | None = None
+        self.key: tuple[int, str] | None = None  # (model namespace version, catalog version)
+        self.active: tuple[int, str] | None = None
+        self.checked_at = 0.0
+        self.failed: tuple[int, str] | None = None
+
+
+_store = _Store()
+
+
+def _active_version() -> tuple[int, str, str] | None:
+    from reco_app.models import ModelVersion
+
+    version = ModelVersion.objects.active()
+    if version is None or not version.artifact_name:
+        return None
+    return version.pk, version.sha256, version.artifact_name
+
+
+def get_model(catalog: CatalogIndex, model_ns: int | None = None) -> ServingModel | None:
+    """The active model aligned to ``catalog``, or ``None`` when no usable model is active."""
+    key = (cache.ns_version("model") if model_ns is None else model_ns, catalog.version)
+    s = _store
+    fresh = time.monotonic() - s.checked_at < conf.get("MODEL_RECHECK_SECONDS")
+    if s.key == key and fresh:
+        return s.model
+    with s.lock:
+        active = _active_version()
+        s.checked_at = time.monotonic()
+        ident = active[:2] if active else None
+        if s.key == key and ident == s.active:
+            return s.model
+        s.model, s.key, s.active = _load(active, catalog), key, ident
+        return s.model
+
+
+def _load(active: tuple[int, str, str] | None, catalog: CatalogIndex) -> ServingModel | None:
+    from reco_app.training.artifact import ArtifactError, load_artifact
+
+    s = _store
+    if active is None:
+        s.artifact = s.artifact_id = None
+        return None
+    version_id, sha, name = active
+    if s.artifact_id != (version_id, sha):
+        if s.failed == (version_id, sha):
+            return None
+        try:
+            s.artifact = load_artifact(name, expected_sha256=sha or None)
+        except ArtifactError as exc:
+            logger.error("reco_app: cannot load model v%s, serving without it: %s", version_id, exc)
+            s.failed = (version_id, sha)
+            return None
+        s.artifact_id = (version_id, sha)
+        logger.info("reco_app: loaded model v%s", version_id)
+    if s.model is not None and s.model.version_id == version_id and s.model.catalog_version == catalog.version:
+        return s.model
+    return align(s.artifact, catalog, version_id=version_id, sha256=sha)
+
+
+def reset() -> None:
+    """Forget the loaded model (tests; the next request reloads)."""
+    global _store
+    _store = _Store()
+
+
+def user_vector(subject: str | None, model: ServingModel | None, recent_rows: Sequence[int] = (), recent_weights: Sequence[float] = ()) -> np.ndarray | None:
+    """The shopper's vector: the trained one, else a profile folded in from recent products.
+
+    A known shopper (a customer key or visitor the model trained on) gets their trained
+    embedding. Anyone else with consented recent events gets the weighted mean of the
+    vectors of the products they touched, so a visitor is personalised from their third
+    click on, without a retrain. ``None`` when there is nothing to go on.
+    """
+    if model is None:
+        return None
+    if subject and (i := model.user_index.get(subject)) is not None:
+        return model.user_embeddings[i]
+    return fold_in(model, recent_rows, recent_weights)
+
+
+def fold_in(model: ServingModel, rows: Sequence[int], weights: Sequence[float] = ()) -> np.ndarray | None:
+    rows_arr = np.asarray(rows, dtype=np.int64)
+    if not len(rows_arr):
+        return None
+    w = np.asarray(weights, dtype=np.float64) if len(weights) else np.ones(len(rows_arr))
+    if w.sum() <= 0:
+        return None
+    return np.average(model.item_vectors[rows_arr], axis=0, weights=w).astype(np.float32)

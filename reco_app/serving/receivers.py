@@ -1,0 +1,43 @@
+"""Keeps serving's caches honest: each change bumps the cache namespace it invalidates."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from reco_app import cache
+
+_connected = False
+
+
+def on_model_activated(sender: Any = None, **kwargs: Any) -> None:
+    cache.bump("model")
+
+
+def on_rules_changed(sender: Any = None, **kwargs: Any) -> None:
+    cache.bump("rules")
+
+
+def on_event_stored(sender: Any = None, events: Any = (), **kwargs: Any) -> None:
+    for subject in {getattr(e, "subject", "") for e in events or ()}:
+        if subject:
+            cache.bump(f"subject:{subject}")
+
+
+def on_catalog_changed() -> None:
+    from reco_app.serving.catalog_index import invalidate
+
+    invalidate()
+
+
+def connect() -> None:
+    """Called from ``AppConfig.ready()``."""
+    global _connected
+    if _connected:
+        return
+    _connected = True
+    from reco_app import catalog, signals
+
+    catalog.on_catalog_changed(on_catalog_changed)
+    signals.model_activated.connect(on_model_activated, dispatch_uid="reco_app_serving_model")
+    signals.rules_changed.connect(on_rules_changed, dispatch_uid="reco_app_serving_rules")
+    signals.event_stored.connect(on_event_stored, dispatch_uid="reco_app_serving_events")

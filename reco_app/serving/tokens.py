@@ -1,0 +1,49 @@
+"""Rec tokens: a signed note on every recommendation shown, for attribution.
+
+A token names the placement, the model version, the position and the product it was
+issued for, and when. Cards carry it (``data-reco-token``, ``?rt=``); tracking stores it in
+``Event.context["rec_token"]``; the dashboard joins on it. Tampered or expired tokens parse
+to ``None``.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from django.core import signing
+
+from reco_app import conf
+
+
+@dataclass(frozen=True)
+class RecToken:
+    placement: str
+    product_key: str
+    position: int
+    model_version: int | None
+    issued_at: int  # unix seconds
+
+
+def make_token(placement: str, product_key: str, position: int, model_version: int | None = None, issued_at: int | None = None) -> str:
+    payload = [placement, product_key, position, model_version, int(time.time() if issued_at is None else issued_at)]
+    return signing.dumps(payload, salt=conf.get("TOKEN_SALT"), compress=False)
+
+
+def parse_token(token: str, max_age: int | None = None) -> RecToken | None:
+    """The token's content, or ``None`` if it is forged, malformed or older than ``max_age``."""
+    if not token or not isinstance(token, str) or len(token) > 500:
+        return None
+    try:
+        data = signing.loads(token, salt=conf.get("TOKEN_SALT"))
+    except signing.BadSignature:
+        return None
+    try:
+        placement, key, position, version, issued = data
+        token_obj = RecToken(str(placement), str(key), int(position), None if version is None else int(version), int(issued))
+    except (TypeError, ValueError):
+        return None
+    limit = conf.get("TOKEN_MAX_AGE") if max_age is None else max_age
+    if limit and time.time() - token_obj.issued_at > limit:
+        return None
+    return token_obj

@@ -1,0 +1,37 @@
+from __future__ import annotations
+
+import pytest
+from django.core.cache import caches
+
+from reco_app.serving import catalog_index, model_store, stats
+from tests.serving.factories import Shop, make_catalog, make_events, train_model
+
+
+@pytest.fixture(autouse=True)
+def fresh_serving_state():  # type: ignore[no-untyped-def]
+    """Each test starts with no process-level serving state and an empty cache."""
+    for alias in ("default",):
+        try:
+            caches[alias].clear()
+        except Exception:  # noqa: BLE001
+            pass
+    catalog_index._current = None
+    model_store.reset()
+    stats.reset()
+    yield
+    catalog_index._current = None
+    model_store.reset()
+    stats.reset()
+
+
+@pytest.fixture
+def shop(db) -> Shop:  # type: ignore[no-untyped-def]
+    shop = make_catalog()
+    make_events(shop)
+    return shop
+
+
+@pytest.fixture
+def trained(shop):  # type: ignore[no-untyped-def]
+    version = train_model()
+    return shop, version
