@@ -13,7 +13,7 @@ import logging
 from dataclasses import dataclass, field
 from functools import cache, cached_property
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote
 
 import numpy as np
 from django.core.signals import setting_changed
@@ -95,7 +95,7 @@ class Recommendation:
     def link(self) -> str:
         """The product URL carrying the rec token (``?rt=``)."""
         sep = "&" if "?" in self.url else "?"
-        return f"{self.url}{sep}{urlencode({'rt': self.token})}"
+        return f"{self.url}{sep}rt={quote(self.token, safe=':')}"
 
 
 Row = tuple[str, float, str, str, list[str]]  # key, score, source, reason, rules that moved it
