@@ -69,7 +69,7 @@ class Ranker:
         chosen = self.diverse(order, cands, catalog, set(pinned.values()), max(free - n_explore, 0))
         if n_explore:
             chosen_rows = set(cands.idx[chosen].tolist()) | set(pinned.values())
-            explore_rows = self.explore(catalog, ctx, chosen_rows, cands, n_explore)
+            explore_rows = self.explore(catalog, ctx, chosen_rows, cands.take(np.array(chosen, np.int64)), n_explore)
         else:
             explore_rows = []
         if len(chosen) + len(explore_rows) < free:  # not enough new products: fill from the list
@@ -104,25 +104,35 @@ class Ranker:
         rest = skipped + [int(p) for p in order[len(window):] if int(cands.idx[p]) not in taken]
         return picked + rest[: n - len(picked)]
 
-    def explore(self, catalog: CatalogIndex, ctx: ServingContext, taken: set[int], cands: Candidates, n: int) -> list[int]:
+    def new_rows(self, catalog: CatalogIndex, ctx: ServingContext) -> np.ndarray:
+        """Available products launched within ``new_days`` (kept per catalog version and day)."""
         from reco_app import conf
 
+        assert ctx.now is not None
+        days = self.new_days or conf.get("NEW_PRODUCT_DAYS")
+        key = (catalog.version, id(catalog), ctx.now.date(), days)
+        cached = getattr(self, "_new", None)
+        if cached is None or cached[0] != key:
+            launched = np.nan_to_num(catalog.launched_at, nan=0.0)
+            cached = (key, np.flatnonzero(catalog.available & (launched >= ctx.now.timestamp() - days * 86400)))
+            self._new = cached
+        return cached[1]
+
+    def explore(self, catalog: CatalogIndex, ctx: ServingContext, taken: set[int], cands: Candidates, n: int) -> list[int]:
         if ctx.now is None:
             return []
-        days = self.new_days or conf.get("NEW_PRODUCT_DAYS")
-        new = catalog.available & (np.nan_to_num(catalog.launched_at, nan=0.0) >= ctx.now.timestamp() - days * 86400)
-        exclude = catalog.indices([k for k in (ctx.product_key, *ctx.cart_keys) if k])
-        new[exclude] = False
+        pool = self.new_rows(catalog, ctx)
         profile = ctx.extra.get("profile")
-        if profile is not None and len(profile.purchased):
-            new[profile.purchased] = False
-        if taken:
-            new[np.fromiter(taken, np.int64)] = False
-        if len(cands):  # prefer new products in the categories the list is about
-            near = new & np.isin(catalog.category, catalog.category[cands.idx[: 50]])
-            if near.any():
-                new = near
-        pool = np.flatnonzero(new)
+        drop = [
+            catalog.indices([k for k in (ctx.product_key, *ctx.cart_keys, *ctx.extra.get("exclude", [])) if k]),
+            np.fromiter(taken, np.int64, count=len(taken)),
+            profile.purchased if profile is not None else np.zeros(0, np.int64),
+        ]
+        pool = pool[~np.isin(pool, np.concatenate(drop))]
+        if len(cands) and len(pool):  # prefer new products in the categories of the list
+            near = pool[np.isin(catalog.category[pool], catalog.category[cands.idx])]
+            if len(near):
+                pool = near
         if not len(pool):
             return []
         seed = hashlib.sha1(f"{ctx.subject}|{ctx.placement}|{ctx.now:%Y-%m-%d}".encode()).digest()

@@ -72,11 +72,19 @@ class CandidateSource:
         return ""
 
     def top(self, scores: np.ndarray, inputs: SourceInputs, mask: np.ndarray | None = None) -> Scored:
-        """The ``limit`` best eligible rows with a positive score."""
+        """The ``limit`` best eligible rows with a positive score (exact)."""
         ok = inputs.eligible & (scores > 0)
         if mask is not None:
             ok &= mask
         rows = np.flatnonzero(ok)
+        if len(rows) > 16 * self.limit:
+            # a threshold from a strided sample keeps ~4x limit rows: partition those, not all
+            sample = np.sort(scores[rows[:: max(len(rows) // 2048, 1)]])
+            keep = int(np.ceil(len(sample) * 4 * self.limit / len(rows)))
+            threshold = sample[max(len(sample) - keep, 0)]
+            above = rows[scores[rows] >= threshold]
+            if len(above) >= self.limit:
+                rows = above
         if len(rows) > self.limit:
             part = np.argpartition(-scores[rows], self.limit - 1)[: self.limit]
             rows = rows[part]
@@ -114,7 +122,8 @@ class ModelScores(CandidateSource):
             if vec is None:
                 return EMPTY
             scores = model.scores(vec)
-            return self.top(scores - scores.min() + 1e-6, inputs)  # rank, not sign, matters
+            scores -= scores.min() - 1e-6  # rank, not sign, matters
+            return self.top(scores, inputs)
         rows = anchor_rows(inputs, self.anchor)
         if not len(rows):
             return EMPTY
@@ -263,20 +272,24 @@ class MetadataSimilarity(CandidateSource):
         if not len(rows):
             return EMPTY
         cat = inputs.catalog
-        scores = np.zeros(len(cat), np.float64)
-        cats = cat.category[rows]
-        brands = cat.brand[rows]
-        scores += self.w["category"] * np.isin(cat.category, cats[cats >= 0])
-        scores += self.w["brand"] * np.isin(cat.brand, brands[brands >= 0])
+        scores = np.zeros(len(cat), np.float32)
+        for column, weight in ((cat.category, self.w["category"]), (cat.brand, self.w["brand"])):
+            codes = np.unique(column[rows])
+            codes = codes[codes >= 0]
+            if len(codes) == 1:
+                scores[column == codes[0]] += weight
+            elif len(codes):
+                scores[np.isin(column, codes)] += weight
         if cat.tags.shape[1]:
-            anchor_tags = np.asarray(cat.tags[rows].sum(axis=0)).ravel()
+            anchor_tags = np.asarray(cat.tags[rows].sum(axis=0)).ravel() > 0
             if anchor_tags.any():
-                shared = cat.tags @ (anchor_tags > 0).astype(np.float32)
-                scores += self.w["tags"] * shared / max(float((anchor_tags > 0).sum()), 1.0)
+                shared = cat.tags @ anchor_tags.astype(np.float32)
+                scores += (self.w["tags"] / float(anchor_tags.sum())) * shared
         ref = np.nanmedian(cat.price[rows]) if np.isfinite(cat.price[rows]).any() else np.nan
         if np.isfinite(ref) and ref > 0:
-            closeness = 1.0 / (1.0 + np.abs(np.log(np.maximum(cat.price, 0.01) / ref)))
-            scores += self.w["price"] * np.nan_to_num(closeness, nan=0.0) * (scores > 0)
+            near = np.flatnonzero(scores > 0)  # price only ranks products already related
+            closeness = 1.0 / (1.0 + np.abs(np.log(np.maximum(cat.price[near], 0.01) / ref)))
+            scores[near] += self.w["price"] * np.nan_to_num(closeness, nan=0.0).astype(np.float32)
         return self.top(scores, inputs)
 
     def reason(self, row: int, inputs: SourceInputs) -> str:
