@@ -272,6 +272,8 @@ def _run(pipeline: Pipeline, catalog: ServingCatalog, ctx: ServingContext, who: 
 
 
 def _generate(source: CandidateSource, inputs: SourceInputs) -> tuple[np.ndarray, np.ndarray]:
+    if source.only_without_model and inputs.model is not None:
+        return np.zeros(0, np.int64), np.zeros(0, np.float64)
     try:
         return source.generate(inputs)
     except Exception:  # noqa: BLE001 - one broken source must not break the placement

@@ -44,7 +44,7 @@ DEFAULT_PLACEMENTS: dict[str, dict[str, Any]] = {
         "sources": [
             (S + "ModelScores", {"weight": 1.0, "anchor": "user"}),
             (S + "CoOccurrence", {"weight": 0.4, "anchor": "history"}),
-            (S + "MetadataSimilarity", {"weight": 0.3, "anchor": "history"}),
+            (S + "MetadataSimilarity", {"weight": 0.3, "anchor": "history", "only_without_model": True}),
             (S + "Trending", {"weight": 0.15}),
         ],
         "filters": [*BASE_FILTERS, F + "AlreadyPurchased"],

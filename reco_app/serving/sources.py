@@ -61,8 +61,10 @@ class CandidateSource:
 
     name = "source"
 
-    def __init__(self, limit: int = 200, **options: Any) -> None:
+    def __init__(self, limit: int = 200, only_without_model: bool = False, **options: Any) -> None:
         self.limit = limit
+        #: skip this source while a model is active (a cold-start helper)
+        self.only_without_model = only_without_model
         self.options = options
 
     def generate(self, inputs: SourceInputs) -> Scored:
@@ -71,9 +73,9 @@ class CandidateSource:
     def reason(self, row: int, inputs: SourceInputs) -> str:
         return ""
 
-    def top(self, scores: np.ndarray, inputs: SourceInputs, mask: np.ndarray | None = None) -> Scored:
-        """The ``limit`` best eligible rows with a positive score (exact)."""
-        ok = inputs.eligible & (scores > 0)
+    def top(self, scores: np.ndarray, inputs: SourceInputs, mask: np.ndarray | None = None, positive: bool = True) -> Scored:
+        """The ``limit`` best eligible rows (with a positive score unless ``positive=False``)."""
+        ok = inputs.eligible & (scores > 0) if positive else inputs.eligible
         if mask is not None:
             ok &= mask
         rows = np.flatnonzero(ok)
@@ -121,9 +123,8 @@ class ModelScores(CandidateSource):
             vec = inputs.user_vector()
             if vec is None:
                 return EMPTY
-            scores = model.scores(vec)
-            scores -= scores.min() - 1e-6  # rank, not sign, matters
-            return self.top(scores, inputs)
+            rows, scores = self.top(model.scores(vec), inputs, positive=False)  # rank, not sign, matters
+            return rows, scores - scores.min(initial=0.0) + 1e-6
         rows = anchor_rows(inputs, self.anchor)
         if not len(rows):
             return EMPTY
