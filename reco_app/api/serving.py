@@ -14,24 +14,18 @@ from rest_framework.views import APIView
 
 from reco_app import conf
 from reco_app.serving.catalog_index import get_catalog
-from reco_app.serving.pipeline import InvalidLimit, MissingProduct, recommend
+from reco_app.serving.pipeline import InvalidLimit, MissingProduct, Recommendation, recommend
 from reco_app.serving.placements import get_pipeline, placement_names, UnknownPlacement
 
 
 class RecommendationQuerySerializer(serializers.Serializer):
-    limit = serializers.IntegerField(required=False, default=10, min_value=1)
+    """The query parameters (for the OpenAPI schema; :func:`parse_query` validates them)."""
+
+    limit = serializers.IntegerField(required=False, default=10, min_value=1, help_text="1 to MAX_LIMIT (default 50).")
     product = serializers.CharField(required=False, max_length=64, help_text="Product key of the page's product.")
     cart = serializers.CharField(required=False, max_length=4000, help_text="Comma-separated product keys in the cart.")
     category = serializers.CharField(required=False, max_length=120, help_text="The page's category (per-category trending).")
     subject = serializers.CharField(required=False, max_length=128, help_text="Customer key or anon:<visitor id>; token-authenticated staff only.")
-
-    def validate_limit(self, value: int) -> int:
-        if value > conf.get("MAX_LIMIT"):
-            raise serializers.ValidationError(f"Ensure this value is less than or equal to {conf.get('MAX_LIMIT')}.")
-        return value
-
-    def validate_cart(self, value: str) -> list[str]:
-        return [k.strip() for k in value.split(",") if k.strip()]
 
 
 class RecommendationSerializer(serializers.Serializer):
@@ -45,6 +39,47 @@ class RecommendationSerializer(serializers.Serializer):
     reason = serializers.CharField()
     source = serializers.CharField()
     token = serializers.CharField(help_text="Signed rec token: send it with rec_impression/rec_click events.")
+
+
+def parse_query(params: Any) -> tuple[dict[str, Any], dict[str, list[str]]]:
+    """Validate the query as :class:`RecommendationQuerySerializer` documents it.
+
+    Hand-written because this is the hot path: a serializer per request costs more than
+    serving a cached list.
+    """
+    data: dict[str, Any] = {"limit": 10}
+    errors: dict[str, list[str]] = {}
+    max_limit = conf.get("MAX_LIMIT")
+    if "limit" in params:
+        raw = params.get("limit", "")
+        if not raw.strip().isdigit():
+            errors["limit"] = ["A valid integer is required."]
+        elif not 1 <= int(raw) <= max_limit:
+            errors["limit"] = [f"Ensure this value is between 1 and {max_limit}."]
+        else:
+            data["limit"] = int(raw)
+    for name, max_length in (("product", 64), ("category", 120), ("subject", 128), ("cart", 4000)):
+        if name not in params:
+            continue
+        value = params.get(name, "").strip()
+        if not value:
+            errors[name] = ["This field may not be blank."]
+        elif len(value) > max_length:
+            errors[name] = [f"Ensure this field has no more than {max_length} characters."]
+        else:
+            data[name] = value
+    if "cart" in data:
+        data["cart"] = [k.strip() for k in data["cart"].split(",") if k.strip()]
+    return data, errors
+
+
+def as_dict(rec: Recommendation) -> dict[str, Any]:
+    """One result as :class:`RecommendationSerializer` describes it."""
+    return {
+        "position": rec.position, "product_key": rec.product_key, "name": rec.name, "url": rec.link,
+        "image": rec.image, "price": rec.price, "score": rec.score, "reason": rec.reason,
+        "source": rec.source, "token": rec.token,
+    }
 
 
 class RecommendationListSerializer(serializers.Serializer):
@@ -76,10 +111,9 @@ class RecommendationsView(APIView):
             pipeline = get_pipeline(placement)
         except UnknownPlacement:
             return Response({"placement": [f"Unknown placement {placement!r}. Known: {', '.join(placement_names())}."]}, status=400)
-        query = RecommendationQuerySerializer(data=request.query_params)
-        if not query.is_valid():
-            return Response(query.errors, status=400)
-        data: dict[str, Any] = query.validated_data
+        data, errors = parse_query(request.query_params)
+        if errors:
+            return Response(errors, status=400)
         errors = self.check_products(data)
         if errors:
             return Response(errors, status=400)
@@ -96,7 +130,8 @@ class RecommendationsView(APIView):
         except (InvalidLimit, MissingProduct) as exc:
             field = "limit" if isinstance(exc, InvalidLimit) else "product"
             return Response({field: [str(exc)]}, status=400)
-        return Response(RecommendationListSerializer({"placement": placement, "title": pipeline.title, "results": recs}).data)
+        # the serializers document the shape; plain dicts build it (it is the hot path)
+        return Response({"placement": placement, "title": pipeline.title, "results": [as_dict(r) for r in recs]})
 
     def check_products(self, data: dict[str, Any]) -> dict[str, list[str]]:
         known = get_catalog().key_to_idx

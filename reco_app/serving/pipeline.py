@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from dataclasses import dataclass, field
-from functools import cache, cached_property
+from functools import cache
 from typing import Any
 from urllib.parse import quote
 
@@ -77,19 +77,20 @@ class Recommendation:
     score: float
     reason: str
     source: str
-    placement: str
-    position: int  # 1-based
+    token: str = ""  # the signed rec token (issued with the list, so cached lists keep theirs)
+    placement: str = ""
+    position: int = 0  # 1-based
     model_version: int | None = None
     _batch: _ProductBatch | None = field(default=None, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if not self.token:
+            self.token = make_token(self.placement, self.product_key, self.position, self.model_version)
 
     @property
     def product(self) -> Any:
         """The shop's product object (all products of the list load in one query)."""
         return self._batch.get(self.product_key) if self._batch else None
-
-    @cached_property
-    def token(self) -> str:
-        return make_token(self.placement, self.product_key, self.position, self.model_version)
 
     @property
     def link(self) -> str:
@@ -120,20 +121,27 @@ def recommend(subject: Any = None, placement: str = "for_you", *, limit: int = 1
         _digest(cart_keys, context, ctx.segments), limit, *(versions[n] for n in names),
     )
     model_ns = versions["model"]
-    model_version, rows = reco_cache.get_or_set(key, lambda: _run(pipeline, catalog, ctx, who, model_ns))
-    batch = _ProductBatch([r[0] for r in rows])
-    out = []
-    for pos, (pkey, score, source, reason, _rules) in enumerate(rows, start=1):
-        i = catalog.key_to_idx.get(pkey)
-        if i is None:  # the catalog changed under a cached list
-            continue
-        out.append(Recommendation(
-            product_key=pkey, name=str(catalog.names[i]), url=str(catalog.urls[i]), image=str(catalog.images[i]),
-            price=None if np.isnan(catalog.price[i]) else float(catalog.price[i]), score=score, reason=reason,
-            source=source, placement=pipeline.name, position=pos,
-            model_version=model_version, _batch=batch,
-        ))
-    return out
+
+    def compute() -> tuple[int | None, list[tuple[Any, ...]]]:
+        version, rows = _run(pipeline, catalog, ctx, who, model_ns)
+        return version, [_card(catalog, pipeline.name, pos, version, row) for pos, row in enumerate(rows, start=1)]
+
+    # the cached value holds everything a card shows, so a hit touches no array and signs nothing
+    model_version, cards = reco_cache.get_or_set(key, compute)
+    batch = _ProductBatch([c[0] for c in cards])
+    return [
+        Recommendation(*card, placement=pipeline.name, position=pos, model_version=model_version, _batch=batch)
+        for pos, card in enumerate(cards, start=1)
+    ]
+
+
+def _card(catalog: ServingCatalog, placement: str, position: int, version: int | None, row: Row) -> tuple[Any, ...]:
+    """The fields of one :class:`Recommendation`, in order, up to ``source``, plus its token."""
+    key, score, source, reason, _rules = row
+    i = catalog.key_to_idx[key]
+    price = None if np.isnan(catalog.price[i]) else float(catalog.price[i])
+    token = make_token(placement, key, position, version)
+    return (key, str(catalog.names[i]), str(catalog.urls[i]), str(catalog.images[i]), price, score, reason, source, token)
 
 
 def preview(subject: Any, placement: str, *, limit: int = 10, product: Any = None, cart: Any = None) -> dict[str, list[dict[str, Any]]]:

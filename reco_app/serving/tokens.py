@@ -25,9 +25,23 @@ class RecToken:
     issued_at: int  # unix seconds
 
 
+_signers: dict[tuple[str, str], signing.Signer] = {}
+
+
+def _signer() -> signing.Signer:
+    """One Signer per salt and secret (building one per token would double the cost)."""
+    from django.conf import settings
+
+    key = (conf.get("TOKEN_SALT"), settings.SECRET_KEY)
+    signer = _signers.get(key)
+    if signer is None:
+        signer = _signers[key] = signing.Signer(salt=key[0])
+    return signer
+
+
 def make_token(placement: str, product_key: str, position: int, model_version: int | None = None, issued_at: int | None = None) -> str:
     payload = [placement, product_key, position, model_version, int(time.time() if issued_at is None else issued_at)]
-    return signing.dumps(payload, salt=conf.get("TOKEN_SALT"), compress=False)
+    return _signer().sign_object(payload)
 
 
 def parse_token(token: str, max_age: int | None = None) -> RecToken | None:
@@ -35,8 +49,8 @@ def parse_token(token: str, max_age: int | None = None) -> RecToken | None:
     if not token or not isinstance(token, str) or len(token) > 500:
         return None
     try:
-        data = signing.loads(token, salt=conf.get("TOKEN_SALT"))
-    except signing.BadSignature:
+        data = _signer().unsign_object(token)
+    except (signing.BadSignature, ValueError, UnicodeDecodeError):
         return None
     try:
         placement, key, position, version, issued = data
