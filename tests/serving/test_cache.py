@@ -96,3 +96,13 @@ def test_redis_cache_serves_hits(trained, redis_cache) -> None:  # type: ignore[
     again = recommend("CUST-001", "for_you", limit=5)
     assert cache.stats["hits"] == hits + 1
     assert [r.product_key for r in again] == [r.product_key for r in first]
+
+
+def test_erasure_drops_the_shoppers_cached_lists(trained) -> None:  # type: ignore[no-untyped-def]
+    from reco_app import privacy
+
+    recommend("CUST-001", "for_you", limit=5)
+    hits = cache.stats["hits"]
+    privacy.erase_subjects(["CUST-001"])
+    recommend("CUST-001", "for_you", limit=5)
+    assert cache.stats["hits"] == hits
