@@ -158,18 +158,37 @@ def reset() -> None:
     _store = _Store()
 
 
-def user_vector(subject: str | None, model: ServingModel | None, recent_rows: Sequence[int] = (), recent_weights: Sequence[float] = ()) -> np.ndarray | None:
+_CURRENT: object = object()
+
+
+def user_vector(subject: str | None, model: ServingModel | None | object = _CURRENT, recent_rows: Sequence[int] | None = None, recent_weights: Sequence[float] = ()) -> np.ndarray | None:
     """The shopper's vector: the trained one, else a profile folded in from recent products.
+
+    ``user_vector(subject)`` uses the active model and reads the shopper's recent consented
+    events; the pipeline passes the model and the profile it already has.
 
     A known shopper (a customer key or visitor the model trained on) gets their trained
     embedding. Anyone else with consented recent events gets the weighted mean of the
     vectors of the products they touched, so a visitor is personalised from their third
     click on, without a retrain. ``None`` when there is nothing to go on.
     """
-    if model is None:
+    if model is _CURRENT:
+        from reco_app.serving.catalog_index import get_catalog
+
+        catalog = get_catalog()
+        model = get_model(catalog)
+    else:
+        catalog = None
+    if not isinstance(model, ServingModel):
         return None
     if subject and (i := model.user_index.get(subject)) is not None:
         return model.user_embeddings[i]
+    if recent_rows is None:
+        from reco_app.serving.catalog_index import get_catalog
+        from reco_app.serving.profile import load_profile
+
+        profile = load_profile(subject, catalog or get_catalog())
+        recent_rows, recent_weights = profile.recent, profile.recent_weights
     return fold_in(model, recent_rows, recent_weights)
 
 

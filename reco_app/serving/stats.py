@@ -37,8 +37,8 @@ def _memoised(key: tuple[Any, ...], build: Callable[[], T]) -> T:
         if hit is not None and time.monotonic() - hit[0] < conf.get("STATS_REFRESH_SECONDS"):
             return hit[1]  # type: ignore[no-any-return]
         value = build()
-        stale = [k for k in _memo if k[:2] == key[:2] and k != key]
-        for k in stale:  # older catalog versions of the same aggregate
+        stale = [k for k in _memo if k[0] == key[0] and k[1] != key[1]]
+        for k in stale:  # the same aggregate for an older catalog
             del _memo[k]
         _memo[key] = (time.monotonic(), value)
         return value

@@ -87,3 +87,13 @@ def test_an_imported_customer_key_gets_personalised_results(trained) -> None:  #
     assert Counter(categories(recs)).most_common(1)[0][0] == "Books"
     # a customer the model trained on
     assert Counter(categories(recommend("CUST-002", "for_you", limit=6))).most_common(1)[0][0] == shop.customers["CUST-002"]
+
+
+def test_user_vector_of_known_folded_and_unknown_shoppers(trained) -> None:  # type: ignore[no-untyped-def]
+    from reco_app.serving.model_store import user_vector
+
+    assert user_vector("CUST-001") is not None  # trained
+    assert user_vector("anon:v-nobody") is None  # nothing to go on
+    view("anon:v-tea", ["CO-02", "CO-03"])
+    folded = user_vector("anon:v-tea")
+    assert folded is not None and folded.shape == user_vector("CUST-001").shape
