@@ -14,7 +14,6 @@ import http.client
 import os
 import random
 import socket
-import statistics
 import subprocess
 import sys
 import threading
@@ -28,17 +27,17 @@ os.environ["DJANGO_SETTINGS_MODULE"] = "benchmarks.serving_site"
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-import django  # noqa: E402
+import django
 
 django.setup()
 
-import numpy as np  # noqa: E402
-from django.core.management import call_command  # noqa: E402
-from django.utils import timezone  # noqa: E402
+import numpy as np
+from django.core.management import call_command
+from django.utils import timezone
 
-from reco_app import cache, recommend  # noqa: E402
-from reco_app.models import CatalogItem, Event, ModelVersion  # noqa: E402
-from reco_app.training.artifact import ModelArtifact, save_artifact  # noqa: E402
+from reco_app import cache, recommend
+from reco_app.models import CatalogItem, Event, ModelVersion
+from reco_app.training.artifact import ModelArtifact, save_artifact
 
 DIM = 64
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 os.environ.setdefault("RECO_VAR_DIR", str(Path(os.environ.get("TMPDIR", "/tmp")) / "reco-bench-serving"))
 
-from example_shop.settings import *  # noqa: E402,F401,F403
-from example_shop.settings import RECO_APP  # noqa: E402
+from example_shop.settings import *
+from example_shop.settings import RECO_APP
 
 ROOT_URLCONF = "benchmarks.serving_urls"
 DEBUG = False

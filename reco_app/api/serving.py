@@ -15,7 +15,7 @@ from rest_framework.views import APIView
 from reco_app import conf
 from reco_app.serving.catalog_index import get_catalog
 from reco_app.serving.pipeline import InvalidLimit, MissingProduct, Recommendation, recommend
-from reco_app.serving.placements import get_pipeline, placement_names, UnknownPlacement
+from reco_app.serving.placements import UnknownPlacement, get_pipeline, placement_names
 
 
 class RecommendationQuerySerializer(serializers.Serializer):

@@ -13,10 +13,10 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from reco_app import cache, conf
 from reco_app.serving.features import catalog_feature_matrix
@@ -161,7 +161,7 @@ def reset() -> None:
 _CURRENT: object = object()
 
 
-def user_vector(subject: str | None, model: ServingModel | None | object = _CURRENT, recent_rows: Sequence[int] | None = None, recent_weights: Sequence[float] = ()) -> np.ndarray | None:
+def user_vector(subject: str | None, model: ServingModel | None | object = _CURRENT, recent_rows: ArrayLike | None = None, recent_weights: ArrayLike = ()) -> np.ndarray | None:
     """The shopper's vector: the trained one, else a profile folded in from recent products.
 
     ``user_vector(subject)`` uses the active model and reads the shopper's recent consented
@@ -192,11 +192,13 @@ def user_vector(subject: str | None, model: ServingModel | None | object = _CURR
     return fold_in(model, recent_rows, recent_weights)
 
 
-def fold_in(model: ServingModel, rows: Sequence[int], weights: Sequence[float] = ()) -> np.ndarray | None:
+def fold_in(model: ServingModel, rows: ArrayLike, weights: ArrayLike = ()) -> np.ndarray | None:
     rows_arr = np.asarray(rows, dtype=np.int64)
     if not len(rows_arr):
         return None
-    w = np.asarray(weights, dtype=np.float64) if len(weights) else np.ones(len(rows_arr))
+    w = np.asarray(weights, dtype=np.float64)
+    if not len(w):
+        w = np.ones(len(rows_arr))
     if w.sum() <= 0:
         return None
     return np.average(model.item_vectors[rows_arr], axis=0, weights=w).astype(np.float32)

@@ -37,7 +37,7 @@ from reco_app.serving.types import Candidates, ServingContext
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["Recommendation", "recommend", "preview", "RecommendationError", "UnknownPlacement", "InvalidLimit", "MissingProduct"]
+__all__ = ["InvalidLimit", "MissingProduct", "Recommendation", "RecommendationError", "UnknownPlacement", "preview", "recommend"]
 
 
 class RecommendationError(ValueError):
@@ -130,8 +130,11 @@ def recommend(subject: Any = None, placement: str = "for_you", *, limit: int = 1
     model_version, cards = reco_cache.get_or_set(key, compute)
     batch = _ProductBatch([c[0] for c in cards])
     return [
-        Recommendation(*card, placement=pipeline.name, position=pos, model_version=model_version, _batch=batch)
-        for pos, card in enumerate(cards, start=1)
+        Recommendation(
+            product_key=k, name=name, url=url, image=image, price=price, score=score, reason=reason, source=source,
+            token=token, placement=pipeline.name, position=pos, model_version=model_version, _batch=batch,
+        )
+        for pos, (k, name, url, image, price, score, reason, source, token) in enumerate(cards, start=1)
     ]
 
 
@@ -205,7 +208,7 @@ def _segments(who: Who) -> list[str]:
         return []
     try:
         return list(import_string(conf.get("SEGMENTS_PROVIDER"))(who.subject))
-    except Exception:  # noqa: BLE001 - a broken provider must not break the page
+    except Exception:
         logger.exception("reco_app: SEGMENTS_PROVIDER failed")
         return []
 
@@ -270,7 +273,7 @@ def _run(pipeline: Pipeline, catalog: ServingCatalog, ctx: ServingContext, who: 
         try:
             cands = _rules_stage().apply(cands, catalog, ctx)
             cands = Available().apply(cands, catalog, ctx)
-        except Exception:  # noqa: BLE001 - a failing rule must not empty the page
+        except Exception:
             logger.exception("reco_app: rules stage failed; serving without rules")
     ranked = pipeline.ranker.rank(cands, catalog, ctx, ctx.limit)
     rows = [_row(int(i), float(s), ranked.source_names[c], ranked, owners, inputs) for i, s, c in zip(ranked.idx, ranked.score, ranked.source)]
@@ -284,7 +287,7 @@ def _generate(source: CandidateSource, inputs: SourceInputs) -> tuple[np.ndarray
         return np.zeros(0, np.int64), np.zeros(0, np.float64)
     try:
         return source.generate(inputs)
-    except Exception:  # noqa: BLE001 - one broken source must not break the placement
+    except Exception:
         logger.exception("reco_app: candidate source %s failed", type(source).__name__)
         return np.zeros(0, np.int64), np.zeros(0, np.float64)
 

@@ -10,11 +10,7 @@ from tests.serving.factories import Shop, make_catalog, make_events, train_model
 @pytest.fixture(autouse=True)
 def fresh_serving_state():  # type: ignore[no-untyped-def]
     """Each test starts with no process-level serving state and an empty cache."""
-    for alias in ("default",):
-        try:
-            caches[alias].clear()
-        except Exception:  # noqa: BLE001
-            pass
+    caches["default"].clear()
     catalog_index._current = None
     model_store.reset()
     stats.reset()

@@ -26,7 +26,7 @@ def rules(settings):  # type: ignore[no-untyped-def]
 
 
 def test_results_are_cached_until_the_model_changes(trained) -> None:  # type: ignore[no-untyped-def]
-    shop, v1 = trained
+    _shop, v1 = trained
     first = recommend("CUST-000", "for_you", limit=5)
     assert first[0].model_version == v1.pk
     hits = cache.stats["hits"]

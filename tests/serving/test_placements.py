@@ -13,7 +13,6 @@ pytestmark = pytest.mark.django_db
 
 
 def test_every_placement_returns_sensible_products(trained) -> None:  # type: ignore[no-untyped-def]
-    shop, _ = trained
     args = {"similar": {"product": "SH-03"}, "bought_together": {"product": "SH-03"}, "complete_the_cart": {"cart": ["CO-01"]}}
     assert set(placement_names()) >= {"for_you", "similar", "bought_together", "complete_the_cart", "trending", "recently_viewed", "new_arrivals", "buy_again"}
     for placement in placement_names():
