@@ -74,22 +74,29 @@ class CandidateSource:
         return ""
 
     def top(self, scores: np.ndarray, inputs: SourceInputs, mask: np.ndarray | None = None, positive: bool = True) -> Scored:
-        """The ``limit`` best eligible rows (with a positive score unless ``positive=False``)."""
+        """The ``limit`` best eligible rows (with a positive score unless ``positive=False``). Exact."""
+        n = len(scores)
+        if n > 16 * self.limit:
+            # a threshold from a strided sample keeps ~4x limit rows; check only those
+            sample = np.sort(scores[:: max(n // 2048, 1)])
+            keep = int(np.ceil(len(sample) * 4 * self.limit / n))
+            above = np.flatnonzero(scores >= sample[max(len(sample) - keep, 0)])
+            if len(above) < n // 4:
+                ok = inputs.eligible[above]
+                if positive:
+                    ok &= scores[above] > 0
+                if mask is not None:
+                    ok &= mask[above]
+                if int(ok.sum()) >= self.limit:  # every eligible row not in ``above`` scores lower
+                    return self._best(above[ok], scores)
         ok = inputs.eligible & (scores > 0) if positive else inputs.eligible
         if mask is not None:
-            ok &= mask
-        rows = np.flatnonzero(ok)
-        if len(rows) > 16 * self.limit:
-            # a threshold from a strided sample keeps ~4x limit rows: partition those, not all
-            sample = np.sort(scores[rows[:: max(len(rows) // 2048, 1)]])
-            keep = int(np.ceil(len(sample) * 4 * self.limit / len(rows)))
-            threshold = sample[max(len(sample) - keep, 0)]
-            above = rows[scores[rows] >= threshold]
-            if len(above) >= self.limit:
-                rows = above
+            ok = ok & mask
+        return self._best(np.flatnonzero(ok), scores)
+
+    def _best(self, rows: np.ndarray, scores: np.ndarray) -> Scored:
         if len(rows) > self.limit:
-            part = np.argpartition(-scores[rows], self.limit - 1)[: self.limit]
-            rows = rows[part]
+            rows = rows[np.argpartition(-scores[rows], self.limit - 1)[: self.limit]]
         return rows.astype(np.int64), scores[rows].astype(np.float64)
 
 
