@@ -88,6 +88,8 @@ DEFAULTS: dict[str, Any] = {
     "NEW_PRODUCT_DAYS": 30,
     # Seconds a process keeps its event aggregates (trending, co-occurrence) before rebuilding.
     "STATS_REFRESH_SECONDS": 600,
+    # Reload a changed catalog index in a background thread, serving the previous one meanwhile.
+    "CATALOG_BACKGROUND_RELOAD": True,
     # Seconds between checks of the active model version (besides the "model" cache namespace).
     "MODEL_RECHECK_SECONDS": 30,
     # Maximum ``limit`` accepted by the template tags and the API.

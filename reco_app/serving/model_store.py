@@ -92,14 +92,16 @@ class _Store:
         self.lock = threading.Lock()
         self.artifact: object | None = None
         self.artifact_id: tuple[int, str] | None = None
-        self.model: ServingModel | None = None
-        self.key: tuple[int, str] | None = None  # (model namespace version, catalog version)
-        self.active: tuple[int, str] | None = None
+        self.model_ns: int | None = None
+        self.active: tuple[int, str, str] | None = None
         self.checked_at = 0.0
         self.failed: tuple[int, str] | None = None
+        # the active model aligned to each catalog index in use (the newest two)
+        self.aligned: dict[int, ServingModel | None] = {}
 
 
 _store = _Store()
+_MISSING: object = object()
 
 
 def _active_version() -> tuple[int, str, str] | None:
@@ -111,21 +113,33 @@ def _active_version() -> tuple[int, str, str] | None:
     return version.pk, version.sha256, version.artifact_name
 
 
+def _catalog_id(catalog: CatalogIndex) -> int:
+    return int(getattr(catalog, "build", 0)) or id(catalog)
+
+
 def get_model(catalog: CatalogIndex, model_ns: int | None = None) -> ServingModel | None:
     """The active model aligned to ``catalog``, or ``None`` when no usable model is active."""
-    key = (cache.ns_version("model") if model_ns is None else model_ns, catalog.version)
+    ns = cache.ns_version("model") if model_ns is None else model_ns
     s = _store
-    fresh = time.monotonic() - s.checked_at < conf.get("MODEL_RECHECK_SECONDS")
-    if s.key == key and fresh:
-        return s.model
+    fresh = s.model_ns == ns and time.monotonic() - s.checked_at < conf.get("MODEL_RECHECK_SECONDS")
+    if fresh:
+        model = s.aligned.get(_catalog_id(catalog), _MISSING)
+        if model is not _MISSING:
+            return model  # type: ignore[return-value]
     with s.lock:
-        active = _active_version()
-        s.checked_at = time.monotonic()
-        ident = active[:2] if active else None
-        if s.key == key and ident == s.active:
-            return s.model
-        s.model, s.key, s.active = _load(active, catalog), key, ident
-        return s.model
+        if not fresh:
+            active = _active_version()
+            s.checked_at, s.model_ns = time.monotonic(), ns
+            if active != s.active:
+                s.active = active
+                s.aligned.clear()
+        model = s.aligned.get(_catalog_id(catalog), _MISSING)
+        if model is _MISSING:
+            model = _load(s.active, catalog)
+            s.aligned[_catalog_id(catalog)] = model
+            while len(s.aligned) > 2:
+                s.aligned.pop(next(iter(s.aligned)))
+        return model  # type: ignore[return-value]
 
 
 def _load(active: tuple[int, str, str] | None, catalog: CatalogIndex) -> ServingModel | None:
@@ -147,8 +161,6 @@ def _load(active: tuple[int, str, str] | None, catalog: CatalogIndex) -> Serving
             return None
         s.artifact_id = (version_id, sha)
         logger.info("reco_app: loaded model v%s", version_id)
-    if s.model is not None and s.model.version_id == version_id and s.model.catalog_version == catalog.version:
-        return s.model
     return align(s.artifact, catalog, version_id=version_id, sha256=sha)
 
 

@@ -118,7 +118,8 @@ def recommend(subject: Any = None, placement: str = "for_you", *, limit: int = 1
     ctx = _context(pipeline, who, limit, product_key, cart_keys, context)
     key = reco_cache.make_key(
         "rec", pipeline.name, who.subject or "-", int(who.personalised), product_key or "-",
-        _digest(cart_keys, context, ctx.segments), limit, *(versions[n] for n in names),
+        _digest(cart_keys, context, ctx.segments), limit, catalog.version,
+        *(versions[n] for n in names if n != "catalog"),
     )
     model_ns = versions["model"]
 

@@ -8,8 +8,13 @@ from tests.serving.factories import Shop, make_catalog, make_events, train_model
 
 
 @pytest.fixture(autouse=True)
-def fresh_serving_state():  # type: ignore[no-untyped-def]
-    """Each test starts with no process-level serving state and an empty cache."""
+def fresh_serving_state(settings):  # type: ignore[no-untyped-def]
+    """Each test starts with no process-level serving state and an empty cache.
+
+    Catalog reloads happen inline so a test sees its own changes at once
+    (test_cache.py covers the background reload).
+    """
+    settings.RECO_APP = {**settings.RECO_APP, "CATALOG_BACKGROUND_RELOAD": False}
     caches["default"].clear()
     catalog_index._current = None
     model_store.reset()

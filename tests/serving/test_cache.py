@@ -106,3 +106,22 @@ def test_erasure_drops_the_shoppers_cached_lists(trained) -> None:  # type: igno
     privacy.erase_subjects(["CUST-001"])
     recommend("CUST-001", "for_you", limit=5)
     assert cache.stats["hits"] == hits
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_changed_catalog_reloads_in_the_background(settings) -> None:  # type: ignore[no-untyped-def]
+    from reco_app.serving import catalog_index
+    from tests.serving.factories import make_catalog, make_events
+
+    settings.RECO_APP = {**settings.RECO_APP, "CATALOG_BACKGROUND_RELOAD": True}
+    shop = make_catalog()
+    make_events(shop)
+    top = recommend(None, "trending", limit=3)[0].product_key
+    old_index = catalog_index.get_catalog()
+    shop.products[top].stock = 0
+    shop.products[top].save()  # committed at once (transactional test): the catalog namespace is bumped
+    # requests go on being served from the previous index while the new one loads
+    assert catalog_index.get_catalog() is old_index
+    catalog_index.wait_for_reload()
+    assert catalog_index.get_catalog().build > old_index.build
+    assert top not in [r.product_key for r in recommend(None, "trending", limit=3)]
