@@ -16,6 +16,7 @@ import numpy as np
 from reco_app.serving.types import Candidates, CatalogIndex, ServingContext
 
 EXPLORE = "explore"
+RULES = "rules"
 
 
 def _rescale(scores: np.ndarray) -> np.ndarray:
@@ -153,7 +154,13 @@ class Ranker:
             row = pinned[pos]
             entries = [e for e in entries if e[0] != row]
             p = pos_of.get(row)
-            entries.insert(min(pos, len(entries)), (row, float(cands.score[p]) if p is not None else 0.0, int(cands.source[p]) if p is not None else 0))
+            if p is None:  # pinned by a rule from outside the candidates
+                if RULES not in names:
+                    names.append(RULES)
+                entry = (row, 0.0, names.index(RULES))
+            else:
+                entry = (row, float(cands.score[p]), int(cands.source[p]))
+            entries.insert(min(pos, len(entries)), entry)
         entries = entries[:limit]
         return Candidates(
             idx=np.array([e[0] for e in entries], np.int64),

@@ -39,12 +39,14 @@ def test_results_are_cached_until_the_model_changes(trained) -> None:  # type: i
 
 
 def test_rule_changes_show_after_rules_changed(trained, rules) -> None:  # type: ignore[no-untyped-def]
+    shop, _ = trained
     before = recommend(None, "trending", limit=5)
-    rules["pin"], rules["hide"] = "BK-09", [before[0].product_key]
+    rules["pin"], rules["hide"] = shop.new_key, [before[0].product_key]
     assert recommend(None, "trending", limit=5)[0].product_key == before[0].product_key  # still cached
     signals.rules_changed.send(sender=None, rule=None)
     after = recommend(None, "trending", limit=5)
-    assert after[0].product_key == "BK-09" and after[0].reason == "Staff pick"
+    assert after[0].product_key == shop.new_key and after[0].reason == "Staff pick"
+    assert after[0].source == "rules"  # a product without events: not a trending candidate
     assert before[0].product_key not in [r.product_key for r in after]
 
 
