@@ -109,7 +109,9 @@ def _reload(tag: str) -> None:
     try:
         index = load_catalog(version=tag)
         get_model(index)  # align the model before the swap, off the request path
-        _current = index
+        with _lock:
+            if _reloading == tag:  # not superseded by a newer reload or a reset
+                _current = index
     except Exception:  # noqa: BLE001 - keep serving the previous index
         logger.exception("reco_app: reloading the catalog index failed")
     finally:
@@ -124,6 +126,14 @@ def wait_for_reload(timeout: float = 60.0) -> None:
     thread = _thread
     if thread is not None:
         thread.join(timeout)
+
+
+def reset() -> None:
+    """Forget this process's index (tests); a reload in progress is waited for and dropped."""
+    global _current, _reloading, _dirty
+    wait_for_reload()
+    with _lock:
+        _current, _reloading, _dirty = None, None, False
 
 
 def invalidate() -> None:

@@ -88,16 +88,19 @@ class CandidateSource:
                 if mask is not None:
                     ok &= mask[above]
                 if int(ok.sum()) >= self.limit:  # every eligible row not in ``above`` scores lower
-                    return self._best(above[ok], scores)
+                    return self._best(above[ok], scores[above[ok]])
         ok = inputs.eligible & (scores > 0) if positive else inputs.eligible
         if mask is not None:
             ok = ok & mask
-        return self._best(np.flatnonzero(ok), scores)
+        rows = np.flatnonzero(ok)
+        return self._best(rows, scores[rows])
 
-    def _best(self, rows: np.ndarray, scores: np.ndarray) -> Scored:
+    def _best(self, rows: np.ndarray, values: np.ndarray) -> Scored:
+        """The ``limit`` best of ``rows`` by ``values`` (parallel to ``rows``)."""
         if len(rows) > self.limit:
-            rows = rows[np.argpartition(-scores[rows], self.limit - 1)[: self.limit]]
-        return rows.astype(np.int64), scores[rows].astype(np.float64)
+            part = np.argpartition(-values, self.limit - 1)[: self.limit]
+            rows, values = rows[part], values[part]
+        return rows.astype(np.int64), values.astype(np.float64)
 
 
 def anchor_rows(inputs: SourceInputs, anchor: str) -> np.ndarray:
@@ -165,8 +168,11 @@ class CoOccurrence(CandidateSource):
         co = stats.cooccurrence(inputs.catalog, self.event_types, self.window_days)
         if not co.nnz:
             return EMPTY
-        scores = np.asarray(co[rows].sum(axis=0)).ravel().astype(np.float64)
-        return self.top(scores, inputs)
+        sub = co[rows]  # the anchors' rows: only the products they share baskets with
+        found, inverse = np.unique(sub.indices, return_inverse=True)
+        scores = np.bincount(inverse, weights=sub.data, minlength=len(found))
+        keep = inputs.eligible[found] & (scores > 0)
+        return self._best(found[keep], scores[keep]) if keep.any() else EMPTY
 
     def reason(self, row: int, inputs: SourceInputs) -> str:
         if inputs.ctx.cart_keys:

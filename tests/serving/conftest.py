@@ -16,11 +16,11 @@ def fresh_serving_state(settings):  # type: ignore[no-untyped-def]
     """
     settings.RECO_APP = {**settings.RECO_APP, "CATALOG_BACKGROUND_RELOAD": False}
     caches["default"].clear()
-    catalog_index._current = None
+    catalog_index.reset()
     model_store.reset()
     stats.reset()
     yield
-    catalog_index._current = None
+    catalog_index.reset()
     model_store.reset()
     stats.reset()
 
