@@ -92,6 +92,10 @@ DEFAULTS: dict[str, Any] = {
     "CATALOG_BACKGROUND_RELOAD": True,
     # Seconds between checks of the active model version (besides the "model" cache namespace).
     "MODEL_RECHECK_SECONDS": 30,
+    # Per-process layer before the shared cache: lists kept (0 = off), and seconds the
+    # versions of the model/rules/catalog namespaces are trusted without asking the cache.
+    "LOCAL_CACHE_SIZE": 2048,
+    "LOCAL_NS_SECONDS": 1.0,
     # Maximum ``limit`` accepted by the template tags and the API.
     "MAX_LIMIT": 50,
 

@@ -13,7 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from reco_app import conf
-from reco_app.serving.catalog_index import get_catalog
+from reco_app.serving.catalog_index import known_keys
 from reco_app.serving.pipeline import InvalidLimit, MissingProduct, Recommendation, recommend
 from reco_app.serving.placements import UnknownPlacement, get_pipeline, placement_names
 
@@ -134,7 +134,7 @@ class RecommendationsView(APIView):
         return Response({"placement": placement, "title": pipeline.title, "results": [as_dict(r) for r in recs]})
 
     def check_products(self, data: dict[str, Any]) -> dict[str, list[str]]:
-        known = get_catalog().key_to_idx
+        known = known_keys([k for k in [data.get("product"), *data.get("cart", [])] if k])
         errors = {}
         if data.get("product") and data["product"] not in known:
             errors["product"] = [f"Unknown product {data['product']!r}."]

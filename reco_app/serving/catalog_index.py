@@ -90,6 +90,18 @@ def get_catalog(version: int | None = None) -> ServingCatalog:
         return _current
 
 
+def known_keys(keys: list[str]) -> set[str]:
+    """Which of ``keys`` are in the catalog: this process's index first, a fresh one if needed.
+
+    Saves the API a cache round trip per request; only an unknown key checks the version.
+    """
+    current = _current
+    if current is not None and all(k in current.key_to_idx for k in keys):
+        return set(keys)
+    fresh = get_catalog().key_to_idx
+    return {k for k in keys if k in fresh}
+
+
 def _reload_in_background(tag: str) -> None:
     global _reloading, _thread, _dirty
     with _lock:

@@ -24,6 +24,7 @@ from django.utils.module_loading import import_string
 from reco_app import cache as reco_cache
 from reco_app import conf
 from reco_app.models.events import visitor_subject
+from reco_app.serving import local_cache
 from reco_app.serving.catalog_index import ServingCatalog, get_catalog
 from reco_app.serving.filters import Available
 from reco_app.serving.model_store import get_model
@@ -113,7 +114,7 @@ def recommend(subject: Any = None, placement: str = "for_you", *, limit: int = 1
     pipeline, limit, who, product_key, cart_keys = _arguments(subject, placement, limit, product, cart)
     context = context or {}
     names = ["model", "rules", "catalog"] + ([f"subject:{who.subject}"] if who.subject else [])
-    versions = _ns_versions(names)
+    versions = local_cache.ns_versions(names)
     catalog = get_catalog(versions["catalog"])
     ctx = _context(pipeline, who, limit, product_key, cart_keys, context)
     key = reco_cache.make_key(
@@ -128,7 +129,7 @@ def recommend(subject: Any = None, placement: str = "for_you", *, limit: int = 1
         return version, [_card(catalog, pipeline.name, pos, version, row) for pos, row in enumerate(rows, start=1)]
 
     # the cached value holds everything a card shows, so a hit touches no array and signs nothing
-    model_version, cards = reco_cache.get_or_set(key, compute)
+    model_version, cards = local_cache.get_or_set(key, compute)
     batch = _ProductBatch([c[0] for c in cards])
     return [
         Recommendation(
@@ -217,22 +218,6 @@ def _segments(who: Who) -> list[str]:
 def _digest(cart_keys: list[str], context: dict[str, Any], segments: list[str]) -> str:
     raw = repr((sorted(cart_keys), sorted((k, str(v)) for k, v in context.items()), sorted(segments)))
     return hashlib.sha1(raw.encode()).hexdigest()[:16]
-
-
-def _ns_versions(names: list[str]) -> dict[str, int]:
-    """Several namespace versions in one cache round trip.
-
-    A missing namespace is version 1, as ``reco_cache.ns_version`` would make it; not writing
-    it saves round trips for the many shoppers whose namespace was never bumped
-    (``bump`` starts a missing namespace at 1 before incrementing, so it moves to 2).
-    """
-    keys = {n: reco_cache.make_key("ns", n) for n in names}
-    try:
-        found = reco_cache.get_cache().get_many(list(keys.values()))
-    except Exception:  # noqa: BLE001 - cache down: every namespace reads as 1, like ns_version
-        reco_cache.stats["errors"] += 1
-        found = {}
-    return {n: int(found.get(k) or 1) for n, k in keys.items()}
 
 
 @cache

@@ -5,16 +5,19 @@ from __future__ import annotations
 from typing import Any
 
 from reco_app import cache
+from reco_app.serving import local_cache
 
 _connected = False
 
 
 def on_model_activated(sender: Any = None, **kwargs: Any) -> None:
     cache.bump("model")
+    local_cache.forget_namespaces()
 
 
 def on_rules_changed(sender: Any = None, **kwargs: Any) -> None:
     cache.bump("rules")
+    local_cache.forget_namespaces()
 
 
 def on_event_stored(sender: Any = None, events: Any = (), **kwargs: Any) -> None:
@@ -27,6 +30,7 @@ def on_catalog_changed() -> None:
     from reco_app.serving.catalog_index import invalidate
 
     invalidate()
+    local_cache.forget_namespaces()
 
 
 def forget_cached_lists(subjects: list[str]) -> int:

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 from django.core.cache import caches
 
-from reco_app.serving import catalog_index, model_store, stats
+from reco_app.serving import catalog_index, local_cache, model_store, stats
 from tests.serving.factories import Shop, make_catalog, make_events, train_model
 
 
@@ -16,6 +16,7 @@ def fresh_serving_state(settings):  # type: ignore[no-untyped-def]
     """
     settings.RECO_APP = {**settings.RECO_APP, "CATALOG_BACKGROUND_RELOAD": False}
     caches["default"].clear()
+    local_cache.clear()
     catalog_index.reset()
     model_store.reset()
     stats.reset()

@@ -81,7 +81,7 @@ def test_catalog_changes_reach_cached_lists(trained, django_capture_on_commit_ca
     "down": {"BACKEND": "django_redis.cache.RedisCache", "LOCATION": "redis://127.0.0.1:1/0", "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.1, "SOCKET_TIMEOUT": 0.1}},
 })
 def test_redis_down_still_serves(trained, settings) -> None:  # type: ignore[no-untyped-def]
-    settings.RECO_APP = {**settings.RECO_APP, "CACHE_ALIAS": "down"}
+    settings.RECO_APP = {**settings.RECO_APP, "CACHE_ALIAS": "down", "LOCAL_CACHE_SIZE": 0}
     hits = cache.stats["hits"]
     recs = recommend("CUST-001", "for_you", limit=5)
     assert_sensible(recs, 5)
@@ -127,3 +127,15 @@ def test_a_changed_catalog_reloads_in_the_background(settings) -> None:  # type:
     catalog_index.wait_for_reload()
     assert catalog_index.get_catalog().build > old_index.build
     assert top not in [r.product_key for r in recommend(None, "trending", limit=3)]
+
+
+def test_other_processes_bumps_are_seen_after_the_local_delay(trained, settings) -> None:  # type: ignore[no-untyped-def]
+    recommend(None, "trending", limit=3)
+    hits = cache.stats["hits"]
+    cache.bump("rules")  # as another process would: no signal here
+    recommend(None, "trending", limit=3)
+    assert cache.stats["hits"] == hits + 1  # within LOCAL_NS_SECONDS: this process still trusts its versions
+    settings.RECO_APP = {**settings.RECO_APP, "LOCAL_NS_SECONDS": 0}
+    cache.bump("rules")
+    recommend(None, "trending", limit=3)
+    assert cache.stats["hits"] == hits + 1  # a new version: computed again
