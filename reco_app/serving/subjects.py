@@ -21,6 +21,15 @@ class Who:
     guess_visitor: bool = False  # a bare string: try ``anon:<string>`` if the key has no history
 
 
+def _consented(reco: Any) -> bool:
+    """Whether the visitor may be personalised: ``consent_granted``, or the tracking
+    middleware's ``may_track`` (consent given and not a bot)."""
+    granted = getattr(reco, "consent_granted", None)
+    if granted is None:
+        granted = getattr(reco, "may_track", False)
+    return bool(granted)
+
+
 def resolve(subject: Any) -> Who:
     """Resolve the ``subject`` argument of :func:`~reco_app.serving.pipeline.recommend`.
 
@@ -40,7 +49,7 @@ def resolve(subject: Any) -> Who:
         reco = getattr(subject, "reco", None)
         if reco is None:
             return Who(None, False)
-        consent = bool(getattr(reco, "consent_granted", False))
+        consent = _consented(reco)
         user = getattr(reco, "user", None)
         visitor = getattr(reco, "visitor_id", None) or None
         if user is not None and getattr(user, "is_authenticated", False):

@@ -97,3 +97,13 @@ def test_user_vector_of_known_folded_and_unknown_shoppers(trained) -> None:  # t
     view("anon:v-tea", ["CO-02", "CO-03"])
     folded = user_vector("anon:v-tea")
     assert folded is not None and folded.shape == user_vector("CUST-001").shape
+
+
+def test_the_tracking_middlewares_may_track_decides_personalisation(trained) -> None:  # type: ignore[no-untyped-def]
+    view("anon:v-coffee", ["CO-01", "CO-04", "CO-06"])
+    request = visitor_request("v-coffee")
+    del request.reco.consent_granted
+    request.reco.may_track = True  # as reco_app.tracking's VisitorContext exposes it
+    assert Counter(categories(recommend(request, "for_you", limit=6))).most_common(1)[0][0] == "Coffee"
+    request.reco.may_track = False
+    assert recommend(request, "recently_viewed", limit=3)[0].source != "recent"
