@@ -1,4 +1,7 @@
-"""Keeps serving's caches honest: each change bumps the cache namespace it invalidates."""
+"""Keeps serving's caches honest: each change bumps the cache namespace it invalidates.
+
+(A shopper's ``subject:<key>`` namespace is bumped by the tracking service when their events
+are stored, so no receiver here.)"""
 
 from __future__ import annotations
 
@@ -18,12 +21,6 @@ def on_model_activated(sender: Any = None, **kwargs: Any) -> None:
 def on_rules_changed(sender: Any = None, **kwargs: Any) -> None:
     cache.bump("rules")
     local_cache.forget_namespaces()
-
-
-def on_event_stored(sender: Any = None, events: Any = (), **kwargs: Any) -> None:
-    for subject in {getattr(e, "subject", "") for e in events or ()}:
-        if subject:
-            cache.bump(f"subject:{subject}")
 
 
 def on_catalog_changed() -> None:
@@ -53,4 +50,3 @@ def connect() -> None:
     catalog.on_catalog_changed(on_catalog_changed)
     signals.model_activated.connect(on_model_activated, dispatch_uid="reco_app_serving_model")
     signals.rules_changed.connect(on_rules_changed, dispatch_uid="reco_app_serving_rules")
-    signals.event_stored.connect(on_event_stored, dispatch_uid="reco_app_serving_events")
