@@ -27,3 +27,7 @@ class RecoAppConfig(AppConfig):
         from reco_app.training import suppression
 
         suppression.register()
+
+        from reco_app.serving import receivers as serving_receivers
+
+        serving_receivers.connect()

@@ -131,6 +131,33 @@ DEFAULTS: dict[str, Any] = {
 
     # --- serving ----------------------------------------------------------------------
     # (keys added by the serving area go below this line)
+    # Placements: name -> pipeline (sources with weights, filters, ranker, fallback).
+    # Shops add their own or override ours by name; see docs/serving.rst.
+    "PLACEMENTS": {},  # merged over reco_app.serving.placements.DEFAULT_PLACEMENTS
+    "RULES_STAGE": "reco_app.rules.engine.RulesStage",
+    # Signing salt and lifetime (seconds) of rec tokens carried by rendered cards.
+    "TOKEN_SALT": "reco_app.rec",
+    "TOKEN_MAX_AGE": 7 * 24 * 3600,
+    # How far back serving looks at a shopper's events, and how many it reads.
+    "HISTORY_DAYS": 90,
+    "HISTORY_LIMIT": 50,
+    # Trending: half-life of the time decay, and the window of events read.
+    "TRENDING_HALF_LIFE_DAYS": 7.0,
+    "TRENDING_WINDOW_DAYS": 60,
+    # Products launched within this many days count as new (new arrivals, exploration).
+    "NEW_PRODUCT_DAYS": 30,
+    # Seconds a process keeps its event aggregates (trending, co-occurrence) before rebuilding.
+    "STATS_REFRESH_SECONDS": 600,
+    # Reload a changed catalog index in a background thread, serving the previous one meanwhile.
+    "CATALOG_BACKGROUND_RELOAD": True,
+    # Seconds between checks of the active model version (besides the "model" cache namespace).
+    "MODEL_RECHECK_SECONDS": 30,
+    # Per-process layer before the shared cache: lists kept (0 = off), and seconds the
+    # versions of the model/rules/catalog namespaces are trusted without asking the cache.
+    "LOCAL_CACHE_SIZE": 2048,
+    "LOCAL_NS_SECONDS": 1.0,
+    # Maximum ``limit`` accepted by the template tags and the API.
+    "MAX_LIMIT": 50,
 
     # --- merchandising rules ----------------------------------------------------------
     # (keys added by the rules area go below this line)

@@ -32,5 +32,13 @@ try:  # the event API needs djangorestframework + drf-spectacular (optional part
 except ImportError:  # pragma: no cover
     pass
 # serving
+try:
+    import rest_framework  # noqa: F401
+except ImportError:  # pragma: no cover - the API is optional
+    pass
+else:
+    from reco_app.api.serving_urls import urlpatterns as _serving_api
+
+    urlpatterns += _serving_api
 # merchandising / admin pages
 # segments

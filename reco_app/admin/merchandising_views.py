@@ -39,7 +39,9 @@ class PreviewForm(forms.Form):
 
 
 def known_placements() -> list[str]:
-    names = set((conf.get_config().get("PLACEMENTS") or {}).keys()) | set(conf.get("RULES_PLACEMENT_LIMITS") or {})
+    from reco_app.serving.placements import placement_names
+
+    names = set(placement_names()) | set(conf.get("RULES_PLACEMENT_LIMITS") or {})
     for rule in Rule.objects.values_list("placements", flat=True):
         names.update(rule or [])
     return sorted(names)
@@ -66,6 +68,8 @@ def preview_view(site: AdminSite) -> Callable[[HttpRequest], HttpResponse]:
                 result = run_preview(form.cleaned_data)
             except ImportError:
                 error = _("The serving pipeline (reco_app.serving.pipeline.preview) is not installed.")
+            except (LookupError, ValueError) as exc:  # unknown placement, bad product, ...
+                error = str(exc)
         context = {
             **site.each_context(request),
             "title": _("Preview recommendations with rules"),

@@ -143,3 +143,10 @@ def test_changelist_shows_and_filters_the_status_now(client: Any, staff: Any) ->
     assert "Live boost" in page and "Xmas boost" not in page
     rule = Rule.objects.get(name="Live boost")
     assert reverse("admin:reco_app_rule_preview") in client.get(reverse("admin:reco_app_rule_change", args=[rule.pk])).content.decode()
+
+
+def test_preview_with_an_unknown_placement_shows_an_error_not_a_500(admin_client) -> None:  # type: ignore[no-untyped-def]
+    response = admin_client.get("/admin/reco_app/rule/preview/", {"placement": "nowhere", "who": "anonymous", "limit": 5})
+    assert response.status_code == 200
+    assert "nowhere" in response.content.decode()
+    assert b"for_you" in response.content  # the known placements are offered

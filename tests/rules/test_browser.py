@@ -74,7 +74,7 @@ def test_pin_rule_from_admin_to_preview_and_shop(browser_page: Any, live_server:
     page.click("input[name=_save]")
     assert page.locator("text=Pin the promo runner").count() >= 1, page.content()
 
-    page.goto(f"{live_server.url}/admin/reco_app/rule/preview/?placement=home&who=anonymous&limit=5")
+    page.goto(f"{live_server.url}/admin/reco_app/rule/preview/?placement=for_you&who=anonymous&limit=5")
     first_after = page.locator("[data-list=after] tbody tr").first
     assert "SKU-07" in first_after.inner_text()
     assert "Pin the promo runner" in first_after.inner_text()

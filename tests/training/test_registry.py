@@ -43,7 +43,7 @@ def test_first_training_becomes_active_with_a_verified_artifact(stored_shop, act
     artifact = load_artifact(version.artifact_name, expected_sha256=version.sha256)
     assert artifact.manifest["version"] == version.pk and artifact.item_embeddings.shape == (60, 16)
     assert [v.pk for v in activations] == [version.pk]
-    assert cache.ns_version("model") == before + 1
+    assert cache.ns_version("model") > before  # cached lists of the old model are invalidated
 
 
 def test_guardrail_keeps_a_worse_model_ready_until_an_admin_activates_it(stored_shop, activations, django_capture_on_commit_callbacks) -> None:  # type: ignore[no-untyped-def]

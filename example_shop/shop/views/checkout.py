@@ -34,4 +34,5 @@ def order_confirmation(request: HttpRequest, pk: int) -> HttpResponse:
     order = get_object_or_404(Order.objects.prefetch_related("lines__product"), pk=pk)
     if not checkout_service.can_view_order(request, order):
         raise Http404("No such order.")
-    return render(request, "shop/order_confirmation.html", {"order": order})
+    order_keys = [line.product.sku for line in order.lines.all()]
+    return render(request, "shop/order_confirmation.html", {"order": order, "order_keys": order_keys})

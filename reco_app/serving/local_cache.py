@@ -1,0 +1,95 @@
+"""A small per-process layer in front of the shared cache, for the hot path.
+
+* the versions of the global namespaces (``model``, ``rules``, ``catalog``) are kept for
+  ``LOCAL_NS_SECONDS`` — so other processes see a bump within that delay, and this process
+  at once (serving's signal receivers call :func:`forget_namespaces`);
+* finished lists are kept in an LRU of ``LOCAL_CACHE_SIZE`` entries. Their keys carry every
+  namespace version, so an entry is never stale, only unused.
+
+A cached list then costs no cache round trip at all; shoppers' own namespaces
+(``subject:<key>``) are always read from the shared cache.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from typing import Any
+
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+
+from reco_app import cache as reco_cache
+from reco_app import conf
+
+GLOBAL_NAMESPACES = ("model", "rules", "catalog")
+_lock = threading.Lock()
+_ns: dict[str, tuple[int, float]] = {}
+_lists: OrderedDict[str, Any] = OrderedDict()
+_MISSING = object()
+
+
+def ns_versions(names: list[str]) -> dict[str, int]:
+    """Namespace versions: global ones from the local memo, the rest in one round trip.
+
+    A missing namespace is version 1, as ``reco_cache.ns_version`` would make it; not writing
+    it saves round trips for the many shoppers whose namespace was never bumped (``bump``
+    starts a missing namespace at 1 before incrementing, so it moves to 2).
+    """
+    now = time.monotonic()
+    out: dict[str, int] = {}
+    wanted = []
+    for name in names:
+        hit = _ns.get(name)
+        if hit is not None and hit[1] > now:
+            out[name] = hit[0]
+        else:
+            wanted.append(name)
+    if wanted:
+        keys = {n: reco_cache.make_key("ns", n) for n in wanted}
+        try:
+            found = reco_cache.get_cache().get_many(list(keys.values()))
+        except Exception:  # noqa: BLE001 - cache down: every namespace reads as 1, like ns_version
+            reco_cache.stats["errors"] += 1
+            found = {}
+        expires = now + float(conf.get("LOCAL_NS_SECONDS"))
+        for name, key in keys.items():
+            out[name] = int(found.get(key) or 1)
+            if name in GLOBAL_NAMESPACES:
+                _ns[name] = (out[name], expires)
+    return out
+
+
+def forget_namespaces() -> None:
+    _ns.clear()
+
+
+def get_or_set(key: str, compute: Any) -> Any:
+    """The list under ``key``: from this process, else the shared cache, else ``compute()``."""
+    size = int(conf.get("LOCAL_CACHE_SIZE"))
+    if size:
+        value = _lists.get(key, _MISSING)
+        if value is not _MISSING:
+            reco_cache.stats["hits"] += 1
+            return value
+    value = reco_cache.get_or_set(key, compute)
+    if size:
+        with _lock:
+            _lists[key] = value
+            while len(_lists) > size:
+                _lists.popitem(last=False)
+    return value
+
+
+def clear() -> None:
+    """Forget everything (tests)."""
+    with _lock:
+        _ns.clear()
+        _lists.clear()
+
+
+@receiver(setting_changed)
+def _reset(*, setting: str, **kwargs: Any) -> None:
+    if setting in ("RECO_APP", "CACHES"):
+        clear()

@@ -1,0 +1,316 @@
+"""The public entry point: :func:`recommend` (and :func:`preview` for the admin).
+
+One run: resolve the subject → candidate sources → blend → filters → merchandising rules →
+ranking (diversity, exploration, pins, truncation) → fallback fill, so a list is never empty
+while the catalog has available products. Results are cached under versioned keys (model,
+rules, catalog, the shopper's events), and served without the cache when Redis is down.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any
+from urllib.parse import quote
+
+import numpy as np
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+from django.utils import timezone
+from django.utils.module_loading import import_string
+
+from reco_app import cache as reco_cache
+from reco_app import conf
+from reco_app.models.events import visitor_subject
+from reco_app.serving import local_cache
+from reco_app.serving.catalog_index import ServingCatalog, get_catalog
+from reco_app.serving.filters import Available
+from reco_app.serving.model_store import get_model
+from reco_app.serving.placements import Pipeline, UnknownPlacement, get_pipeline
+from reco_app.serving.profile import Profile, load_profile
+from reco_app.serving.ranking import EXPLORE, blend
+from reco_app.serving.sources import CandidateSource, SourceInputs
+from reco_app.serving.subjects import Who, resolve
+from reco_app.serving.tokens import make_token
+from reco_app.serving.types import Candidates, ServingContext
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["InvalidLimit", "MissingProduct", "Recommendation", "RecommendationError", "UnknownPlacement", "preview", "recommend"]
+
+
+class RecommendationError(ValueError):
+    """Bad arguments to :func:`recommend` (the API turns these into 400s)."""
+
+
+class InvalidLimit(RecommendationError):
+    pass
+
+
+class MissingProduct(RecommendationError):
+    pass
+
+
+class _ProductBatch:
+    """Loads the shop's product objects of one list in one query, on first access."""
+
+    def __init__(self, keys: list[str]) -> None:
+        self.keys = keys
+        self._objects: dict[str, Any] | None = None
+
+    def get(self, key: str) -> Any:
+        if self._objects is None:
+            from reco_app.adapter import get_adapter
+
+            self._objects = get_adapter().get_products(self.keys)
+        return self._objects.get(key)
+
+
+@dataclass
+class Recommendation:
+    product_key: str
+    name: str
+    url: str
+    image: str
+    price: float | None
+    score: float
+    reason: str
+    source: str
+    token: str = ""  # the signed rec token (issued with the list, so cached lists keep theirs)
+    placement: str = ""
+    position: int = 0  # 1-based
+    model_version: int | None = None
+    _batch: _ProductBatch | None = field(default=None, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if not self.token:
+            self.token = make_token(self.placement, self.product_key, self.position, self.model_version)
+
+    @property
+    def product(self) -> Any:
+        """The shop's product object (all products of the list load in one query)."""
+        return self._batch.get(self.product_key) if self._batch else None
+
+    @property
+    def link(self) -> str:
+        """The product URL carrying the rec token (``?rt=``)."""
+        sep = "&" if "?" in self.url else "?"
+        return f"{self.url}{sep}rt={quote(self.token, safe=':')}"
+
+
+Row = tuple[str, float, str, str, list[str]]  # key, score, source, reason, rules that moved it
+
+
+def recommend(subject: Any = None, placement: str = "for_you", *, limit: int = 10, product: Any = None, cart: Any = None, context: dict[str, Any] | None = None) -> list[Recommendation]:
+    """Recommendations for ``subject`` in ``placement``, best first.
+
+    ``subject``: a request (consent decides personalisation), a user, ``"anon:<visitor id>"``
+    or a customer key string (as in imported event files). ``product``: the product on the
+    page (object or key), required by ``similar`` and ``bought_together``. ``cart``: products
+    or keys in the cart. ``context``: ``{"category": ..., "exclude": [keys], "device": ...}``.
+    """
+    pipeline, limit, who, product_key, cart_keys = _arguments(subject, placement, limit, product, cart)
+    context = context or {}
+    names = ["model", "rules", "catalog"] + ([f"subject:{who.subject}"] if who.subject else [])
+    versions = local_cache.ns_versions(names)
+    catalog = get_catalog(versions["catalog"])
+    ctx = _context(pipeline, who, limit, product_key, cart_keys, context)
+    key = reco_cache.make_key(
+        "rec", pipeline.name, who.subject or "-", int(who.personalised), product_key or "-",
+        _digest(cart_keys, context, ctx.segments), limit, catalog.version,
+        *(versions[n] for n in names if n != "catalog"),
+    )
+    model_ns = versions["model"]
+
+    def compute() -> tuple[int | None, list[tuple[Any, ...]]]:
+        version, rows = _run(pipeline, catalog, ctx, who, model_ns)
+        return version, [_card(catalog, pipeline.name, pos, version, row) for pos, row in enumerate(rows, start=1)]
+
+    # the cached value holds everything a card shows, so a hit touches no array and signs nothing
+    model_version, cards = local_cache.get_or_set(key, compute)
+    batch = _ProductBatch([c[0] for c in cards])
+    return [
+        Recommendation(
+            product_key=k, name=name, url=url, image=image, price=price, score=score, reason=reason, source=source,
+            token=token, placement=pipeline.name, position=pos, model_version=model_version, _batch=batch,
+        )
+        for pos, (k, name, url, image, price, score, reason, source, token) in enumerate(cards, start=1)
+    ]
+
+
+def _card(catalog: ServingCatalog, placement: str, position: int, version: int | None, row: Row) -> tuple[Any, ...]:
+    """The fields of one :class:`Recommendation`, in order, up to ``source``, plus its token."""
+    key, score, source, reason, _rules = row
+    i = catalog.key_to_idx[key]
+    price = None if np.isnan(catalog.price[i]) else float(catalog.price[i])
+    token = make_token(placement, key, position, version)
+    return (key, str(catalog.names[i]), str(catalog.urls[i]), str(catalog.images[i]), price, score, reason, source, token)
+
+
+def preview(subject: Any, placement: str, *, limit: int = 10, product: Any = None, cart: Any = None) -> dict[str, list[dict[str, Any]]]:
+    """The list without and with the merchandising rules (uncached), for the rules admin."""
+    pipeline, limit, who, product_key, cart_keys = _arguments(subject, placement, limit, product, cart)
+    catalog = get_catalog()
+    result = {}
+    for label, with_rules in (("before", False), ("after", True)):
+        ctx = _context(pipeline, who, limit, product_key, cart_keys, {})
+        _version, rows = _run(pipeline, catalog, ctx, who, None, with_rules=with_rules)
+        result[label] = [
+            {"position": pos, "product_key": k, "name": str(catalog.names[catalog.key_to_idx[k]]), "score": s, "source": src, "reason": reason, "rules": rules}
+            for pos, (k, s, src, reason, rules) in enumerate(rows, start=1)
+        ]
+    return result
+
+
+def _arguments(subject: Any, placement: str, limit: Any, product: Any, cart: Any) -> tuple[Pipeline, int, Who, str | None, list[str]]:
+    pipeline = get_pipeline(placement)
+    max_limit = conf.get("MAX_LIMIT")
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= max_limit:
+        raise InvalidLimit(f"limit must be an integer from 1 to {max_limit}")
+    product_key = _product_key(product) if product is not None else None
+    if pipeline.requires == "product" and not product_key:
+        raise MissingProduct(f"placement {placement!r} needs a product")
+    return pipeline, limit, resolve(subject), product_key, _cart_keys(cart)
+
+
+def _product_key(product: Any) -> str:
+    if isinstance(product, str):
+        return product
+    from reco_app.adapter import get_adapter
+
+    return get_adapter().product_key(product)
+
+
+def _cart_keys(cart: Any) -> list[str]:
+    if not cart:
+        return []
+    items = cart.keys() if isinstance(cart, dict) else cart
+    keys = []
+    for item in items:
+        item = item[0] if isinstance(item, (tuple, list)) else item
+        keys.append(_product_key(item))
+    return list(dict.fromkeys(k for k in keys if k))
+
+
+def _context(pipeline: Pipeline, who: Who, limit: int, product_key: str | None, cart_keys: list[str], context: dict[str, Any]) -> ServingContext:
+    return ServingContext(
+        placement=pipeline.name, subject=who.subject, user=who.user, visitor_id=who.visitor_id,
+        session_id=who.session_id, product_key=product_key, cart_keys=cart_keys, limit=limit,
+        segments=list(context["segments"]) if "segments" in context else _segments(who),
+        device=str(context.get("device") or who.device), page_category=str(context.get("category") or ""),
+        personalised=who.personalised, now=timezone.now(),
+        extra={"exclude": [str(k) for k in context.get("exclude", [])]},
+    )
+
+
+def _segments(who: Who) -> list[str]:
+    if not who.personalised:
+        return []
+    try:
+        return list(import_string(conf.get("SEGMENTS_PROVIDER"))(who.subject))
+    except Exception:
+        logger.exception("reco_app: SEGMENTS_PROVIDER failed")
+        return []
+
+
+def _digest(cart_keys: list[str], context: dict[str, Any], segments: list[str]) -> str:
+    raw = repr((sorted(cart_keys), sorted((k, str(v)) for k, v in context.items()), sorted(segments)))
+    return hashlib.sha1(raw.encode()).hexdigest()[:16]
+
+
+@cache
+def _rules_stage() -> Any:
+    return import_string(conf.get("RULES_STAGE"))()
+
+
+@receiver(setting_changed)
+def _reset(*, setting: str, **kwargs: Any) -> None:
+    if setting == "RECO_APP":
+        _rules_stage.cache_clear()
+
+
+def _profile(pipeline: Pipeline, who: Who, catalog: ServingCatalog, known_users: dict[str, int]) -> Profile:
+    if not (pipeline.personal and who.personalised and who.subject):
+        return Profile()
+    profile = load_profile(who.subject, catalog)
+    if who.guess_visitor and profile.empty and who.subject not in known_users:
+        guess = load_profile(visitor_subject(who.subject), catalog)
+        if not guess.empty:
+            return guess
+    return profile
+
+
+def _run(pipeline: Pipeline, catalog: ServingCatalog, ctx: ServingContext, who: Who, model_ns: int | None, with_rules: bool = True) -> tuple[int | None, list[Row]]:
+    """One uncached pipeline run: (model version id or None, rows)."""
+    model = get_model(catalog, model_ns)
+    profile = _profile(pipeline, who, catalog, model.user_index if model else {})
+    ctx.extra["profile"] = profile
+    anchors = catalog.indices([ctx.product_key] if ctx.product_key else ctx.cart_keys)
+    eligible = catalog.available.copy()
+    eligible[catalog.indices([ctx.product_key, *ctx.cart_keys, *ctx.extra["exclude"]])] = False
+    inputs = SourceInputs(catalog, ctx, model, profile, anchors, eligible)
+
+    owners: dict[str, CandidateSource] = {}
+    parts = []
+    for source, weight in pipeline.sources:
+        name = source.name if source.name not in owners else f"{source.name}:{len(owners)}"
+        owners[name] = source
+        parts.append((name, weight, *_generate(source, inputs)))
+    cands = blend(parts)
+    for stage in pipeline.filters:
+        cands = stage.apply(cands, catalog, ctx)
+    if with_rules and pipeline.rules:
+        try:
+            cands = _rules_stage().apply(cands, catalog, ctx)
+            cands = Available().apply(cands, catalog, ctx)
+        except Exception:
+            logger.exception("reco_app: rules stage failed; serving without rules")
+    ranked = pipeline.ranker.rank(cands, catalog, ctx, ctx.limit)
+    rows = [_row(int(i), float(s), ranked.source_names[c], ranked, owners, inputs) for i, s, c in zip(ranked.idx, ranked.score, ranked.source)]
+    if len(rows) < ctx.limit:
+        rows += _fill(pipeline, inputs, {r[0] for r in rows}, ctx.limit - len(rows))
+    return (model.version_id if model else None), rows
+
+
+def _generate(source: CandidateSource, inputs: SourceInputs) -> tuple[np.ndarray, np.ndarray]:
+    if source.only_without_model and inputs.model is not None:
+        return np.zeros(0, np.int64), np.zeros(0, np.float64)
+    try:
+        return source.generate(inputs)
+    except Exception:
+        logger.exception("reco_app: candidate source %s failed", type(source).__name__)
+        return np.zeros(0, np.int64), np.zeros(0, np.float64)
+
+
+def _row(i: int, score: float, source: str, ranked: Candidates, owners: dict[str, CandidateSource], inputs: SourceInputs) -> Row:
+    reason = ranked.reasons.get(i)
+    if not reason:
+        owner = owners.get(source)
+        if owner is not None:
+            reason = owner.reason(i, inputs)
+        elif source == EXPLORE:
+            cat = inputs.catalog.category_name(i)
+            reason = f"New in {cat}" if cat else "Just arrived"
+    return (str(inputs.catalog.keys[i]), round(score, 6), source, reason or "", list(ranked.trace.get(i, [])))
+
+
+def _fill(pipeline: Pipeline, inputs: SourceInputs, taken: set[str], n: int) -> list[Row]:
+    """The fallback chain: trending, then all-time popular, then newest available products."""
+    rows: list[Row] = []
+    for source in pipeline.fallback:
+        idx, scores = _generate(source, inputs)
+        cands = Candidates(idx, scores, np.zeros(len(idx), np.int16), [source.name])
+        for stage in pipeline.filters:
+            cands = stage.apply(cands, inputs.catalog, inputs.ctx)
+        for j in np.argsort(-cands.score, kind="stable"):
+            i = int(cands.idx[j])
+            key = str(inputs.catalog.keys[i])
+            if key in taken:
+                continue
+            taken.add(key)
+            rows.append((key, round(float(cands.score[j]), 6), source.name, source.reason(i, inputs), []))
+            if len(rows) == n:
+                return rows
+    return rows

@@ -1,0 +1,81 @@
+"""What serving knows about one shopper: their recent consented events, as catalog rows."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+from django.utils import timezone
+
+from reco_app import conf
+from reco_app.serving.types import CatalogIndex
+
+# Events that say something about taste (impressions and searches do not).
+TASTE_EVENTS = ("product_view", "add_to_cart", "wishlist_add", "purchase", "rating", "rec_click")
+
+
+@dataclass
+class Profile:
+    subject: str | None = None
+    recent: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # newest first, unique
+    recent_weights: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float64))
+    viewed: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # newest first, unique
+    purchased: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    purchase_counts: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+
+    @property
+    def empty(self) -> bool:
+        return not len(self.recent) and not len(self.purchased)
+
+
+def load_profile(subject: str | None, catalog: CatalogIndex, now: dt.datetime | None = None) -> Profile:
+    """The shopper's consented history, mapped to catalog rows.
+
+    One query on the (subject, timestamp) index: the newest events of the last
+    ``max(HISTORY_DAYS, 2 years)``; taste comes from the ``HISTORY_LIMIT`` newest taste
+    events within ``HISTORY_DAYS``, purchases (buy again, already bought) from all of them.
+    """
+    if not subject:
+        return Profile()
+    from reco_app.models import Event
+
+    now = now or timezone.now()
+    history_days, history_limit = conf.get("HISTORY_DAYS"), conf.get("HISTORY_LIMIT")
+    recent_since = now - dt.timedelta(days=history_days)
+    events = (
+        Event.objects.consented().for_subject(subject).since(now - dt.timedelta(days=max(history_days, 730)))
+        .order_by("-timestamp").values_list("product_key", "event_type", "timestamp", "value")[: max(10 * history_limit, 500)]
+    )
+    weights_cfg: dict[str, float] = conf.get("EVENT_WEIGHTS")
+    half_life = 3 * 86400.0
+    score: dict[int, float] = {}
+    viewed: dict[int, None] = {}
+    purchases: dict[int, int] = {}
+    taste_events = 0
+    for key, etype, ts, value in events:
+        row = catalog.key_to_idx.get(key)
+        if row is None:
+            continue
+        if etype == "purchase":
+            purchases[row] = purchases.get(row, 0) + 1
+        if etype not in TASTE_EVENTS or ts < recent_since or taste_events >= history_limit:
+            continue
+        taste_events += 1
+        w = float(weights_cfg.get(etype, 0.0))
+        if etype == "rating":
+            w *= (value or 2.5) - 2.5
+        age = max((now - ts).total_seconds(), 0.0)
+        score[row] = score.get(row, 0.0) + w * math.exp(-age * math.log(2) / half_life)
+        if etype == "product_view":
+            viewed.setdefault(row)
+    liked = [r for r in score if score[r] > 0]  # dicts keep first-seen order: newest first
+    return Profile(
+        subject=subject,
+        recent=np.array(liked, np.int64),
+        recent_weights=np.array([score[r] for r in liked], np.float64),
+        viewed=np.array(list(viewed), np.int64),
+        purchased=np.array(list(purchases), np.int64),
+        purchase_counts=np.array(list(purchases.values()), np.int64),
+    )

@@ -1,0 +1,76 @@
+"""Who is asking: a request, a user, a visitor id or a customer key → one :class:`Who`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.http import HttpRequest
+
+from reco_app.models.events import ANONYMOUS_PREFIX, visitor_subject
+
+
+@dataclass(frozen=True)
+class Who:
+    subject: str | None  # customer key or ``anon:<visitor id>``; None = nobody known
+    personalised: bool
+    user: Any = None
+    visitor_id: str | None = None
+    session_id: str | None = None
+    device: str = ""
+    guess_visitor: bool = False  # a bare string: try ``anon:<string>`` if the key has no history
+
+
+def _consented(reco: Any) -> bool:
+    """Whether the visitor may be personalised: ``consent_granted``, or the tracking
+    middleware's ``may_track`` (consent given and not a bot)."""
+    granted = getattr(reco, "consent_granted", None)
+    if granted is None:
+        granted = getattr(reco, "may_track", False)
+    return bool(granted)
+
+
+def resolve(subject: Any) -> Who:
+    """Resolve the ``subject`` argument of :func:`~reco_app.serving.pipeline.recommend`.
+
+    * a request: its ``request.reco`` (set by the tracking middleware) gives the visitor,
+      user and consent; without it, or without consent, the visitor is anonymous and gets
+      non-personalised recommendations;
+    * a user object: that shopper (``adapter.customer_key(user)``);
+    * ``"anon:<visitor id>"``: that anonymous visitor;
+    * any other string: a customer key, as in imported event files (or a bare visitor id);
+    * ``None``: nobody (non-personalised).
+    """
+    from reco_app.adapter import get_adapter
+
+    if subject is None:
+        return Who(None, False)
+    if isinstance(subject, HttpRequest):
+        reco = getattr(subject, "reco", None)
+        if reco is None:
+            return Who(None, False)
+        consent = _consented(reco)
+        user = getattr(reco, "user", None)
+        visitor = getattr(reco, "visitor_id", None) or None
+        if user is not None and getattr(user, "is_authenticated", False):
+            key: str | None = get_adapter().customer_key(user)
+        else:
+            key = visitor_subject(visitor) if visitor else None
+        return Who(
+            key if consent else None,
+            consent and key is not None,
+            user=user,
+            visitor_id=visitor,
+            session_id=getattr(reco, "session_id", None),
+            device=str(getattr(reco, "device", "") or ""),
+        )
+    if isinstance(subject, str):
+        key = subject.strip()
+        if not key:
+            return Who(None, False)
+        if key.startswith(ANONYMOUS_PREFIX):
+            return Who(key, True, visitor_id=key[len(ANONYMOUS_PREFIX):])
+        return Who(key, True, guess_visitor=True)
+    if getattr(subject, "is_authenticated", False) and getattr(subject, "pk", None) is not None:
+        return Who(get_adapter().customer_key(subject), True, user=subject)
+    return Who(None, False)

@@ -1,0 +1,142 @@
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.test import override_settings
+from django.utils import timezone
+
+from reco_app import cache, recommend, signals
+from reco_app.models import Event
+from reco_app.serving.pipeline import preview
+from tests.serving import rules_for_tests
+from tests.serving.factories import train_model
+from tests.serving.helpers import assert_sensible
+
+pytestmark = pytest.mark.django_db
+RULES = {"RULES_STAGE": "tests.serving.rules_for_tests.PinAndHide"}
+
+
+@pytest.fixture
+def rules(settings):  # type: ignore[no-untyped-def]
+    settings.RECO_APP = {**settings.RECO_APP, **RULES}
+    rules_for_tests.RULES.update(pin=None, hide=[])
+    yield rules_for_tests.RULES
+    rules_for_tests.RULES.update(pin=None, hide=[])
+
+
+def test_results_are_cached_until_the_model_changes(trained) -> None:  # type: ignore[no-untyped-def]
+    _shop, v1 = trained
+    first = recommend("CUST-000", "for_you", limit=5)
+    assert first[0].model_version == v1.pk
+    hits = cache.stats["hits"]
+    assert [r.product_key for r in recommend("CUST-000", "for_you", limit=5)] == [r.product_key for r in first]
+    assert cache.stats["hits"] == hits + 1
+    v2 = train_model(epochs=3)
+    assert recommend("CUST-000", "for_you", limit=5)[0].model_version == v1.pk  # cached
+    signals.model_activated.send(sender=None, version=v2)
+    assert recommend("CUST-000", "for_you", limit=5)[0].model_version == v2.pk  # swapped, no restart
+
+
+def test_rule_changes_show_after_rules_changed(trained, rules) -> None:  # type: ignore[no-untyped-def]
+    shop, _ = trained
+    before = recommend(None, "trending", limit=5)
+    rules["pin"], rules["hide"] = shop.new_key, [before[0].product_key]
+    assert recommend(None, "trending", limit=5)[0].product_key == before[0].product_key  # still cached
+    signals.rules_changed.send(sender=None, rule=None)
+    after = recommend(None, "trending", limit=5)
+    assert after[0].product_key == shop.new_key and after[0].reason == "Staff pick"
+    assert after[0].source == "rules"  # a product without events: not a trending candidate
+    assert before[0].product_key not in [r.product_key for r in after]
+
+
+def test_preview_shows_the_list_before_and_after_rules(trained, rules) -> None:  # type: ignore[no-untyped-def]
+    rules["pin"] = "BK-09"
+    result = preview(None, "trending", limit=4)
+    assert result["before"][0]["product_key"] != "BK-09"
+    assert result["after"][0] == {**result["after"][0], "product_key": "BK-09", "position": 1, "rules": ["pin-test"]}
+    assert set(result["before"][0]) == {"position", "product_key", "name", "score", "source", "reason", "rules"}
+
+
+def test_new_events_refresh_the_shoppers_lists(trained) -> None:  # type: ignore[no-untyped-def]
+    assert recommend("anon:v9", "recently_viewed", limit=3)[0].source != "recent"
+    Event.objects.create(subject="anon:v9", product_key="TS-04", event_type="product_view", timestamp=timezone.now() - dt.timedelta(minutes=1))
+    assert recommend("anon:v9", "recently_viewed", limit=3)[0].source != "recent"  # cached until told
+    cache.bump("subject:anon:v9")  # what the tracking service does after storing the events
+    recs = recommend("anon:v9", "recently_viewed", limit=3)
+    assert recs[0].product_key == "TS-04" and recs[0].source == "recent"
+
+
+def test_catalog_changes_reach_cached_lists(trained, django_capture_on_commit_callbacks) -> None:  # type: ignore[no-untyped-def]
+    shop, _ = trained
+    top = recommend(None, "trending", limit=3)[0].product_key
+    product = shop.products[top]
+    product.stock = 0
+    with django_capture_on_commit_callbacks(execute=True):
+        product.save()  # signal → snapshot → on_catalog_changed → "catalog" namespace bumped
+    assert top not in [r.product_key for r in recommend(None, "trending", limit=3)]
+
+
+@override_settings(CACHES={
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "down": {"BACKEND": "django_redis.cache.RedisCache", "LOCATION": "redis://127.0.0.1:1/0", "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.1, "SOCKET_TIMEOUT": 0.1}},
+})
+def test_redis_down_still_serves(trained, settings) -> None:  # type: ignore[no-untyped-def]
+    settings.RECO_APP = {**settings.RECO_APP, "CACHE_ALIAS": "down", "LOCAL_CACHE_SIZE": 0}
+    hits = cache.stats["hits"]
+    recs = recommend("CUST-001", "for_you", limit=5)
+    assert_sensible(recs, 5)
+    assert recs[0].model_version is not None and recs[0].source == "model"
+    again = recommend("CUST-001", "for_you", limit=5)  # computed again: nothing could be cached
+    assert [r.product_key for r in again] == [r.product_key for r in recs]
+    assert cache.stats["hits"] == hits
+    assert_sensible(recommend(None, "similar", product="SH-03", limit=4), 4)
+
+
+def test_redis_cache_serves_hits(trained, redis_cache) -> None:  # type: ignore[no-untyped-def]
+    first = recommend("CUST-001", "for_you", limit=5)
+    hits = cache.stats["hits"]
+    again = recommend("CUST-001", "for_you", limit=5)
+    assert cache.stats["hits"] == hits + 1
+    assert [r.product_key for r in again] == [r.product_key for r in first]
+
+
+def test_erasure_drops_the_shoppers_cached_lists(trained) -> None:  # type: ignore[no-untyped-def]
+    from reco_app import privacy
+
+    recommend("CUST-001", "for_you", limit=5)
+    hits = cache.stats["hits"]
+    privacy.erase_subjects(["CUST-001"])
+    recommend("CUST-001", "for_you", limit=5)
+    assert cache.stats["hits"] == hits
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_changed_catalog_reloads_in_the_background(settings) -> None:  # type: ignore[no-untyped-def]
+    from reco_app.serving import catalog_index
+    from tests.serving.factories import make_catalog, make_events
+
+    settings.RECO_APP = {**settings.RECO_APP, "CATALOG_BACKGROUND_RELOAD": True}
+    shop = make_catalog()
+    make_events(shop)
+    top = recommend(None, "trending", limit=3)[0].product_key
+    old_index = catalog_index.get_catalog()
+    shop.products[top].stock = 0
+    shop.products[top].save()  # committed at once (transactional test): the catalog namespace is bumped
+    # requests go on being served from the previous index while the new one loads
+    assert catalog_index.get_catalog() is old_index
+    catalog_index.wait_for_reload()
+    assert catalog_index.get_catalog().build > old_index.build
+    assert top not in [r.product_key for r in recommend(None, "trending", limit=3)]
+
+
+def test_other_processes_bumps_are_seen_after_the_local_delay(trained, settings) -> None:  # type: ignore[no-untyped-def]
+    recommend(None, "trending", limit=3)
+    hits = cache.stats["hits"]
+    cache.bump("rules")  # as another process would: no signal here
+    recommend(None, "trending", limit=3)
+    assert cache.stats["hits"] == hits + 1  # within LOCAL_NS_SECONDS: this process still trusts its versions
+    settings.RECO_APP = {**settings.RECO_APP, "LOCAL_NS_SECONDS": 0}
+    cache.bump("rules")
+    recommend(None, "trending", limit=3)
+    assert cache.stats["hits"] == hits + 1  # a new version: computed again

@@ -1,0 +1,20 @@
+from __future__ import annotations
+
+import time
+
+from reco_app.serving.tokens import make_token, parse_token
+
+
+def test_a_token_round_trips() -> None:
+    token = make_token("similar", "SH-03", 2, 7)
+    parsed = parse_token(token)
+    assert parsed is not None
+    assert (parsed.placement, parsed.product_key, parsed.position, parsed.model_version) == ("similar", "SH-03", 2, 7)
+    assert abs(parsed.issued_at - time.time()) < 5
+
+
+def test_forged_or_expired_tokens_are_refused() -> None:
+    token = make_token("for_you", "SH-03", 1)
+    assert parse_token(token[:-2] + ("A" if token[-1] != "A" else "B") + token[-1]) is None
+    assert parse_token("not-a-token") is None
+    assert parse_token(make_token("for_you", "SH-03", 1, issued_at=int(time.time()) - 3600), max_age=60) is None
