@@ -20,6 +20,8 @@ def test_home_and_product_pages_show_recommendation_cards(transactional_db, live
     assert first.get_attribute("data-reco-token")
     assert "?rt=" in first.locator("a").get_attribute("href")
     assert page.locator('section[data-reco-placement="for_you"] .reco-card').count() == 8
+    shown = [c.get_attribute("data-reco-product") for c in page.locator(".reco-card").all()]
+    assert len(set(shown)) == len(shown) == 16  # "trending" leaves out the picks above it
 
     page.goto(live_server.url + "/p/SH-03/")
     similar = page.locator('section[data-reco-placement="similar"] .reco-card')
