@@ -8,6 +8,30 @@ from django.conf import settings
 REQUIRE_SERVICES = os.environ.get("RECO_REQUIRE_SERVICES") == "1"
 
 
+@pytest.fixture(autouse=True)
+def fresh_serving_state(settings):  # type: ignore[no-untyped-def]
+    """Each test starts with no process-level serving state and an empty cache, so no test
+    is served another test's catalog index or model.
+
+    Catalog reloads happen inline so a test sees its own changes at once
+    (tests/serving/test_cache.py covers the background reload).
+    """
+    from django.core.cache import caches
+
+    from reco_app.serving import catalog_index, local_cache, model_store, stats
+
+    settings.RECO_APP = {**settings.RECO_APP, "CATALOG_BACKGROUND_RELOAD": False}
+    caches["default"].clear()
+    local_cache.clear()
+    catalog_index.reset()
+    model_store.reset()
+    stats.reset()
+    yield
+    catalog_index.reset()
+    model_store.reset()
+    stats.reset()
+
+
 def _skip_or_fail(reason: str) -> None:
     if REQUIRE_SERVICES:
         pytest.fail(f"required service missing: {reason}")
