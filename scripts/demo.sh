@@ -12,5 +12,7 @@ echo "==> demo logins: admin / admin (superuser), shopper / shopper123"
 $PY manage.py shop_demo_users
 echo "==> seeding the synthetic catalog and shopping history (only if the shop has no products)"
 $PY manage.py shop_seed --if-empty
+echo "==> training the recommendation model (only if no model is active yet)"
+$PY manage.py reco_train --threads 2 --if-no-active --no-progress
 echo "==> demo shop at http://127.0.0.1:${PORT:-8000}/  (admin: /admin/, log in as 'shopper' / 'shopper123' to shop)"
 exec $PY manage.py runserver "127.0.0.1:${PORT:-8000}"

@@ -8,6 +8,30 @@ from django.conf import settings
 REQUIRE_SERVICES = os.environ.get("RECO_REQUIRE_SERVICES") == "1"
 
 
+@pytest.fixture(autouse=True)
+def fresh_serving_state(settings):  # type: ignore[no-untyped-def]
+    """Each test starts with no process-level serving state and an empty cache, so no test
+    is served another test's catalog index or model.
+
+    Catalog reloads happen inline so a test sees its own changes at once
+    (tests/serving/test_cache.py covers the background reload).
+    """
+    from django.core.cache import caches
+
+    from reco_app.serving import catalog_index, local_cache, model_store, stats
+
+    settings.RECO_APP = {**settings.RECO_APP, "CATALOG_BACKGROUND_RELOAD": False}
+    caches["default"].clear()
+    local_cache.clear()
+    catalog_index.reset()
+    model_store.reset()
+    stats.reset()
+    yield
+    catalog_index.reset()
+    model_store.reset()
+    stats.reset()
+
+
 def _skip_or_fail(reason: str) -> None:
     if REQUIRE_SERVICES:
         pytest.fail(f"required service missing: {reason}")
@@ -38,3 +62,35 @@ def redis_cache():  # type: ignore[no-untyped-def]
     cache.clear()
     yield cache
     cache.clear()
+
+
+CHROMIUM = "/usr/bin/chromium"
+# HeadlessChrome's own user agent counts as a bot for tracking; browser tests pose as a desktop browser.
+DESKTOP_USER_AGENT = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36"
+
+
+@pytest.fixture
+def browser_page(monkeypatch):  # type: ignore[no-untyped-def]
+    """A Playwright page in headless Chromium (/usr/bin/chromium) with a desktop user agent."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    if not os.path.exists(CHROMIUM):
+        pytest.skip(f"needs Chromium at {CHROMIUM}")
+    # Playwright's sync API runs an event loop in this thread; the ORM calls in tests stay sync.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+        )
+        context = browser.new_context(user_agent=DESKTOP_USER_AGENT, viewport={"width": 1280, "height": 1400})
+        try:
+            yield context.new_page()
+        finally:
+            # While Playwright's loop runs in this thread, Django keeps the test's database
+            # connections in context-local storage that pytest-django's teardown never sees:
+            # close them here, or PostgreSQL refuses to drop the test database ("being
+            # accessed by other users").
+            from django.db import connections
+
+            connections.close_all()
+            context.close()
+            browser.close()

@@ -31,9 +31,11 @@ def flush(force: bool = False) -> None:
     try:
         backend = cache.get_cache()
         for name in FIELDS:
+            # (re)create the counter even with nothing to add: after the cache was cleared the
+            # site-wide counts start again from 0 rather than falling back to this process's
             delta = cache.stats[name] - _flushed[name]
+            backend.add(_key(name), 0, timeout=None)
             if delta > 0:
-                backend.add(_key(name), 0, timeout=None)
                 backend.incr(_key(name), delta)
                 _flushed[name] += delta
     except Exception:  # noqa: BLE001 - counters are best effort; the cache may be down

@@ -11,6 +11,11 @@ Or get the list and render it yourself::
     {% get_recommendations "similar" product=product limit=4 as recs %}
     {% for rec in recs %}<a href="{{ rec.link }}">{{ rec.name }}</a>{% endfor %}
 
+``exclude`` leaves out products already on the page (a list of recommendations or keys)::
+
+    {% get_recommendations "for_you" as for_you %}
+    {% recommendations "trending" exclude=for_you %}
+
 The visitor is the template context's ``request`` (its consent decides personalisation).
 Bad arguments (unknown placement, missing product) log an error and render nothing: a
 recommendation widget never breaks a shop page.
@@ -38,10 +43,17 @@ def _recs(context: template.Context, placement: str, limit: int, product: Any, c
         return []
 
 
+def _extra(category: str, exclude: Any) -> dict[str, Any]:
+    extra: dict[str, Any] = {"category": category} if category else {}
+    if exclude:
+        extra["exclude"] = [getattr(item, "product_key", item) for item in exclude]
+    return extra
+
+
 @register.inclusion_tag("reco_app/recommendations.html", takes_context=True)
-def recommendations(context: template.Context, placement: str, limit: int = 8, product: Any = None, cart: Any = None, title: str | None = None, category: str = "") -> dict[str, Any]:
+def recommendations(context: template.Context, placement: str, limit: int = 8, product: Any = None, cart: Any = None, title: str | None = None, category: str = "", exclude: Any = None) -> dict[str, Any]:
     """Render the ``placement`` widget: product cards carrying rec tokens."""
-    recs = _recs(context, placement, limit, product, cart, {"category": category} if category else {})
+    recs = _recs(context, placement, limit, product, cart, _extra(category, exclude))
     if title is None:
         try:
             title = get_pipeline(placement).title
@@ -51,6 +63,6 @@ def recommendations(context: template.Context, placement: str, limit: int = 8, p
 
 
 @register.simple_tag(takes_context=True)
-def get_recommendations(context: template.Context, placement: str, limit: int = 8, product: Any = None, cart: Any = None, category: str = "") -> list[Recommendation]:
+def get_recommendations(context: template.Context, placement: str, limit: int = 8, product: Any = None, cart: Any = None, category: str = "", exclude: Any = None) -> list[Recommendation]:
     """The list of :class:`~reco_app.serving.pipeline.Recommendation` for ``placement``."""
-    return _recs(context, placement, limit, product, cart, {"category": category} if category else {})
+    return _recs(context, placement, limit, product, cart, _extra(category, exclude))

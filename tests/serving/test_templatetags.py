@@ -34,6 +34,19 @@ def test_similar_tag_and_get_recommendations(trained) -> None:  # type: ignore[n
     assert len(re.findall(r"\[[A-Z]{2}-\w+\]", listed)) == 4
 
 
+def test_exclude_keeps_a_second_widget_from_repeating_the_first(trained) -> None:  # type: ignore[no-untyped-def]
+    html = render(
+        '{% get_recommendations "trending" limit=3 as top %}[{% for r in top %}{{ r.product_key }} {% endfor %}]'
+        '{% recommendations "trending" limit=3 exclude=top %}{% recommendations "trending" limit=3 exclude=keys %}',
+        keys=["SH-01"],
+    )
+    top = re.search(r"\[([^\]]*)\]", html).group(1).split()  # type: ignore[union-attr]
+    widgets = html.split('<section class="reco-widget"')[1:]
+    rest = re.findall(r'data-reco-product="([^"]+)"', widgets[0])
+    assert len(top) == 3 and len(rest) == 3 and not set(top) & set(rest)
+    assert "SH-01" not in re.findall(r'data-reco-product="([^"]+)"', widgets[1])
+
+
 def test_bad_arguments_render_nothing(trained) -> None:  # type: ignore[no-untyped-def]
     assert render('{% recommendations "no_such_placement" %}').strip() == ""
     assert render('{% recommendations "similar" %}').strip() == ""  # no product

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.contrib.auth import get_user_model
 
@@ -79,9 +81,13 @@ def test_login_logout_and_account_requires_login(client, db) -> None:  # type: i
     assert client.get("/account/").status_code == 302
 
 
-def test_recommendation_slots_render_nothing_yet(client, catalog) -> None:  # type: ignore[no-untyped-def]
+def test_product_page_shows_similar_products_with_rec_tokens(client, catalog) -> None:  # type: ignore[no-untyped-def]
     html = client.get("/p/P1/").content.decode()
-    assert "reco-card" not in html
+    similar = html.split('<section class="reco-widget" data-reco-placement="similar">')[1].split("</section>")[0]
+    keys = re.findall(r'data-reco-product="([^"]+)"', similar)
+    assert keys[0] == "P2"  # same brand, category and a shared tag
+    assert "P1" not in keys and "P3" not in keys  # not the product itself, nor one out of stock
+    assert similar.count("?rt=") == len(keys)
 
 
 def test_admin_lists_products_and_orders(admin_client, catalog) -> None:  # type: ignore[no-untyped-def]

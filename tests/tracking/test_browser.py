@@ -2,33 +2,17 @@
 
 from __future__ import annotations
 
-import os
 import time
 
 import pytest
 
 pytestmark = [pytest.mark.browser]
-CHROMIUM = "/usr/bin/chromium"
 CARD = """() => {
   const s = document.createElement('section');
   s.innerHTML = '<div class="reco-card" data-reco-token="tok-1" data-reco-product="SKU-1" data-reco-placement="home">'
     + '<a href="#x">Trail runner</a></div>';
   document.body.prepend(s);
 }"""
-
-
-@pytest.fixture
-def page():  # type: ignore[no-untyped-def]
-    if not os.path.exists(CHROMIUM):
-        pytest.skip("needs Debian's chromium at /usr/bin/chromium")
-    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # playwright's sync API runs an event loop
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking"])
-        # HeadlessChrome's own user agent counts as a bot; pose as a desktop browser
-        yield browser.new_page(user_agent="Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/120.0 Safari/537.36")
-        browser.close()
 
 
 def _wait_for(predicate, timeout: float = 10.0) -> bool:  # type: ignore[no-untyped-def]
@@ -40,7 +24,8 @@ def _wait_for(predicate, timeout: float = 10.0) -> bool:  # type: ignore[no-unty
     return False
 
 
-def test_accepting_the_banner_then_impressions_and_clicks_are_beaconed(transactional_db, live_server, page) -> None:  # type: ignore[no-untyped-def]
+def test_accepting_the_banner_then_impressions_and_clicks_are_beaconed(transactional_db, live_server, browser_page) -> None:  # type: ignore[no-untyped-def]
+    page = browser_page
     from reco_app.models import Event
 
     page.goto(live_server.url + "/")
@@ -57,7 +42,8 @@ def test_accepting_the_banner_then_impressions_and_clicks_are_beaconed(transacti
     assert cookies["reco_v"]["httpOnly"] and cookies["reco_v"]["sameSite"] == "Lax"
 
 
-def test_refusing_sends_nothing(transactional_db, live_server, page) -> None:  # type: ignore[no-untyped-def]
+def test_refusing_sends_nothing(transactional_db, live_server, browser_page) -> None:  # type: ignore[no-untyped-def]
+    page = browser_page
     from reco_app.models import Event
 
     beacons: list[str] = []

@@ -148,6 +148,15 @@ def test_reco_train_prints_the_evaluation_table(stored_shop, capsys, settings) -
     assert "is active" in out
 
 
+def test_reco_train_if_no_active_trains_once(stored_shop, capsys) -> None:  # type: ignore[no-untyped-def]
+    call_command("reco_train", "--no-progress", "--epochs", "2", "--if-no-active")
+    first = ModelVersion.objects.active()
+    assert first is not None
+    call_command("reco_train", "--no-progress", "--epochs", "2", "--if-no-active")
+    assert f"Model v{first.pk} is already active; not training." in capsys.readouterr().out
+    assert ModelVersion.objects.count() == 1
+
+
 def test_system_checks_reject_bad_training_settings(settings) -> None:  # type: ignore[no-untyped-def]
     from reco_app.training.checks import check_training_settings
 

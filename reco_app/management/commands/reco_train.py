@@ -26,11 +26,16 @@ class Command(BaseCommand):
         activation.add_argument("--activate", action="store_true", help="Activate even if the guardrail says no.")
         activation.add_argument("--no-activate", action="store_true", help="Leave the new version ready, not active.")
         parser.add_argument("--no-progress", action="store_true")
+        parser.add_argument("--if-no-active", action="store_true", help="Do nothing when a model is already active.")
 
     def handle(self, *args: Any, **opts: Any) -> None:
+        from reco_app.models import ModelVersion
         from reco_app.training import registry
         from reco_app.training.incremental import train_incremental
 
+        if opts["if_no_active"] and (active := ModelVersion.objects.active()) is not None:
+            self.stdout.write(f"Model v{active.pk} is already active; not training.")
+            return
         bar = None if opts["no_progress"] else ProgressBar(self.stderr._out)  # type: ignore[attr-defined]
         progress = bar or (lambda *a: None)
         try:
