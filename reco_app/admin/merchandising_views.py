@@ -66,8 +66,6 @@ def preview_view(site: AdminSite) -> Callable[[HttpRequest], HttpResponse]:
         if form.is_bound and form.is_valid():
             try:
                 result = run_preview(form.cleaned_data)
-            except ImportError:
-                error = _("The serving pipeline (reco_app.serving.pipeline.preview) is not installed.")
             except (LookupError, ValueError) as exc:  # unknown placement, bad product, ...
                 error = str(exc)
         context = {

@@ -94,16 +94,6 @@ def test_saving_in_the_admin_bumps_the_rules_cache(client: Any, staff: Any) -> N
     assert cache.ns_version("rules") > before
 
 
-def test_preview_without_the_serving_pipeline_says_so(client: Any, staff: Any) -> None:
-    try:
-        import reco_app.serving.pipeline  # noqa: F401
-    except ImportError:
-        response = client.get(reverse("admin:reco_app_rule_preview"), {"placement": "home", "who": "anonymous", "limit": 5})
-        assert "is not installed" in response.content.decode()
-    else:
-        pytest.skip("the serving pipeline is installed (see test_preview.py)")
-
-
 def test_preview_form_errors(client: Any, staff: Any) -> None:
     response = client.get(reverse("admin:reco_app_rule_preview"), {"placement": "home", "who": "shopper", "limit": 5})
     assert "Enter the shopper" in response.content.decode()

@@ -4,7 +4,6 @@ in the shop; the dashboard with its charts is saved as a screenshot in test-arti
 
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
 from typing import Any
 
@@ -13,14 +12,6 @@ import pytest
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-
-
-def _serving_preview_missing() -> str:
-    try:
-        module = importlib.import_module("reco_app.serving.pipeline")
-    except ImportError:
-        return "reco_app.serving.pipeline is not importable (the serving pipeline is not merged yet)"
-    return "" if hasattr(module, "preview") else "reco_app.serving.pipeline.preview does not exist yet"
 
 
 def _login(page: Any, live_server: Any) -> None:
@@ -44,9 +35,6 @@ def _shop() -> None:
 def test_pin_rule_from_admin_to_preview_and_shop(browser_page: Any, live_server: Any) -> None:
     from playwright.sync_api import expect
 
-    reason = _serving_preview_missing()
-    if reason:
-        pytest.skip(reason)
     _shop()
     page = browser_page
     _login(page, live_server)
