@@ -124,6 +124,14 @@ DEFAULTS: dict[str, Any] = {
     "TRAINING_TRENDING_DAYS": 7,
     "TRAINING_PRICE_BANDS": 5,
     "TRAINING_MAX_VOCABULARY": 2000,
+    # Share of a known product's feature row held by its identity feature (the rest: metadata).
+    "TRAINING_IDENTITY_SHARE": 0.5,
+    # Share of a shopper's feature row held by their segment memberships (when
+    # SEGMENTS_USER_FEATURE_KINDS makes segments user features).
+    "TRAINING_SEGMENT_SHARE": 0.2,
+    # Products left out of a shopper's ranking and test set in the evaluation: "purchased"
+    # (bought before the cutoff, as the personalised placements filter) or "interacted".
+    "TRAINING_EVAL_EXCLUDE": "purchased",
     "TRAINING_GUARDRAIL_METRIC": "ndcg@10",
     "TRAINING_GUARDRAIL_TOLERANCE": 0.0,
     "TRAINING_AUTO_ACTIVATE": True,
