@@ -106,10 +106,10 @@ DEFAULTS: dict[str, Any] = {
     "TRAINING_LOSS": "warp",
     "TRAINING_COMPONENTS": 32,
     "TRAINING_EPOCHS": 30,
-    "TRAINING_LEARNING_RATE": 0.02,
+    "TRAINING_LEARNING_RATE": 0.05,
     "TRAINING_ITEM_ALPHA": 1e-6,
     "TRAINING_USER_ALPHA": 1e-6,
-    "TRAINING_MAX_SAMPLED": 10,
+    "TRAINING_MAX_SAMPLED": 30,
     "TRAINING_RANDOM_STATE": 42,
     "TRAINING_THREADS": 0,  # 0 = one per CPU core
     "TRAINING_PATIENCE": 3,  # early stopping: epochs without validation gain
@@ -125,7 +125,10 @@ DEFAULTS: dict[str, Any] = {
     "TRAINING_PRICE_BANDS": 5,
     "TRAINING_MAX_VOCABULARY": 2000,
     # Share of a known product's feature row held by its identity feature (the rest: metadata).
-    "TRAINING_IDENTITY_SHARE": 0.5,
+    "TRAINING_IDENTITY_SHARE": 0.3,
+    # Sum of the feature row of a product without history (metadata only); above
+    # 1 - TRAINING_IDENTITY_SHARE new products get a lift over the metadata part of known ones.
+    "TRAINING_NEW_PRODUCT_WEIGHT": 0.9,
     # Share of a shopper's feature row held by their segment memberships (when
     # SEGMENTS_USER_FEATURE_KINDS makes segments user features).
     "TRAINING_SEGMENT_SHARE": 0.2,

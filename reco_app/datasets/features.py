@@ -67,7 +67,9 @@ def word_idf(descriptions: Sequence[str], max_vocabulary: int) -> dict[str, floa
 
 
 #: Default share of the identity feature in a known product's row (see the module docstring).
-IDENTITY_SHARE = 0.5
+IDENTITY_SHARE = 0.3
+#: Default sum of the feature row of a product the model has no identity for.
+NEW_PRODUCT_WEIGHT = 0.9
 #: Default share of all segment memberships in a shopper's row.
 SEGMENT_SHARE = 0.2
 
@@ -117,9 +119,11 @@ def build_item_features(
     spec: Mapping[str, Any] | None = None,
     names: np.ndarray | None = None,
     identity_share: float = IDENTITY_SHARE,
+    new_weight: float = NEW_PRODUCT_WEIGHT,
 ) -> FeatureMatrix:
     """Feature matrix (len(item_keys) × n_features), rows L1-normalised, the identity
-    feature weighing ``identity_share`` of a row (the spec's share when ``spec`` is given).
+    feature weighing ``identity_share`` of a row (the spec's share when ``spec`` is given),
+    products without a known identity summing to ``new_weight`` (see :func:`drop_identity`).
 
     With ``spec`` and ``names`` (from an earlier model) the vocabulary is fixed: features the
     model does not know are dropped, so the columns match its embeddings.
@@ -129,6 +133,7 @@ def build_item_features(
             "price_edges": price_edges(catalog.prices, price_bands),
             "idf": word_idf(list(catalog.descriptions), max_vocabulary),
             "identity_share": float(identity_share),
+            "new_product_weight": float(new_weight),
         }
     edges, idf = list(spec["price_edges"]), dict(spec["idf"])
     share = spec.get("identity_share")  # None (models before the setting): identity weighs like one attribute
@@ -154,7 +159,15 @@ def build_item_features(
         (np.array(data, np.float32), np.array(indices, np.int32), np.array(indptr, np.int64)),
         shape=(len(rows), len(vocab)),
     )
-    return FeatureMatrix(normalize_rows(matrix), np.array(list(vocab), dtype=object), dict(spec))
+    names_out = np.array(list(vocab), dtype=object)
+    if share is None:  # a model before the identity share: every row sums to 1
+        return FeatureMatrix(normalize_rows(matrix), names_out, dict(spec))
+    # The rows sum to 1. A product whose identity the model does not know (launched after
+    # training) keeps its known features, scaled to the spec's new-product weight.
+    index = {str(n): j for j, n in enumerate(names_out)}
+    unseen = np.array([f"item:{k}" not in index for k in item_keys], dtype=bool)
+    matrix = scale_rows(sp.csr_matrix(matrix, dtype=np.float32), unseen, new_product_weight(spec))
+    return FeatureMatrix(matrix, names_out, dict(spec))
 
 
 def build_user_features(
@@ -205,16 +218,34 @@ def normalize_rows(matrix: sp.csr_matrix) -> sp.csr_matrix:
 def drop_identity(features: FeatureMatrix, item_keys: np.ndarray, rows: np.ndarray) -> sp.csr_matrix:
     """Item features where the products in ``rows`` (a boolean mask) have no identity feature.
 
-    A product without interactions only ever appears as a WARP negative, which would push its
-    own identity vector (and bias) down and bury it; without one, its representation is its
-    metadata alone, shared with similar products that do sell.
+    A product without interactions has nothing to learn its own vector from; without one,
+    its representation is its metadata, shared with similar products that do sell, scaled
+    to sum to the spec's ``new_product_weight`` (1 for models before it). At
+    ``1 - identity_share`` a new product scores like the metadata part of a known one, with
+    an unknown identity counting as zero; above it, new products get a deliberate lift.
     """
     index = features.index()
     cols = np.array([index.get(f"item:{k}", -1) for k in item_keys], dtype=np.int64)
     coo = features.matrix.tocoo()
     drop = rows[coo.row] & (coo.col == cols[coo.row])
     matrix = sp.csr_matrix((coo.data[~drop], (coo.row[~drop], coo.col[~drop])), shape=features.matrix.shape)
-    return normalize_rows(matrix)
+    if features.spec.get("identity_share") is None:
+        return normalize_rows(matrix)
+    return scale_rows(matrix, rows, new_product_weight(features.spec))
+
+
+def new_product_weight(spec: Mapping[str, Any]) -> float:
+    """Sum of the feature row of a product without identity (1.0 for models before it)."""
+    return float(spec.get("new_product_weight", 1.0))
+
+
+def scale_rows(matrix: sp.csr_matrix, rows: np.ndarray, total: float) -> sp.csr_matrix:
+    """``matrix`` with the rows in the boolean mask ``rows`` scaled to sum to ``total``."""
+    sums = np.asarray(matrix.sum(axis=1)).ravel()
+    factor = np.ones(matrix.shape[0])
+    pick = rows & (sums > 0)
+    factor[pick] = total / sums[pick]
+    return sp.csr_matrix(sp.diags(factor) @ matrix, dtype=np.float32)
 
 
 def identity_mask(features: FeatureMatrix, item_keys: np.ndarray) -> np.ndarray:

@@ -30,6 +30,7 @@ from reco_app.datasets.features import (
     build_item_features,
     build_user_features,
     IDENTITY_SHARE,
+    NEW_PRODUCT_WEIGHT,
     SEGMENT_SHARE,
     drop_identity,
 )
@@ -76,7 +77,8 @@ def settings_snapshot() -> dict[str, Any]:
     keys = (
         "EVENT_WEIGHTS", "TRAINING_HALF_LIFE_DAYS", "TRAINING_HOLDOUT_DAYS", "TRAINING_WINDOW_DAYS",
         "TRAINING_EVAL_EVENT_TYPES", "TRAINING_TRENDING_DAYS", "TRAINING_PRICE_BANDS",
-        "TRAINING_MAX_VOCABULARY", "TRAINING_IDENTITY_SHARE", "TRAINING_SEGMENT_SHARE",
+        "TRAINING_MAX_VOCABULARY", "TRAINING_IDENTITY_SHARE", "TRAINING_NEW_PRODUCT_WEIGHT",
+        "TRAINING_SEGMENT_SHARE",
         "TRAINING_EVAL_EXCLUDE",
     )
     return {k: conf.get(k) for k in keys}
@@ -123,6 +125,7 @@ def prepare(
         catalog, item_keys, price_bands=int(cfg["TRAINING_PRICE_BANDS"]),
         max_vocabulary=int(cfg["TRAINING_MAX_VOCABULARY"]),
         identity_share=float(cfg.get("TRAINING_IDENTITY_SHARE", IDENTITY_SHARE)),
+        new_weight=float(cfg.get("TRAINING_NEW_PRODUCT_WEIGHT", NEW_PRODUCT_WEIGHT)),
     )
     train_features = drop_identity(item_features, item_keys, np.diff(train.tocsc().indptr) == 0)
     item_features.matrix = drop_identity(item_features, item_keys, np.diff(full.tocsc().indptr) == 0)

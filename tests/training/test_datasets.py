@@ -170,9 +170,23 @@ def test_identity_share_sets_how_much_a_known_product_is_itself() -> None:
         assert row["category:shoes"] == pytest.approx(row["brand:acme"])
         assert row["tag:run"] == pytest.approx(row["category:shoes"] / 2)
         assert fm.spec["identity_share"] == share
-    # a product without history loses its identity and is its metadata alone, summing to 1
-    cold = drop_identity(fm, keys, np.array([True, False]))
-    assert cold[0].sum() == pytest.approx(1.0) and "item:p1" not in {str(fm.names[j]) for j in cold[0].indices}
+
+
+
+def test_a_new_product_is_its_metadata_at_the_new_product_weight() -> None:
+    keys = np.array(["p1", "p4"], dtype=object)
+    for weight in (0.7, 0.9):
+        fm = build_item_features(catalog(), keys, price_bands=2, identity_share=0.3, new_weight=weight)
+        cold = drop_identity(fm, keys, np.array([True, False]))
+        assert "item:p1" not in {str(fm.names[j]) for j in cold[0].indices}
+        # the attributes keep their proportions, summing to the weight; p4 keeps its row
+        meta = fm.matrix[0].toarray() * (np.asarray(fm.names) != "item:p1")
+        np.testing.assert_allclose(cold[0].toarray(), meta * weight / 0.7, rtol=1e-5)
+        np.testing.assert_allclose(cold[1].toarray(), fm.matrix[1].toarray())
+        # a product added after training is encoded the same way from the model's vocabulary
+        names = np.asarray(fm.names)
+        later = build_item_features(catalog(), np.array(["p1"], dtype=object), spec=fm.spec, names=names[names != "item:p1"])
+        np.testing.assert_allclose(later.matrix.toarray(), cold[0].toarray()[:, names != "item:p1"], rtol=1e-5)
 
 
 def test_a_models_spec_keeps_its_identity_share_when_encoding_later() -> None:
