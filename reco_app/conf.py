@@ -112,7 +112,7 @@ DEFAULTS: dict[str, Any] = {
     "TRAINING_MAX_SAMPLED": 30,
     "TRAINING_RANDOM_STATE": 42,
     "TRAINING_THREADS": 0,  # 0 = one per CPU core
-    "TRAINING_PATIENCE": 3,  # early stopping: epochs without validation gain
+    "TRAINING_PATIENCE": 5,  # early stopping: epochs without validation gain
     "TRAINING_REFIT_EPOCHS": 2,  # after evaluation, epochs over all data incl. the holdout
     "TRAINING_INCREMENTAL_EPOCHS": 3,
     "TRAINING_WINDOW_DAYS": 365,

@@ -35,7 +35,7 @@ class TrainParams:
     max_sampled: int = 30
     random_state: int = 42
     num_threads: int = 0
-    patience: int = 3
+    patience: int = 5
     refit_epochs: int = 2
 
     def __post_init__(self) -> None:

@@ -11,7 +11,7 @@ from reco_app.datasets.idmaps import index_of
 from reco_app.training.data import prepare, settings_snapshot
 from reco_app.training.metrics import eval_users, evaluate, topk
 from reco_app.training.params import TrainParams
-from reco_app.training.pipeline import run
+from reco_app.training.pipeline import run, train_inputs
 from reco_app.training.report import format_table
 from tests.training.synthetic import UNTIL, make_shop
 
@@ -90,3 +90,14 @@ def test_the_interacted_rule_also_leaves_out_viewed_products() -> None:
     assert eval_users(data.train, data.test, exclude=data.exclude).tolist() == []  # nothing new to find
     with pytest.raises(ValueError):
         _holdout_case("everything")
+
+
+def test_products_launched_after_the_cutoff_are_left_out_of_the_fit() -> None:
+    shop = make_shop(n_users=60, n_items=48, events_per_user=10)
+    data = prepare(shop.event_arrays(), shop.catalog_arrays(), until=UNTIL, cfg=settings_snapshot())
+    weights, features = train_inputs(data)
+    unlaunched = data.cold_items & (np.diff(data.train.tocsc().indptr) == 0)
+    assert unlaunched.any()
+    assert weights.shape == (len(data.user_keys), len(data.item_keys) - unlaunched.sum())
+    assert features.shape == (weights.shape[1], len(data.item_features.names))  # every feature still fitted
+    assert weights.nnz == data.train.nnz  # nothing of the history is lost
