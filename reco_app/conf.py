@@ -106,7 +106,7 @@ DEFAULTS: dict[str, Any] = {
     "TRAINING_LOSS": "warp",
     "TRAINING_COMPONENTS": 32,
     "TRAINING_EPOCHS": 30,
-    "TRAINING_LEARNING_RATE": 0.05,
+    "TRAINING_LEARNING_RATE": 0.08,
     "TRAINING_ITEM_ALPHA": 1e-6,
     "TRAINING_USER_ALPHA": 1e-6,
     "TRAINING_MAX_SAMPLED": 30,
@@ -128,7 +128,7 @@ DEFAULTS: dict[str, Any] = {
     "TRAINING_IDENTITY_SHARE": 0.3,
     # Sum of the feature row of a product without history (metadata only); above
     # 1 - TRAINING_IDENTITY_SHARE new products get a lift over the metadata part of known ones.
-    "TRAINING_NEW_PRODUCT_WEIGHT": 0.9,
+    "TRAINING_NEW_PRODUCT_WEIGHT": 0.95,
     # Share of a shopper's feature row held by their segment memberships (when
     # SEGMENTS_USER_FEATURE_KINDS makes segments user features).
     "TRAINING_SEGMENT_SHARE": 0.2,

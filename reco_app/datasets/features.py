@@ -69,7 +69,7 @@ def word_idf(descriptions: Sequence[str], max_vocabulary: int) -> dict[str, floa
 #: Default share of the identity feature in a known product's row (see the module docstring).
 IDENTITY_SHARE = 0.3
 #: Default sum of the feature row of a product the model has no identity for.
-NEW_PRODUCT_WEIGHT = 0.9
+NEW_PRODUCT_WEIGHT = 0.95
 #: Default share of all segment memberships in a shopper's row.
 SEGMENT_SHARE = 0.2
 

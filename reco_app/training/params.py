@@ -29,7 +29,7 @@ class TrainParams:
     loss: str = "warp"
     no_components: int = 32
     epochs: int = 30
-    learning_rate: float = 0.05
+    learning_rate: float = 0.08
     item_alpha: float = 1e-6
     user_alpha: float = 1e-6
     max_sampled: int = 30
