@@ -17,7 +17,8 @@ from reco_app.training.trainer import fit
 #: The default search space of ``reco_tune``.
 SEARCH_SPACE: dict[str, list[Any]] = {
     "no_components": [16, 32, 64],
-    "learning_rate": [0.01, 0.03, 0.05, 0.1],
+    "learning_rate": [0.02, 0.05, 0.08, 0.12],
+    "max_sampled": [10, 30],
     "item_alpha": [0.0, 1e-6, 1e-5],
     "user_alpha": [0.0, 1e-6, 1e-5],
     "loss": ["warp", "bpr"],
