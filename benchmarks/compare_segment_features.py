@@ -5,9 +5,15 @@ Needs the training area's ``reco_app.training`` (``data.load_training_data``,
 ``reco_app.datasets``. Run: ``python benchmarks/compare_segment_features.py [--shoppers 3000]``.
 
 Uses a throwaway test database filled with the synthetic history of
-``benchmarks/synthetic_history.py``. Segments are computed *as of the holdout cutoff*, so
-the features carry nothing from the holdout period. Prints both evaluation tables and the
-change of the model row; keep ``USER_FEATURES_PROVIDER`` on only if it helps.
+``benchmarks/synthetic_history.py``, or with ``--seeded`` the configured database as it is
+(the example shop after ``manage.py shop_seed``; run it with
+``DJANGO_SETTINGS_MODULE=example_shop.settings`` on a copy, since it recomputes the
+segments there). Segments are computed *as of the holdout cutoff*, so the features carry
+nothing from the holdout period. Trains without segment features and with them at each
+``--shares`` value (``TRAINING_SEGMENT_SHARE``: the segments' share of a shopper's feature
+row; 0.75 is what weighing three memberships like the identity gave before the setting).
+Prints the evaluation tables and the change of the model row; keep
+``SEGMENTS_USER_FEATURE_KINDS`` empty unless it helps.
 """
 
 from __future__ import annotations
@@ -31,6 +37,8 @@ def main() -> int:
     parser.add_argument("--patience", type=int, default=None, help="override TRAINING_PATIENCE (early stopping)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the synthetic history")
     parser.add_argument("--kinds", default="rfm,lifecycle,cluster", help="segment kinds used as features")
+    parser.add_argument("--shares", default="0.75,0.2", help="TRAINING_SEGMENT_SHARE values to try")
+    parser.add_argument("--seeded", action="store_true", help="use the configured database as it is")
     args = parser.parse_args()
 
     import django
@@ -52,27 +60,35 @@ def main() -> int:
 
     from reco_app import conf
 
-    setup_test_environment()
     old_name = connection.settings_dict["NAME"]
-    connection.creation.create_test_db(verbosity=0)
+    if not args.seeded:
+        setup_test_environment()
+        connection.creation.create_test_db(verbosity=0)
     try:
-        import synthetic_history
-
+        from reco_app.models import Event
         from reco_app.segments.service import recompute_all
 
         now = timezone.now()
-        n = synthetic_history.load(args.shoppers, now, seed=args.seed)
+        if args.seeded:
+            n, shoppers = Event.objects.count(), Event.objects.values("subject").distinct().count()
+        else:
+            import synthetic_history
+
+            n, shoppers = synthetic_history.load(args.shoppers, now, seed=args.seed), args.shoppers
         cutoff = now - dt.timedelta(days=float(conf.get("TRAINING_HOLDOUT_DAYS")))
         report = recompute_all(cutoff)
-        print(f"{n} events, {args.shoppers} shoppers; segments as of the cutoff {cutoff:%Y-%m-%d}: {len(report.sizes)} segments")
+        print(f"{n} events, {shoppers} shoppers; segments as of the cutoff {cutoff:%Y-%m-%d}: {len(report.sizes)} segments")
         params = TrainParams.from_settings(epochs=args.epochs, patience=args.patience)
         tables = {}
         provider = conf.get("USER_FEATURES_PROVIDER") or "reco_app.segments.service.user_features"
         kinds = [k for k in args.kinds.split(",") if k]
-        for label, overrides in (
-            ("without segment features", {"USER_FEATURES_PROVIDER": None}),
-            (f"with segment features ({', '.join(kinds)})", {"USER_FEATURES_PROVIDER": provider, "SEGMENTS_USER_FEATURE_KINDS": kinds}),
-        ):
+        runs = [("without segment features", {"USER_FEATURES_PROVIDER": None})]
+        for share in (float(x) for x in args.shares.split(",") if x):
+            runs.append((
+                f"with segment features ({', '.join(kinds)}; share {share:g})",
+                {"USER_FEATURES_PROVIDER": provider, "SEGMENTS_USER_FEATURE_KINDS": kinds, "TRAINING_SEGMENT_SHARE": share},
+            ))
+        for label, overrides in runs:
             with override_settings(RECO_APP={**settings.RECO_APP, **overrides}):
                 t = time.perf_counter()
                 data = load_training_data(until=now)
@@ -80,13 +96,15 @@ def main() -> int:
                 tables[label] = result.evaluation
                 print(f"\n== {label} ({time.perf_counter() - t:.1f} s, {result.fit.epochs if hasattr(result.fit, 'epochs') else '?'} epochs)")
                 print(format_table(result.evaluation))
-        without, with_ = (tables[k]["rows"][MODEL_ROW] for k in tables)
-        print("\nchange of the model row (with - without):")
-        for metric, value in with_.items():
-            if isinstance(value, (int, float)) and isinstance(without.get(metric), (int, float)):
-                print(f"  {metric:<12} {value - without[metric]:+.4f}")
+        without = tables[runs[0][0]]["rows"][MODEL_ROW]
+        for label, _ in runs[1:]:
+            print(f"\nchange of the model row ({label} - without):")
+            for metric, value in tables[label]["rows"][MODEL_ROW].items():
+                if isinstance(value, (int, float)) and isinstance(without.get(metric), (int, float)):
+                    print(f"  {metric:<12} {value - without[metric]:+.4f}")
     finally:
-        connection.creation.destroy_test_db(old_name, verbosity=0)
+        if not args.seeded:
+            connection.creation.destroy_test_db(old_name, verbosity=0)
     return 0
 
 

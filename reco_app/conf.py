@@ -106,13 +106,13 @@ DEFAULTS: dict[str, Any] = {
     "TRAINING_LOSS": "warp",
     "TRAINING_COMPONENTS": 32,
     "TRAINING_EPOCHS": 30,
-    "TRAINING_LEARNING_RATE": 0.02,
+    "TRAINING_LEARNING_RATE": 0.08,
     "TRAINING_ITEM_ALPHA": 1e-6,
     "TRAINING_USER_ALPHA": 1e-6,
-    "TRAINING_MAX_SAMPLED": 10,
+    "TRAINING_MAX_SAMPLED": 30,
     "TRAINING_RANDOM_STATE": 42,
     "TRAINING_THREADS": 0,  # 0 = one per CPU core
-    "TRAINING_PATIENCE": 3,  # early stopping: epochs without validation gain
+    "TRAINING_PATIENCE": 5,  # early stopping: epochs without validation gain
     "TRAINING_REFIT_EPOCHS": 2,  # after evaluation, epochs over all data incl. the holdout
     "TRAINING_INCREMENTAL_EPOCHS": 3,
     "TRAINING_WINDOW_DAYS": 365,
@@ -124,6 +124,17 @@ DEFAULTS: dict[str, Any] = {
     "TRAINING_TRENDING_DAYS": 7,
     "TRAINING_PRICE_BANDS": 5,
     "TRAINING_MAX_VOCABULARY": 2000,
+    # Share of a known product's feature row held by its identity feature (the rest: metadata).
+    "TRAINING_IDENTITY_SHARE": 0.3,
+    # Sum of the feature row of a product without history (metadata only); above
+    # 1 - TRAINING_IDENTITY_SHARE new products get a lift over the metadata part of known ones.
+    "TRAINING_NEW_PRODUCT_WEIGHT": 0.95,
+    # Share of a shopper's feature row held by their segment memberships (when
+    # SEGMENTS_USER_FEATURE_KINDS makes segments user features).
+    "TRAINING_SEGMENT_SHARE": 0.2,
+    # Products left out of a shopper's ranking and test set in the evaluation: "purchased"
+    # (bought before the cutoff, as the personalised placements filter) or "interacted".
+    "TRAINING_EVAL_EXCLUDE": "purchased",
     "TRAINING_GUARDRAIL_METRIC": "ndcg@10",
     "TRAINING_GUARDRAIL_TOLERANCE": 0.0,
     "TRAINING_AUTO_ACTIVATE": True,

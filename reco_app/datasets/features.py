@@ -2,8 +2,16 @@
 
 Item features: the product itself (identity), its category, brand, price band (quantiles of
 the catalog's prices), tags and description words (TF-IDF weights, capped vocabulary). Each
-row is L1-normalised so a product with many tags does not get a longer vector. A product the
-model never saw interacting gets its vector from its metadata alone.
+row is L1-normalised so a product with many tags does not get a longer vector; within it the
+identity feature weighs ``identity_share`` and the metadata the rest (each attribute group
+alike). With a small identity share a product with a history is blurred into the average of
+its category and brand; with a large one its own vector dominates while the metadata still
+learns from it. A product the model never saw interacting gets its vector from its metadata
+alone (weights summing to 1).
+
+User features: the shopper's identity plus segment memberships, the segments together
+weighing ``segment_share`` of the row, so a few memberships do not drown the shopper's own
+vector.
 """
 
 from __future__ import annotations
@@ -58,8 +66,19 @@ def word_idf(descriptions: Sequence[str], max_vocabulary: int) -> dict[str, floa
     return {w: math.log((1 + n) / (1 + df[w])) + 1.0 for w in ranked}
 
 
-def _item_row(catalog: CatalogArrays, i: int, edges: list[float], idf: Mapping[str, float]) -> dict[str, float]:
-    row: dict[str, float] = {f"item:{catalog.keys[i]}": 1.0}
+#: Default share of the identity feature in a known product's row (see the module docstring).
+IDENTITY_SHARE = 0.3
+#: Default sum of the feature row of a product the model has no identity for.
+NEW_PRODUCT_WEIGHT = 0.95
+#: Default share of all segment memberships in a shopper's row.
+SEGMENT_SHARE = 0.2
+
+
+def _item_row(
+    catalog: CatalogArrays, i: int, edges: list[float], idf: Mapping[str, float], identity_share: float | None
+) -> dict[str, float]:
+    identity = f"item:{catalog.keys[i]}"
+    row: dict[str, float] = {identity: 1.0}
     if catalog.categories[i]:
         row[f"category:{catalog.categories[i]}"] = 1.0
     if catalog.brands[i]:
@@ -77,7 +96,18 @@ def _item_row(catalog: CatalogArrays, i: int, edges: list[float], idf: Mapping[s
         total = sum(tfidf.values())
         for w, v in tfidf.items():
             row[f"word:{w}"] = v / total  # the description as a whole weighs like one attribute
-    return row
+    return row if identity_share is None else with_identity_share(row, identity, identity_share)
+
+
+def with_identity_share(row: dict[str, float], identity: str, share: float) -> dict[str, float]:
+    """``row`` scaled so that ``identity`` weighs ``share`` (0 < share ≤ 1) of its sum and the
+    other features ``1 - share`` between them (just the identity when there is nothing else)."""
+    rest = sum(v for name, v in row.items() if name != identity)
+    if not rest:
+        return {identity: 1.0}
+    scale = (1.0 - share) / rest
+    scaled = {name: v * scale for name, v in row.items() if name != identity and v * scale > 0}
+    return {identity: share, **scaled}
 
 
 def build_item_features(
@@ -88,8 +118,12 @@ def build_item_features(
     max_vocabulary: int = 2000,
     spec: Mapping[str, Any] | None = None,
     names: np.ndarray | None = None,
+    identity_share: float = IDENTITY_SHARE,
+    new_weight: float = NEW_PRODUCT_WEIGHT,
 ) -> FeatureMatrix:
-    """Feature matrix (len(item_keys) × n_features), rows L1-normalised.
+    """Feature matrix (len(item_keys) × n_features), rows L1-normalised, the identity
+    feature weighing ``identity_share`` of a row (the spec's share when ``spec`` is given),
+    products without a known identity summing to ``new_weight`` (see :func:`drop_identity`).
 
     With ``spec`` and ``names`` (from an earlier model) the vocabulary is fixed: features the
     model does not know are dropped, so the columns match its embeddings.
@@ -98,13 +132,16 @@ def build_item_features(
         spec = {
             "price_edges": price_edges(catalog.prices, price_bands),
             "idf": word_idf(list(catalog.descriptions), max_vocabulary),
+            "identity_share": float(identity_share),
+            "new_product_weight": float(new_weight),
         }
     edges, idf = list(spec["price_edges"]), dict(spec["idf"])
+    share = spec.get("identity_share")  # None (models before the setting): identity weighs like one attribute
     position = {str(k): i for i, k in enumerate(catalog.keys)}
     rows: list[dict[str, float]] = []
     for key in item_keys:
         i = position.get(str(key))
-        rows.append({f"item:{key}": 1.0} if i is None else _item_row(catalog, i, edges, idf))
+        rows.append({f"item:{key}": 1.0} if i is None else _item_row(catalog, i, edges, idf, share))
     fixed = names is not None
     vocab: dict[str, int] = {str(n): j for j, n in enumerate(names)} if fixed else {}  # type: ignore[union-attr]
     indptr, indices, data = [0], [], []
@@ -122,29 +159,54 @@ def build_item_features(
         (np.array(data, np.float32), np.array(indices, np.int32), np.array(indptr, np.int64)),
         shape=(len(rows), len(vocab)),
     )
-    return FeatureMatrix(normalize_rows(matrix), np.array(list(vocab), dtype=object), dict(spec))
+    names_out = np.array(list(vocab), dtype=object)
+    if share is None:  # a model before the identity share: every row sums to 1
+        return FeatureMatrix(normalize_rows(matrix), names_out, dict(spec))
+    # The rows sum to 1. A product whose identity the model does not know (launched after
+    # training) keeps its known features, scaled to the spec's new-product weight.
+    index = {str(n): j for j, n in enumerate(names_out)}
+    unseen = np.array([f"item:{k}" not in index for k in item_keys], dtype=bool)
+    matrix = scale_rows(sp.csr_matrix(matrix, dtype=np.float32), unseen, new_product_weight(spec))
+    return FeatureMatrix(matrix, names_out, dict(spec))
 
 
 def build_user_features(
-    user_keys: np.ndarray, provider: Callable[[list[str]], Mapping[str, Sequence[str]]] | None
+    user_keys: np.ndarray,
+    provider: Callable[[list[str]], Mapping[str, Sequence[str]]] | None,
+    segment_share: float = SEGMENT_SHARE,
 ) -> FeatureMatrix | None:
-    """Identity + segment memberships per shopper; ``None`` (identity only) without segments."""
+    """Identity + segment memberships per shopper (the segments weighing ``segment_share``
+    of the row together); ``None`` (identity only) without segments."""
     memberships = provider([str(k) for k in user_keys]) if provider else {}
     if not memberships or not any(memberships.values()):
         return None
     n = len(user_keys)
     segments = sorted({str(s) for segs in memberships.values() for s in segs})
-    seg_index = {s: n + j for j, s in enumerate(segments)}
-    rows, cols = list(range(n)), list(range(n))
-    for i, key in enumerate(user_keys):
-        for s in memberships.get(str(key), ()):
-            rows.append(i)
-            cols.append(seg_index[str(s)])
-    matrix = sp.csr_matrix(
-        (np.ones(len(rows), np.float32), (rows, cols)), shape=(n, n + len(segments))
-    )
     names = np.array([f"user:{k}" for k in user_keys] + [f"segment:{s}" for s in segments], dtype=object)
-    return FeatureMatrix(normalize_rows(matrix), names)
+    matrix = _user_matrix(user_keys, memberships, {str(name): j for j, name in enumerate(names)}, segment_share)
+    return FeatureMatrix(matrix, names, {"segment_share": float(segment_share)})
+
+
+def _user_matrix(
+    user_keys: np.ndarray, memberships: Mapping[str, Sequence[str]], index: Mapping[str, int],
+    segment_share: float | None,
+) -> sp.csr_matrix:
+    """Rows of identity + known segments; ``segment_share`` None weighs every feature alike."""
+    rows, cols, vals = [], [], []
+    for i, key in enumerate(user_keys):
+        row = {f"segment:{s}": 1.0 for s in memberships.get(str(key), ()) if f"segment:{s}" in index}
+        identity = f"user:{key}"
+        if segment_share is not None:
+            row = with_identity_share({identity: 1.0, **row}, identity, 1.0 - segment_share)
+        elif identity in index:
+            row[identity] = 1.0
+        for name, value in row.items():
+            if name in index:
+                rows.append(i)
+                cols.append(index[name])
+                vals.append(value)
+    matrix = sp.csr_matrix((np.array(vals, np.float32), (rows, cols)), shape=(len(user_keys), len(index)))
+    return normalize_rows(matrix)
 
 
 def normalize_rows(matrix: sp.csr_matrix) -> sp.csr_matrix:
@@ -156,16 +218,34 @@ def normalize_rows(matrix: sp.csr_matrix) -> sp.csr_matrix:
 def drop_identity(features: FeatureMatrix, item_keys: np.ndarray, rows: np.ndarray) -> sp.csr_matrix:
     """Item features where the products in ``rows`` (a boolean mask) have no identity feature.
 
-    A product without interactions only ever appears as a WARP negative, which would push its
-    own identity vector (and bias) down and bury it; without one, its representation is its
-    metadata alone, shared with similar products that do sell.
+    A product without interactions has nothing to learn its own vector from; without one,
+    its representation is its metadata, shared with similar products that do sell, scaled
+    to sum to the spec's ``new_product_weight`` (1 for models before it). At
+    ``1 - identity_share`` a new product scores like the metadata part of a known one, with
+    an unknown identity counting as zero; above it, new products get a deliberate lift.
     """
     index = features.index()
     cols = np.array([index.get(f"item:{k}", -1) for k in item_keys], dtype=np.int64)
     coo = features.matrix.tocoo()
     drop = rows[coo.row] & (coo.col == cols[coo.row])
     matrix = sp.csr_matrix((coo.data[~drop], (coo.row[~drop], coo.col[~drop])), shape=features.matrix.shape)
-    return normalize_rows(matrix)
+    if features.spec.get("identity_share") is None:
+        return normalize_rows(matrix)
+    return scale_rows(matrix, rows, new_product_weight(features.spec))
+
+
+def new_product_weight(spec: Mapping[str, Any]) -> float:
+    """Sum of the feature row of a product without identity (1.0 for models before it)."""
+    return float(spec.get("new_product_weight", 1.0))
+
+
+def scale_rows(matrix: sp.csr_matrix, rows: np.ndarray, total: float) -> sp.csr_matrix:
+    """``matrix`` with the rows in the boolean mask ``rows`` scaled to sum to ``total``."""
+    sums = np.asarray(matrix.sum(axis=1)).ravel()
+    factor = np.ones(matrix.shape[0])
+    pick = rows & (sums > 0)
+    factor[pick] = total / sums[pick]
+    return sp.csr_matrix(sp.diags(factor) @ matrix, dtype=np.float32)
 
 
 def identity_mask(features: FeatureMatrix, item_keys: np.ndarray) -> np.ndarray:
@@ -180,19 +260,15 @@ def identity_mask(features: FeatureMatrix, item_keys: np.ndarray) -> np.ndarray:
 
 
 def build_user_features_fixed(
-    user_keys: np.ndarray, provider: Callable[[list[str]], Mapping[str, Sequence[str]]] | None, names: Sequence[str]
+    user_keys: np.ndarray,
+    provider: Callable[[list[str]], Mapping[str, Sequence[str]]] | None,
+    names: Sequence[str],
+    segment_share: float | None = None,
 ) -> sp.csr_matrix | None:
-    """User features with an earlier model's columns (``names``); ``None`` if it had none."""
+    """User features with an earlier model's columns (``names``) and segment share (from its
+    manifest; ``None`` for models before the setting); ``None`` if it had no user features."""
     if not len(names):
         return None
     index = {str(n): j for j, n in enumerate(names)}
     memberships = provider([str(k) for k in user_keys]) if provider else {}
-    rows, cols = [], []
-    for i, key in enumerate(user_keys):
-        for name in [f"user:{key}", *(f"segment:{s}" for s in memberships.get(str(key), ()))]:
-            j = index.get(name)
-            if j is not None:
-                rows.append(i)
-                cols.append(j)
-    matrix = sp.csr_matrix((np.ones(len(rows), np.float32), (rows, cols)), shape=(len(user_keys), len(names)))
-    return normalize_rows(matrix)
+    return _user_matrix(user_keys, memberships, index, segment_share)

@@ -29,6 +29,9 @@ from reco_app.datasets.features import (
     FeatureMatrix,
     build_item_features,
     build_user_features,
+    IDENTITY_SHARE,
+    NEW_PRODUCT_WEIGHT,
+    SEGMENT_SHARE,
     drop_identity,
 )
 from reco_app.datasets.idmaps import index_of, stable_keys
@@ -51,12 +54,19 @@ class TrainingData:
     full: sp.csr_matrix  # all events, decayed to ``until``
     train: sp.csr_matrix  # events before the cutoff, decayed to the cutoff
     test: sp.csr_matrix  # purchases/carts in the holdout (binary)
+    exclude: sp.csr_matrix  # per shopper, products left out of the evaluation (binary)
+    exclude_rule: str  # TRAINING_EVAL_EXCLUDE: "purchased" or "interacted" before the cutoff
     recent: sp.csr_matrix  # the trending window just before the cutoff
     cold_items: np.ndarray  # launched at or after the cutoff
     data_from: dt.datetime | None
     cutoff: dt.datetime
     until: dt.datetime
     n_events: int
+
+    @property
+    def on_sale_at_cutoff(self) -> np.ndarray:
+        """Products launched before the cutoff (or with interactions before it)."""
+        return ~self.cold_items | (np.diff(self.train.tocsc().indptr) > 0)
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -67,7 +77,9 @@ def settings_snapshot() -> dict[str, Any]:
     keys = (
         "EVENT_WEIGHTS", "TRAINING_HALF_LIFE_DAYS", "TRAINING_HOLDOUT_DAYS", "TRAINING_WINDOW_DAYS",
         "TRAINING_EVAL_EVENT_TYPES", "TRAINING_TRENDING_DAYS", "TRAINING_PRICE_BANDS",
-        "TRAINING_MAX_VOCABULARY",
+        "TRAINING_MAX_VOCABULARY", "TRAINING_IDENTITY_SHARE", "TRAINING_NEW_PRODUCT_WEIGHT",
+        "TRAINING_SEGMENT_SHARE",
+        "TRAINING_EVAL_EXCLUDE",
     )
     return {k: conf.get(k) for k in keys}
 
@@ -94,6 +106,14 @@ def prepare(
     train = build_interactions(train_events, users, items, weights, now=t_cut, half_life_days=half_life)
     holdout = events.select(~before & np.isin(events.types, list(cfg["TRAINING_EVAL_EVENT_TYPES"])))
     test = binary(build_interactions(holdout, users, items, {t: 1.0 for t in cfg["TRAINING_EVAL_EVENT_TYPES"]}, now=t_until))
+    exclude_rule = str(cfg.get("TRAINING_EVAL_EXCLUDE", "purchased"))
+    if exclude_rule == "interacted":
+        exclude = binary(train)
+    elif exclude_rule == "purchased":
+        bought = train_events.select(train_events.types == "purchase")
+        exclude = binary(build_interactions(bought, users, items, {"purchase": 1.0}, now=t_cut))
+    else:
+        raise ValueError(f"TRAINING_EVAL_EXCLUDE must be 'purchased' or 'interacted', not {exclude_rule!r}")
     trend_days = float(cfg["TRAINING_TRENDING_DAYS"])
     recent = build_interactions(
         train_events.select(train_events.timestamps >= t_cut - trend_days * DAY),
@@ -104,6 +124,8 @@ def prepare(
     item_features = build_item_features(
         catalog, item_keys, price_bands=int(cfg["TRAINING_PRICE_BANDS"]),
         max_vocabulary=int(cfg["TRAINING_MAX_VOCABULARY"]),
+        identity_share=float(cfg.get("TRAINING_IDENTITY_SHARE", IDENTITY_SHARE)),
+        new_weight=float(cfg.get("TRAINING_NEW_PRODUCT_WEIGHT", NEW_PRODUCT_WEIGHT)),
     )
     train_features = drop_identity(item_features, item_keys, np.diff(train.tocsc().indptr) == 0)
     item_features.matrix = drop_identity(item_features, item_keys, np.diff(full.tocsc().indptr) == 0)
@@ -111,8 +133,11 @@ def prepare(
     return TrainingData(
         user_keys=user_keys, item_keys=item_keys, item_features=item_features,
         train_item_features=train_features,
-        user_features=build_user_features(user_keys, user_feature_provider),
-        full=full, train=train, test=test, recent=recent, cold_items=cold,
+        user_features=build_user_features(
+            user_keys, user_feature_provider, float(cfg.get("TRAINING_SEGMENT_SHARE", SEGMENT_SHARE))
+        ),
+        full=full, train=train, test=test, exclude=exclude, exclude_rule=exclude_rule,
+        recent=recent, cold_items=cold,
         data_from=dt.datetime.fromtimestamp(first, tz=dt.UTC) if first is not None else None,
         cutoff=cutoff, until=until, n_events=len(events),
     )

@@ -11,13 +11,14 @@ from typing import Any
 from reco_app import conf
 from reco_app.training.data import Progress, TrainingData, load_training_data, no_progress
 from reco_app.training.params import TrainParams
-from reco_app.training.pipeline import run, split_users, validator
+from reco_app.training.pipeline import run, split_users, train_inputs, validator
 from reco_app.training.trainer import fit
 
 #: The default search space of ``reco_tune``.
 SEARCH_SPACE: dict[str, list[Any]] = {
     "no_components": [16, 32, 64],
-    "learning_rate": [0.01, 0.03, 0.05, 0.1],
+    "learning_rate": [0.02, 0.05, 0.08, 0.12],
+    "max_sampled": [10, 30],
     "item_alpha": [0.0, 1e-6, 1e-5],
     "user_alpha": [0.0, 1e-6, 1e-5],
     "loss": ["warp", "bpr"],
@@ -60,11 +61,12 @@ def tune(
     k = int(conf.get("TRAINING_EVAL_K"))
     split = split_users(data, conf.get("TRAINING_EVAL_MAX_USERS"))
     validate = validator(data, split.validation, k)
+    weights, item_features = train_inputs(data)
     results = []
     for n, trial in enumerate(candidates(space or SEARCH_SPACE, trials, seed), start=1):
         params = base.with_(**trial)
         fitted = fit(
-            data.train, params, item_features=data.train_item_features,
+            weights, params, item_features=item_features,
             user_features=None if data.user_features is None else data.user_features.matrix,
             validate=validate,
         )

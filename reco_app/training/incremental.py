@@ -90,7 +90,10 @@ def _update(version: ModelVersion, parent: ModelVersion, events, until: dt.datet
     )
     identity = state["identity_items"].astype(bool) | (np.diff(recent.tocsc().indptr) > 0)
     features = FeatureMatrix(drop_identity(fixed, art.item_keys, ~identity), fixed.names, fixed.spec)
-    user_features = build_user_features_fixed(art.user_keys, user_feature_provider(), manifest.get("user_feature_names", []))
+    user_features = build_user_features_fixed(
+        art.user_keys, user_feature_provider(), manifest.get("user_feature_names", []),
+        segment_share=(manifest.get("user_feature_spec") or {}).get("segment_share"),
+    )
     progress("load", 2, 2)
     epochs = int(conf.get("TRAINING_INCREMENTAL_EPOCHS"))
     progress("fit", 0, epochs)

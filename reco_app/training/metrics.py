@@ -1,10 +1,13 @@
 """Ranking metrics over a time-based holdout, the same code for the model and the baselines.
 
-For each evaluated shopper the scorer ranks every product; products the shopper already
-interacted with before the cutoff are removed from the ranking (we measure the discovery
-of products they have not engaged with yet) and from the test set. A shopper is evaluated
-when they have at least one interaction before the cutoff and at least one purchase or cart
-of a new product after it.
+For each evaluated shopper the scorer ranks every product except the ``exclude`` ones (by
+default the products they bought before the cutoff: the personalised placements filter
+those out too, and re-buying is the ``buy_again`` placement's job); the excluded products
+are removed from the test set as well, so a repeat purchase is neither a hit nor a miss.
+Products only viewed or carted before the cutoff stay candidates: showing them again is
+what the live placements do. A shopper is evaluated when they have at least one
+interaction before the cutoff and at least one purchase or cart of a non-excluded product
+after it. Every scorer (model or baseline) is ranked over the same candidates.
 """
 
 from __future__ import annotations
@@ -19,10 +22,15 @@ Scorer = Callable[[np.ndarray], np.ndarray]
 METRICS = ("precision", "recall", "ndcg", "map", "auc", "coverage", "cold_recall")
 
 
-def eval_users(train: sp.csr_matrix, test: sp.csr_matrix, max_users: int | None = None, seed: int = 0) -> np.ndarray:
-    """Users with train history and at least one new product in the test period."""
-    new = test.multiply(train > 0)
-    n_new = np.diff(test.indptr) - np.diff(sp.csr_matrix(new).indptr)
+def eval_users(
+    train: sp.csr_matrix, test: sp.csr_matrix, max_users: int | None = None, seed: int = 0,
+    exclude: sp.csr_matrix | None = None,
+) -> np.ndarray:
+    """Users with train history and at least one non-excluded product in the test period
+    (``exclude`` defaults to every product of their train history)."""
+    exclude = train if exclude is None else exclude
+    old = test.multiply(exclude > 0)
+    n_new = np.diff(test.indptr) - np.diff(sp.csr_matrix(old).indptr)
     has_train = np.diff(train.indptr) > 0
     users = np.flatnonzero(has_train & (n_new > 0))
     if max_users and len(users) > max_users:
@@ -40,7 +48,7 @@ def topk(scores: np.ndarray, k: int) -> np.ndarray:
 
 def evaluate(
     scorer: Scorer,
-    train: sp.csr_matrix,
+    exclude: sp.csr_matrix,
     test: sp.csr_matrix,
     users: np.ndarray,
     *,
@@ -51,7 +59,7 @@ def evaluate(
 ) -> dict[str, float | None]:
     """Mean P@k, R@k, NDCG@k, MAP@k and AUC over ``users``; catalog coverage of all top-k
     lists; cold-item recall = share of test purchases/carts of cold products found in top-k."""
-    n_items = train.shape[1]
+    n_items = exclude.shape[1]
     if not len(users):
         return {m: None for m in METRICS}
     totals = dict.fromkeys(("precision", "recall", "ndcg", "map", "auc"), 0.0)
@@ -61,7 +69,7 @@ def evaluate(
     for start in range(0, len(users), batch_size):
         rows = users[start : start + batch_size]
         scores = np.asarray(scorer(rows), dtype=np.float64)
-        seen = train[rows].toarray() > 0
+        seen = exclude[rows].toarray() > 0
         relevant = (test[rows].toarray() > 0) & ~seen
         ranked_scores = np.where(seen, -np.inf, scores)
         top = topk(ranked_scores, k)
@@ -92,7 +100,7 @@ def evaluate(
 
 def auc(scores: np.ndarray, seen: np.ndarray, relevant: np.ndarray) -> tuple[float, int]:
     """Per shopper, the chance that a relevant product outranks a non-relevant candidate
-    (ties count half; seen products are not candidates). Returns (sum over rows, rows)."""
+    (ties count half; excluded products are not candidates). Returns (sum over rows, rows)."""
     total, n = 0.0, 0
     for r in range(scores.shape[0]):
         candidates = ~seen[r]
@@ -118,12 +126,12 @@ class NdcgValidator:
     """Mean NDCG@k of a fixed set of shoppers, with their masks prepared once (it runs after
     every epoch)."""
 
-    def __init__(self, train: sp.csr_matrix, test: sp.csr_matrix, users: np.ndarray, k: int, batch_size: int = 512) -> None:
+    def __init__(self, exclude: sp.csr_matrix, test: sp.csr_matrix, users: np.ndarray, k: int, batch_size: int = 512) -> None:
         self.k = k
         self.batches = []
         for start in range(0, len(users), batch_size):
             rows = users[start : start + batch_size]
-            seen = train[rows].toarray() > 0
+            seen = exclude[rows].toarray() > 0
             relevant = (test[rows].toarray() > 0) & ~seen
             self.batches.append((rows, seen, relevant, relevant.sum(axis=1)))
         self.n = len(users)

@@ -29,13 +29,13 @@ class TrainParams:
     loss: str = "warp"
     no_components: int = 32
     epochs: int = 30
-    learning_rate: float = 0.02
+    learning_rate: float = 0.08
     item_alpha: float = 1e-6
     user_alpha: float = 1e-6
-    max_sampled: int = 10
+    max_sampled: int = 30
     random_state: int = 42
     num_threads: int = 0
-    patience: int = 3
+    patience: int = 5
     refit_epochs: int = 2
 
     def __post_init__(self) -> None:

@@ -30,7 +30,7 @@ class Split:
 
 
 def split_users(data: TrainingData, max_users: int | None = None) -> Split:
-    users = eval_users(data.train, data.test, max_users=max_users)
+    users = eval_users(data.train, data.test, max_users=max_users, exclude=data.exclude)
     shuffled = np.random.default_rng(1).permutation(users)
     half = len(shuffled) // 2
     return Split(np.sort(shuffled[:half]), np.sort(shuffled[half:]))
@@ -51,6 +51,17 @@ def model_scorer(model: LightFM, data: TrainingData) -> Scorer:
     return score
 
 
+def train_inputs(data: TrainingData) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+    """(interactions, item features) of the fit before the cutoff, over the products on sale
+    then: a product launched after the cutoff could not have been bought, so it must not be a
+    WARP negative (which would push its metadata down and bury it). The fitted feature
+    embeddings still give every product, launched or not, its representation."""
+    on_sale = data.on_sale_at_cutoff
+    if on_sale.all():
+        return data.train, data.train_item_features
+    return sp.csr_matrix(data.train[:, on_sale]), sp.csr_matrix(data.train_item_features[on_sale])
+
+
 def _features(fm: Any) -> Any:
     return None if fm is None else fm.matrix
 
@@ -58,7 +69,7 @@ def _features(fm: Any) -> Any:
 def validator(data: TrainingData, users: np.ndarray, k: int) -> Any:
     if not len(users):
         return None
-    ndcg = NdcgValidator(data.train, data.test, users, k)
+    ndcg = NdcgValidator(data.exclude, data.test, users, k)
 
     def validate(model: LightFM) -> float:
         return ndcg(model_scorer(model, data))
@@ -75,7 +86,7 @@ def evaluation_table(
         scorers["trending"] = baselines.trending(data.recent, data.train)
         scorers["cooccurrence"] = baselines.cooccurrence(data.train)
     rows = {
-        name: evaluate(s, data.train, data.test, users, k=k, cold_items=data.cold_items)
+        name: evaluate(s, data.exclude, data.test, users, k=k, cold_items=data.cold_items)
         for name, s in scorers.items()
     }
     return {
@@ -84,6 +95,7 @@ def evaluation_table(
         "until": data.until.isoformat(),
         "users": len(users),
         "cold_items": int(data.cold_items.sum()),
+        "exclude": data.exclude_rule,
         "rows": rows,
     }
 
@@ -113,9 +125,10 @@ def run(
     k = int(conf.get("TRAINING_EVAL_K"))
     split = split_users(data, conf.get("TRAINING_EVAL_MAX_USERS"))
     progress("fit", 0, params.epochs)
+    weights, item_features = train_inputs(data)
     result = fit(
-        data.train, params,
-        item_features=data.train_item_features, user_features=_features(data.user_features),
+        weights, params,
+        item_features=item_features, user_features=_features(data.user_features),
         validate=validator(data, split.validation, k),
         on_epoch=lambda epoch, score: progress("fit", epoch, params.epochs),
     )

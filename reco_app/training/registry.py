@@ -104,6 +104,7 @@ def _publish(version: ModelVersion, data: TrainingData, result: RunResult, progr
         "metrics": metrics,
         "state_sha256": state_sha,
         "user_feature_names": [] if data.user_features is None else [str(n) for n in data.user_features.names],
+        "user_feature_spec": {} if data.user_features is None else data.user_features.spec,
     }
     artifact = to_artifact(result.model, data, manifest)
     progress("save", 1, 3)

@@ -6,7 +6,12 @@ import numpy as np
 import pytest
 
 from reco_app.datasets.events import CatalogArrays, EventArrays, load_events
-from reco_app.datasets.features import build_item_features, build_user_features, drop_identity
+from reco_app.datasets.features import (
+    build_item_features,
+    build_user_features,
+    build_user_features_fixed,
+    drop_identity,
+)
 from reco_app.datasets.idmaps import encode, index_of, stable_keys
 from reco_app.datasets.interactions import build_interactions
 from reco_app.models import Event
@@ -136,6 +141,60 @@ def test_fixed_vocabulary_drops_unknown_features_and_identity_can_be_dropped() -
 def test_user_features_are_segments_or_identity_only() -> None:
     keys = np.array(["a", "b"], dtype=object)
     assert build_user_features(keys, lambda subjects: {}) is None
-    uf = build_user_features(keys, lambda subjects: {"a": ["vip", "new"]})
+    uf = build_user_features(keys, lambda subjects: {"a": ["vip", "new"]}, segment_share=0.2)
     assert uf is not None and list(uf.names) == ["user:a", "user:b", "segment:new", "segment:vip"]
-    assert uf.matrix[0].toarray().tolist() == [[pytest.approx(1 / 3)] * 1 + [0.0] + [pytest.approx(1 / 3)] * 2]
+    # the shopper keeps 80% of the row, the two segments share the other 20%
+    np.testing.assert_allclose(uf.matrix[0].toarray(), [[0.8, 0.0, 0.1, 0.1]], rtol=1e-6)
+    np.testing.assert_allclose(uf.matrix[1].toarray(), [[0.0, 1.0, 0.0, 0.0]])  # no segment: identity only
+    assert uf.spec == {"segment_share": 0.2}
+
+
+def test_fixed_user_features_follow_the_models_segment_share() -> None:
+    keys = np.array(["a", "b"], dtype=object)
+    names = ["user:a", "user:b", "segment:new", "segment:vip"]
+    provider = lambda subjects: {"a": ["vip", "gone"]}  # noqa: E731 - "gone" is unknown to the model
+    shared = build_user_features_fixed(keys, provider, names, segment_share=0.2)
+    np.testing.assert_allclose(shared.toarray()[0], [0.8, 0.0, 0.0, 0.2], rtol=1e-6)
+    legacy = build_user_features_fixed(keys, provider, names)  # models before the share: all alike
+    np.testing.assert_allclose(legacy.toarray()[0], [0.5, 0.0, 0.0, 0.5], rtol=1e-6)
+
+
+def test_identity_share_sets_how_much_a_known_product_is_itself() -> None:
+    keys = np.array(["p1", "p4"], dtype=object)
+    for share in (0.2, 0.5, 0.9):
+        fm = build_item_features(catalog(), keys, price_bands=2, identity_share=share)
+        row = dict(zip([str(n) for n in fm.names[fm.matrix[0].indices]], fm.matrix[0].data, strict=True))
+        assert row["item:p1"] == pytest.approx(share)
+        assert sum(v for n, v in row.items() if n != "item:p1") == pytest.approx(1 - share, rel=1e-5)
+        # the attributes keep their proportions: category and brand alike, two tags half each
+        assert row["category:shoes"] == pytest.approx(row["brand:acme"])
+        assert row["tag:run"] == pytest.approx(row["category:shoes"] / 2)
+        assert fm.spec["identity_share"] == share
+
+
+
+def test_a_new_product_is_its_metadata_at_the_new_product_weight() -> None:
+    keys = np.array(["p1", "p4"], dtype=object)
+    for weight in (0.7, 0.9):
+        fm = build_item_features(catalog(), keys, price_bands=2, identity_share=0.3, new_weight=weight)
+        cold = drop_identity(fm, keys, np.array([True, False]))
+        assert "item:p1" not in {str(fm.names[j]) for j in cold[0].indices}
+        # the attributes keep their proportions, summing to the weight; p4 keeps its row
+        meta = fm.matrix[0].toarray() * (np.asarray(fm.names) != "item:p1")
+        np.testing.assert_allclose(cold[0].toarray(), meta * weight / 0.7, rtol=1e-5)
+        np.testing.assert_allclose(cold[1].toarray(), fm.matrix[1].toarray())
+        # a product added after training is encoded the same way from the model's vocabulary
+        names = np.asarray(fm.names)
+        later = build_item_features(catalog(), np.array(["p1"], dtype=object), spec=fm.spec, names=names[names != "item:p1"])
+        np.testing.assert_allclose(later.matrix.toarray(), cold[0].toarray()[:, names != "item:p1"], rtol=1e-5)
+
+
+def test_a_models_spec_keeps_its_identity_share_when_encoding_later() -> None:
+    keys = np.array(["p1", "p2"], dtype=object)
+    fm = build_item_features(catalog(), keys, identity_share=0.7)
+    again = build_item_features(catalog(), keys, spec=fm.spec, names=fm.names, identity_share=0.1)
+    np.testing.assert_allclose(again.matrix.toarray(), fm.matrix.toarray())
+    legacy_spec = {k: v for k, v in fm.spec.items() if k != "identity_share"}  # a model before the setting
+    legacy = build_item_features(catalog(), keys, spec=legacy_spec, names=fm.names)
+    row = dict(zip([str(n) for n in legacy.names[legacy.matrix[0].indices]], legacy.matrix[0].data, strict=True))
+    assert row["item:p1"] == pytest.approx(row["category:shoes"])  # identity weighs like one attribute

@@ -1,13 +1,17 @@
 from __future__ import annotations
 
+import datetime as dt
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
 
+from reco_app.datasets.events import CatalogArrays, EventArrays
+from reco_app.datasets.idmaps import index_of
 from reco_app.training.data import prepare, settings_snapshot
-from reco_app.training.metrics import evaluate, topk
+from reco_app.training.metrics import eval_users, evaluate, topk
 from reco_app.training.params import TrainParams
-from reco_app.training.pipeline import run
+from reco_app.training.pipeline import run, train_inputs
 from reco_app.training.report import format_table
 from tests.training.synthetic import UNTIL, make_shop
 
@@ -52,3 +56,48 @@ def test_the_table_names_every_model_and_metric(evaluation) -> None:  # type: ig
     table = format_table(evaluation)
     assert "precision@10" in table and "ndcg@10" in table and "cold recall@10" in table
     assert [line.split()[0] for line in table.splitlines()[2:6]] == ["lightfm", "popularity", "trending", "cooccurrence"]
+
+
+def _holdout_case(rule: str):  # type: ignore[no-untyped-def]
+    """Shopper a bought p1 and viewed p2 before the cutoff; after it, re-bought p1 and bought p2."""
+    before, after = UNTIL - dt.timedelta(days=20), UNTIL - dt.timedelta(days=2)
+    events = EventArrays.from_rows([
+        ("a", "p1", "purchase", 1.0, before), ("a", "p2", "product_view", None, before),
+        ("a", "p1", "purchase", 1.0, after), ("a", "p2", "purchase", 1.0, after),
+        ("b", "p3", "product_view", None, before),
+    ])
+    catalog = CatalogArrays.from_rows([{"product_key": f"p{i}", "category": "c"} for i in (1, 2, 3, 4)])
+    return prepare(events, catalog, until=UNTIL, cfg={**settings_snapshot(), "TRAINING_EVAL_EXCLUDE": rule})
+
+
+def test_by_default_only_products_bought_before_the_cutoff_leave_the_evaluation() -> None:
+    data = _holdout_case("purchased")
+    a = index_of(data.user_keys)["a"]
+    items = index_of(data.item_keys)
+    assert data.exclude[a].toarray().ravel().tolist() == [1.0 if k == "p1" else 0.0 for k in data.item_keys]
+    users = eval_users(data.train, data.test, exclude=data.exclude)
+    assert users.tolist() == [a]  # b bought nothing after the cutoff
+    # the viewed-then-bought p2 is a candidate and a hit; the repeat purchase of p1 is neither
+    scores = np.zeros((1, len(data.item_keys)))
+    scores[0, items["p1"]], scores[0, items["p2"]] = 9.0, 1.0
+    m = evaluate(lambda rows: scores, data.exclude, data.test, users, k=1)
+    assert m["precision"] == 1.0 and m["recall"] == 1.0
+
+
+def test_the_interacted_rule_also_leaves_out_viewed_products() -> None:
+    data = _holdout_case("interacted")
+    assert data.exclude_rule == "interacted"
+    assert eval_users(data.train, data.test, exclude=data.exclude).tolist() == []  # nothing new to find
+    with pytest.raises(ValueError):
+        _holdout_case("everything")
+
+
+def test_products_launched_after_the_cutoff_are_left_out_of_the_fit() -> None:
+    shop = make_shop(n_users=60, n_items=48, events_per_user=10)
+    data = prepare(shop.event_arrays(), shop.catalog_arrays(), until=UNTIL, cfg=settings_snapshot())
+    weights, features = train_inputs(data)
+    unlaunched = data.cold_items & (np.diff(data.train.tocsc().indptr) == 0)
+    assert unlaunched.any()
+    assert weights.shape == (len(data.user_keys), len(data.item_keys) - unlaunched.sum())
+    assert features.shape == (weights.shape[1], len(data.item_features.names))  # every feature still fitted
+    assert weights.nnz == data.train.nnz  # nothing of the history is lost
