@@ -49,3 +49,4 @@ def test_history_is_one_query_with_the_shoppers_values() -> None:
     with CaptureQueriesContext(connection) as queries:
         assert [r[0] for r in history_rows("C2", now - dt.timedelta(days=30), 500)] == ["E"]
     assert len(queries) == 1
+
