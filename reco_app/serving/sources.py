@@ -45,6 +45,7 @@ class SourceInputs:
     anchors: np.ndarray  # rows of the product on the page, or of the cart
     eligible: np.ndarray  # bool per row: available and not an anchor
     _user_vec: Any = field(default=False, repr=False)
+    _recent_units: np.ndarray | None = field(default=None, repr=False)
 
     def user_vector(self) -> np.ndarray | None:
         if self._user_vec is False:
@@ -145,10 +146,13 @@ class ModelScores(CandidateSource):
         if self.anchor != "user" and len(inputs.anchors):
             return "Goes with your cart" if inputs.ctx.cart_keys else f"Similar to {inputs.name(int(inputs.anchors[0]))}"
         recent = inputs.profile.recent[:10]
-        recent = recent[recent != row]
-        if model is not None and len(recent):
-            best = recent[int(np.argmax(model.unit_vectors[recent] @ model.unit_vectors[row]))]
-            return f"Because you viewed {inputs.name(int(best))}"
+        if model is not None and len(recent) and (len(recent) > 1 or recent[0] != row):
+            # the recent products' unit vectors, gathered once per run for every row's reason
+            if inputs._recent_units is None:
+                inputs._recent_units = model.unit_vectors[recent]
+            sims = inputs._recent_units @ model.unit_vectors[row]
+            sims[recent == row] = -np.inf  # never "because you viewed" the product itself
+            return f"Because you viewed {inputs.name(int(recent[int(np.argmax(sims))]))}"
         return "Recommended for you"
 
 
