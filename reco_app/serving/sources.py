@@ -104,6 +104,17 @@ class CandidateSource:
         return rows.astype(np.int64), values.astype(np.float64)
 
 
+def row_sums(matrix: Any, rows: np.ndarray) -> Scored:
+    """(columns, summed values) of a CSR matrix's ``rows``: ``matrix[rows].sum(axis=0)``'s nonzeros.
+
+    The rows are sliced straight out of the CSR arrays, in the order ``matrix[rows]`` would
+    give them (so sums are bit-identical), without scipy's indexing overhead.
+    """
+    spans = [slice(matrix.indptr[r], matrix.indptr[r + 1]) for r in rows.tolist()]
+    found, inverse = np.unique(np.concatenate([matrix.indices[s] for s in spans]), return_inverse=True)
+    return found, np.bincount(inverse, weights=np.concatenate([matrix.data[s] for s in spans]), minlength=len(found))
+
+
 def anchor_rows(inputs: SourceInputs, anchor: str) -> np.ndarray:
     """Rows to be similar to: the page product / cart, else (``auto``) recent history."""
     if anchor in ("product", "cart", "auto") and len(inputs.anchors):
@@ -172,9 +183,7 @@ class CoOccurrence(CandidateSource):
         co = stats.cooccurrence(inputs.catalog, self.event_types, self.window_days)
         if not co.nnz:
             return EMPTY
-        sub = co[rows]  # the anchors' rows: only the products they share baskets with
-        found, inverse = np.unique(sub.indices, return_inverse=True)
-        scores = np.bincount(inverse, weights=sub.data, minlength=len(found))
+        found, scores = row_sums(co, rows)
         keep = inputs.eligible[found] & (scores > 0)
         return self._best(found[keep], scores[keep]) if keep.any() else EMPTY
 
