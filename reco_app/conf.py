@@ -169,6 +169,8 @@ DEFAULTS: dict[str, Any] = {
     "LOCAL_NS_SECONDS": 1.0,
     # Maximum ``limit`` accepted by the template tags and the API.
     "MAX_LIMIT": 50,
+    # gc.freeze() after loading a catalog index or a model (fewer, shorter collection pauses).
+    "GC_FREEZE": True,
 
     # --- merchandising rules ----------------------------------------------------------
     # (keys added by the rules area go below this line)

@@ -19,4 +19,5 @@ from example_shop.settings import RECO_APP, VAR_DIR  # noqa: E402
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 MEDIA_ROOT = VAR_DIR / "media"
-RECO_APP = {**RECO_APP}
+# Tests load many catalogs and models in one process: frozen garbage would pile up.
+RECO_APP = {**RECO_APP, "GC_FREEZE": False}

@@ -15,11 +15,17 @@ from typing import Any
 from django.utils import timezone
 
 from reco_app import cache, conf, privacy
+from reco_app.prepared import PreparedQuery
 from reco_app.models.segments import Segment, SegmentMembership
 from reco_app.segments.store import RunReport, recompute_all, recompute_manual
 
 __all__ = ["RunReport", "recompute_all", "recompute_manual", "segment_choices", "segments_for", "user_features"]
 CHUNK = 900  # subjects per IN (...) query, under SQLite's parameter limit
+# compiled once: serving asks this for every shopper whose segments are not cached yet
+_CURRENT = PreparedQuery(
+    lambda subject, now: SegmentMembership.objects.current(now).filter(subject=subject).values_list("segment__key", "expires_at").order_by("segment__key"),
+    subject=("reco_app.SegmentMembership", "subject"), now=("reco_app.SegmentMembership", "expires_at"),
+)
 
 
 def _cache_key(subject: str) -> str:
@@ -34,7 +40,7 @@ def segments_for(subject: str | None) -> list[str]:
     if found is not None:
         return list(found)
     now = timezone.now()
-    rows = list(SegmentMembership.objects.current(now).filter(subject=subject).values_list("segment__key", "expires_at").order_by("segment__key"))
+    rows = _CURRENT.rows(subject=subject, now=now)
     keys = [k for k, _ in rows]
     # Live memberships expire on their own: never cache past the earliest expiry.
     expiries = [e for _, e in rows if e is not None]

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from reco_app import cache, conf
+from reco_app.serving.gc_tuning import freeze_loaded
 from reco_app.serving.types import CatalogIndex
 
 logger = logging.getLogger(__name__)
@@ -87,6 +88,7 @@ def get_catalog(version: int | None = None) -> ServingCatalog:
         if _current is None or _current.version != tag or _dirty:
             _dirty = False
             _current = load_catalog(version=tag)
+            freeze_loaded()
         return _current
 
 
@@ -121,6 +123,7 @@ def _reload(tag: str) -> None:
     try:
         index = load_catalog(version=tag)
         get_model(index)  # align the model before the swap, off the request path
+        freeze_loaded()
         with _lock:
             if _reloading == tag:  # not superseded by a newer reload or a reset
                 _current = index

@@ -41,7 +41,7 @@ class ExcludeContext(Filter):
     def keep(self, idx: np.ndarray, catalog: CatalogIndex, ctx: ServingContext) -> np.ndarray:
         keys = [ctx.product_key, *ctx.cart_keys, *ctx.extra.get("exclude", [])]
         rows = catalog.indices([k for k in keys if k])
-        return ~np.isin(idx, rows)
+        return ~np.isin(idx, rows) if len(rows) else np.ones(len(idx), bool)
 
 
 class AlreadyPurchased(Filter):

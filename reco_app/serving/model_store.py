@@ -20,6 +20,7 @@ from numpy.typing import ArrayLike
 
 from reco_app import cache, conf
 from reco_app.serving.features import catalog_feature_matrix
+from reco_app.serving.gc_tuning import freeze_loaded
 from reco_app.serving.types import CatalogIndex
 
 logger = logging.getLogger(__name__)
@@ -173,6 +174,7 @@ def get_model(catalog: CatalogIndex, model_ns: int | None = None) -> ServingMode
         model = s.aligned.get(_catalog_id(catalog), _MISSING)
         if model is _MISSING:
             model = _load(s.active, catalog)
+            freeze_loaded()
             s.aligned[_catalog_id(catalog)] = model
             while len(s.aligned) > 2:
                 s.aligned.pop(next(iter(s.aligned)))

@@ -10,10 +10,29 @@ import numpy as np
 from django.utils import timezone
 
 from reco_app import conf
+from reco_app.prepared import PreparedQuery
 from reco_app.serving.types import CatalogIndex
 
 # Events that say something about taste (impressions and searches do not).
 TASTE_EVENTS = ("product_view", "add_to_cart", "wishlist_add", "purchase", "rating", "rec_click")
+
+
+def _history(subject: str, since: dt.datetime, limit: int) -> object:
+    from reco_app.models import Event
+
+    return (
+        Event.objects.consented().for_subject(subject).since(since)
+        .order_by("-timestamp").values_list("product_key", "event_type", "timestamp", "value")[:limit]
+    )
+
+
+# compiled once: a cache miss runs this one query without building and compiling a queryset
+_HISTORY = PreparedQuery(_history, subject=("reco_app.Event", "subject"), since=("reco_app.Event", "timestamp"))
+
+
+def history_rows(subject: str, since: dt.datetime, limit: int) -> list[tuple[object, ...]]:
+    """The shopper's newest consented events since ``since``: (product key, type, timestamp, value)."""
+    return _HISTORY.rows(subject=subject, since=since, shape={"limit": limit})
 
 
 @dataclass
@@ -39,15 +58,10 @@ def load_profile(subject: str | None, catalog: CatalogIndex, now: dt.datetime | 
     """
     if not subject:
         return Profile()
-    from reco_app.models import Event
-
     now = now or timezone.now()
     history_days, history_limit = conf.get("HISTORY_DAYS"), conf.get("HISTORY_LIMIT")
     recent_since = now - dt.timedelta(days=history_days)
-    events = (
-        Event.objects.consented().for_subject(subject).since(now - dt.timedelta(days=max(history_days, 730)))
-        .order_by("-timestamp").values_list("product_key", "event_type", "timestamp", "value")[: max(10 * history_limit, 500)]
-    )
+    events = history_rows(subject, now - dt.timedelta(days=max(history_days, 730)), max(10 * history_limit, 500))
     weights_cfg: dict[str, float] = conf.get("EVENT_WEIGHTS")
     half_life = 3 * 86400.0
     score: dict[int, float] = {}

@@ -28,6 +28,21 @@ def _rescale(scores: np.ndarray) -> np.ndarray:
     return 0.1 + 0.9 * (scores - lo) / (hi - lo)
 
 
+def _without(sorted_rows: np.ndarray, drop: np.ndarray) -> np.ndarray:
+    """``sorted_rows`` (ascending, unique) minus ``drop`` (few): binary search, not np.isin."""
+    if not len(drop) or not len(sorted_rows):
+        return sorted_rows
+    if len(sorted_rows) > 1 and not (sorted_rows[1:] > sorted_rows[:-1]).all():  # a subclass's own pool
+        return sorted_rows[~np.isin(sorted_rows, drop)]
+    at = np.minimum(np.searchsorted(sorted_rows, drop), len(sorted_rows) - 1)
+    hit = at[sorted_rows[at] == drop]
+    if not len(hit):
+        return sorted_rows
+    keep = np.ones(len(sorted_rows), bool)
+    keep[hit] = False
+    return sorted_rows[keep]
+
+
 def blend(parts: list[tuple[str, float, np.ndarray, np.ndarray]]) -> Candidates:
     """Merge ``(source name, weight, rows, scores)`` parts; a row keeps its strongest source."""
     names = [p[0] for p in parts]
@@ -129,9 +144,12 @@ class Ranker:
             np.fromiter(taken, np.int64, count=len(taken)),
             profile.purchased if profile is not None else np.zeros(0, np.int64),
         ]
-        pool = pool[~np.isin(pool, np.concatenate(drop))]
+        pool = _without(pool, np.concatenate(drop))
         if len(cands) and len(pool):  # prefer new products in the categories of the list
-            near = pool[np.isin(catalog.category[pool], catalog.category[cands.idx])]
+            # a table over category codes (+1: "no category" is -1) instead of np.isin
+            listed = np.zeros(len(catalog.categories) + 1, bool)
+            listed[catalog.category[cands.idx] + 1] = True
+            near = pool[listed[catalog.category[pool] + 1]]
             if len(near):
                 pool = near
         if not len(pool):

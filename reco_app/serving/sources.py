@@ -45,6 +45,7 @@ class SourceInputs:
     anchors: np.ndarray  # rows of the product on the page, or of the cart
     eligible: np.ndarray  # bool per row: available and not an anchor
     _user_vec: Any = field(default=False, repr=False)
+    _recent_units: np.ndarray | None = field(default=None, repr=False)
 
     def user_vector(self) -> np.ndarray | None:
         if self._user_vec is False:
@@ -103,6 +104,17 @@ class CandidateSource:
         return rows.astype(np.int64), values.astype(np.float64)
 
 
+def row_sums(matrix: Any, rows: np.ndarray) -> Scored:
+    """(columns, summed values) of a CSR matrix's ``rows``: ``matrix[rows].sum(axis=0)``'s nonzeros.
+
+    The rows are sliced straight out of the CSR arrays, in the order ``matrix[rows]`` would
+    give them (so sums are bit-identical), without scipy's indexing overhead.
+    """
+    spans = [slice(matrix.indptr[r], matrix.indptr[r + 1]) for r in rows.tolist()]
+    found, inverse = np.unique(np.concatenate([matrix.indices[s] for s in spans]), return_inverse=True)
+    return found, np.bincount(inverse, weights=np.concatenate([matrix.data[s] for s in spans]), minlength=len(found))
+
+
 def anchor_rows(inputs: SourceInputs, anchor: str) -> np.ndarray:
     """Rows to be similar to: the page product / cart, else (``auto``) recent history."""
     if anchor in ("product", "cart", "auto") and len(inputs.anchors):
@@ -145,10 +157,13 @@ class ModelScores(CandidateSource):
         if self.anchor != "user" and len(inputs.anchors):
             return "Goes with your cart" if inputs.ctx.cart_keys else f"Similar to {inputs.name(int(inputs.anchors[0]))}"
         recent = inputs.profile.recent[:10]
-        recent = recent[recent != row]
-        if model is not None and len(recent):
-            best = recent[int(np.argmax(model.unit_vectors[recent] @ model.unit_vectors[row]))]
-            return f"Because you viewed {inputs.name(int(best))}"
+        if model is not None and len(recent) and (len(recent) > 1 or recent[0] != row):
+            # the recent products' unit vectors, gathered once per run for every row's reason
+            if inputs._recent_units is None:
+                inputs._recent_units = model.unit_vectors[recent]
+            sims = inputs._recent_units @ model.unit_vectors[row]
+            sims[recent == row] = -np.inf  # never "because you viewed" the product itself
+            return f"Because you viewed {inputs.name(int(recent[int(np.argmax(sims))]))}"
         return "Recommended for you"
 
 
@@ -168,9 +183,7 @@ class CoOccurrence(CandidateSource):
         co = stats.cooccurrence(inputs.catalog, self.event_types, self.window_days)
         if not co.nnz:
             return EMPTY
-        sub = co[rows]  # the anchors' rows: only the products they share baskets with
-        found, inverse = np.unique(sub.indices, return_inverse=True)
-        scores = np.bincount(inverse, weights=sub.data, minlength=len(found))
+        found, scores = row_sums(co, rows)
         keep = inputs.eligible[found] & (scores > 0)
         return self._best(found[keep], scores[keep]) if keep.any() else EMPTY
 

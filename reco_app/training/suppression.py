@@ -11,6 +11,13 @@ from typing import Any
 
 from reco_app import cache, privacy
 from reco_app.models import ModelVersion, SuppressedSubject
+from reco_app.prepared import PreparedQuery
+
+# compiled once: serving asks this on every cache miss of a shopper with a trained vector
+_SUPPRESSED = PreparedQuery(
+    lambda subject: SuppressedSubject.objects.filter(subject=subject).order_by().values_list("pk")[:1],
+    subject=("reco_app.SuppressedSubject", "subject"),
+)
 
 
 def suppressed_subjects() -> list[str]:
@@ -22,7 +29,7 @@ def is_suppressed(subject: str | None) -> bool:
     if not subject:
         return False
     key = cache.make_key("suppressed", cache.ns_version(f"subject:{subject}"), subject)
-    return bool(cache.get_or_set(key, lambda: SuppressedSubject.objects.filter(subject=subject).exists()))
+    return bool(cache.get_or_set(key, lambda: bool(_SUPPRESSED.rows(subject=subject))))
 
 
 def _active_user_keys() -> tuple[int | None, set[str]]:
