@@ -173,16 +173,23 @@ class LiveState:
     members: dict[str, tuple[int, dt.datetime | None]]
 
 
+_built: list[Any] = [None, []]  # (the SEGMENTS_LIVE_RULES list they were built from, rules)
+
+
 def rules(prefixes: Iterable[str] | None = None) -> list[LiveRule]:
-    """The configured rules (those owning one of ``prefixes`` if given)."""
-    out = []
-    for entry in conf.get("SEGMENTS_LIVE_RULES"):
-        path, options = (entry, {}) if isinstance(entry, str) else entry
-        out.append(import_string(path)(**options))
-    if prefixes is not None:
-        wanted = set(prefixes)
-        out = [rule for rule in out if rule.prefix in wanted]
-    return out
+    """The configured rules (those owning one of ``prefixes`` if given), built once per
+    configuration (conf's cached dict is replaced when settings change)."""
+    entries = conf.get("SEGMENTS_LIVE_RULES")
+    if _built[0] is not entries:
+        out = []
+        for entry in entries:
+            path, options = (entry, {}) if isinstance(entry, str) else entry
+            out.append(import_string(path)(**options))
+        _built[:] = [entries, out]
+    if prefixes is None:
+        return list(_built[1])
+    wanted = set(prefixes)
+    return [rule for rule in _built[1] if rule.prefix in wanted]
 
 
 def _state_key(subject: str) -> str:
