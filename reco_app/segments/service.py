@@ -23,7 +23,10 @@ CHUNK = 900  # subjects per IN (...) query, under SQLite's parameter limit
 
 
 def _cache_key(subject: str) -> str:
-    return cache.make_key("segments", cache.ns_version("segments"), cache.ns_version(f"subject:{subject}"), subject)
+    from reco_app.serving.local_cache import ns_versions  # both versions in one round trip
+
+    versions = ns_versions(["segments", f"subject:{subject}"])
+    return cache.make_key("segments", versions["segments"], versions[f"subject:{subject}"], subject)
 
 
 def segments_for(subject: str | None) -> list[str]:
