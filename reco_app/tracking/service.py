@@ -98,6 +98,12 @@ def store(rows: list[Event]) -> StoreResult:
         return result
     if len(unique) == 1:  # a page view: one INSERT, no transaction of its own
         row = next(iter(unique.values()))
+        if pg_copy.usable():
+            if not pg_copy.insert_one(row):
+                result.duplicates.append(str(row.event_id))
+                return result
+            _stored(result, [row])
+            return result
         try:
             with transaction.atomic() if connection.in_atomic_block else nullcontext():
                 row.save(force_insert=True)
