@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 from django.utils.module_loading import import_string
 from django.utils.text import slugify
@@ -61,9 +62,15 @@ class Recent:
 
 
 class LiveRule:
-    """Base class: ``prefix`` names the keys the rule owns; ``evaluate`` returns hits."""
+    """Base class: ``prefix`` names the keys the rule owns; ``evaluate`` returns hits.
+
+    ``triggers`` names the event types that can change the rule's answer (None: any event).
+    A rule is skipped for newly stored events of other types unless :meth:`affected`
+    says otherwise; expiry and :func:`sweep` take care of time passing.
+    """
 
     prefix = "live:"
+    triggers: frozenset[str] | None = None
 
     def __init__(self, **options: Any) -> None:
         for name, value in options.items():
@@ -74,11 +81,16 @@ class LiveRule:
     def evaluate(self, recent: Recent) -> list[LiveHit]:
         raise NotImplementedError
 
+    def affected(self, events: list[Event], state: LiveState | None) -> bool:
+        """May these new events change this rule's answer? (No query: events + cached state.)"""
+        return self.triggers is None or any(e.event_type in self.triggers for e in events)
+
 
 class HighIntent(LiveRule):
     """``min_add_to_cart`` or more add-to-carts in this session (since the last purchase)."""
 
     prefix = "live:high_intent"
+    triggers = frozenset({"add_to_cart", "purchase"})
     min_add_to_cart = 3
     expire_minutes = 30
 
@@ -99,8 +111,16 @@ class CartAbandoned(LiveRule):
     ``idle_minutes`` or back in a later session."""
 
     prefix = "live:cart_abandoned"
+    triggers = frozenset({"add_to_cart", "purchase"})
     window_hours = 24
     idle_minutes = 30
+
+    def affected(self, events: list[Event], state: LiveState | None) -> bool:
+        # Any event can mean "back in a later session": only when a cart is pending in
+        # another session (unknown state: evaluate).
+        if state is None or super().affected(events, state):
+            return True
+        return bool(state.cart_session) and any(e.session_id != state.cart_session for e in events)
 
     def evaluate(self, recent: Recent) -> list[LiveHit]:
         carts = np.flatnonzero(recent.since_last_purchase & (recent.etype == "add_to_cart"))
@@ -124,6 +144,7 @@ class BrowsingCategory(LiveRule):
     less than ``window_minutes`` ago."""
 
     prefix = "live:browsing:"
+    triggers = frozenset({"product_view"})
     min_views = 2
     window_minutes = 30
 
@@ -143,62 +164,114 @@ class BrowsingCategory(LiveRule):
         return hits
 
 
-def rules() -> list[LiveRule]:
-    out = []
-    for entry in conf.get("SEGMENTS_LIVE_RULES"):
-        path, options = (entry, {}) if isinstance(entry, str) else entry
-        out.append(import_string(path)(**options))
-    return out
+@dataclass
+class LiveState:
+    """What the last evaluation saw, cached per shopper so most events need no query:
+    the session of a pending cart ("" if none) and the live memberships (key → (pk, expiry))."""
+
+    cart_session: str
+    members: dict[str, tuple[int, dt.datetime | None]]
+
+
+_built: list[Any] = [None, []]  # (the SEGMENTS_LIVE_RULES list they were built from, rules)
+
+
+def rules(prefixes: Iterable[str] | None = None) -> list[LiveRule]:
+    """The configured rules (those owning one of ``prefixes`` if given), built once per
+    configuration (conf's cached dict is replaced when settings change)."""
+    entries = conf.get("SEGMENTS_LIVE_RULES")
+    if _built[0] is not entries:
+        out = []
+        for entry in entries:
+            path, options = (entry, {}) if isinstance(entry, str) else entry
+            out.append(import_string(path)(**options))
+        _built[:] = [entries, out]
+    if prefixes is None:
+        return list(_built[1])
+    wanted = set(prefixes)
+    return [rule for rule in _built[1] if rule.prefix in wanted]
+
+
+def _state_key(subject: str) -> str:
+    return cache.make_key("live", "state", subject)
+
+
+def load_state(subject: str) -> LiveState | None:
+    found = cache.get(_state_key(subject))
+    return LiveState(*found) if isinstance(found, tuple) and len(found) == 2 else None
+
+
+def forget_state(subjects: Iterable[str]) -> None:
+    cache.delete(*(_state_key(s) for s in subjects))
 
 
 def load_recent(subject: str, now: dt.datetime) -> Recent:
+    """One query: the shopper's recent consented events with their products' categories."""
+    category = CatalogItem.objects.filter(product_key=OuterRef("product_key")).values("category")[:1]
     rows = list(
         Event.objects.consented().for_subject(subject).since(now - LOOKBACK).filter(timestamp__lte=now)
-        .order_by("timestamp", "id").values_list("event_type", "product_key", "session_id", "timestamp")
+        .annotate(category=Subquery(category))
+        .order_by("timestamp", "id").values_list("event_type", "category", "session_id", "timestamp")
     )
-    keys = {r[1] for r in rows if r[1]}
-    cats = dict(CatalogItem.objects.filter(product_key__in=keys).values_list("product_key", "category")) if keys else {}
     return Recent(
         subject=subject,
         now=now,
         etype=np.array([r[0] for r in rows], dtype=object),
         ts=[r[3] for r in rows],
         session=np.array([r[2] for r in rows], dtype=object),
-        category=np.array([cats.get(r[1], "") for r in rows], dtype=object),
+        category=np.array([r[1] or "" for r in rows], dtype=object),
         current_session=rows[-1][2] if rows else "",
     )
 
 
-def evaluate_subject(subject: str, now: dt.datetime | None = None) -> list[LiveHit]:
-    """Re-evaluate every live rule for one shopper and store the result.
+def _cart_session(recent: Recent) -> str:
+    carts = np.flatnonzero(recent.since_last_purchase & (recent.etype == "add_to_cart"))
+    return str(recent.session[int(carts[-1])]) if len(carts) else ""
 
-    Three queries when nothing changes (recent events, their categories, current live
-    memberships); writes only what changed.
+
+def evaluate_subject(
+    subject: str, now: dt.datetime | None = None, only: list[LiveRule] | None = None, *, cached: bool = False
+) -> list[LiveHit]:
+    """Re-evaluate the live rules (``only`` these, default all) for one shopper and store the result.
+
+    Two queries when nothing changes (recent events joined with their categories, current
+    live memberships); with ``cached`` (the request path) the memberships come from the
+    cached :class:`LiveState` when present: one query. Writes only what changed.
     """
     now = now or timezone.now()
     recent = load_recent(subject, now)
-    active = rules()
+    active = rules() if only is None else only
     hits = [hit for rule in active for hit in (rule.evaluate(recent) if len(recent.etype) else [])]
     wanted = {hit.key: hit for hit in hits}
-    existing = {
-        key: (pk, expires)
-        for key, pk, expires in SegmentMembership.objects.filter(subject=subject, segment__kind=SegmentKind.LIVE)
-        .values_list("segment__key", "pk", "expires_at").order_by()
-    }
+    state = load_state(subject) if cached else None
+    if state is None:
+        members = {
+            key: (pk, expires)
+            for key, pk, expires in SegmentMembership.objects.filter(subject=subject, segment__kind=SegmentKind.LIVE)
+            .values_list("segment__key", "pk", "expires_at").order_by()
+        }
+    else:
+        members = dict(state.members)
     owned = tuple(rule.prefix for rule in active)
-    stale = [pk for key, (pk, _) in existing.items() if key.startswith(owned) and key not in wanted]
+    stale = [key for key in members if key.startswith(owned) and key not in wanted]
+    changed = False
     if stale:
-        SegmentMembership.objects.filter(pk__in=stale).delete()  # nothing cascades: one DELETE
-    created = False
+        # nothing cascades: one DELETE; a membership already gone (expired, erased) deletes nothing
+        SegmentMembership.objects.filter(pk__in=[members.pop(key)[0] for key in stale]).delete()
+        changed = True
     for key, hit in wanted.items():
         fields = {"score": hit.score, "reason": hit.reason[:300], "computed_at": now, "expires_at": hit.expires_at}
-        if key in existing:
-            if existing[key][1] != hit.expires_at:
-                SegmentMembership.objects.filter(pk=existing[key][0]).update(**fields)
-        else:
-            SegmentMembership.objects.update_or_create(segment=_segment(hit), subject=subject, defaults=fields)
-            created = True
-    if stale or created:
+        if key in members:
+            if members[key][1] == hit.expires_at:
+                continue
+            if SegmentMembership.objects.filter(pk=members[key][0]).update(**fields):
+                members[key] = (members[key][0], hit.expires_at)
+                continue
+        membership, _ = SegmentMembership.objects.update_or_create(segment=_segment(hit), subject=subject, defaults=fields)
+        members[key] = (membership.pk, hit.expires_at)
+        changed = True
+    cache.set(_state_key(subject), (_cart_session(recent), members), int(LOOKBACK.total_seconds()))
+    if changed:
         cache.bump(f"subject:{subject}")
     return hits
 
@@ -209,19 +282,36 @@ def _segment(hit: LiveHit) -> Segment:
 
 
 def on_events(events: Iterable[Event]) -> None:
-    """Evaluate live rules for the shoppers of newly stored events (recent, consented only)."""
+    """Evaluate live rules for the shoppers of newly stored events (recent, consented only).
+
+    Per shopper only the rules the new events can affect run (no query decides that);
+    with ``SEGMENTS_LIVE_ASYNC`` they run in a Celery task instead of the request.
+    """
     now = timezone.now()
-    latest: dict[str, dt.datetime] = defaultdict(lambda: dt.datetime.min.replace(tzinfo=dt.UTC))
+    by_subject: dict[str, list[Event]] = defaultdict(list)
     for event in events:
         if event.consent in PERSONAL_BASES and event.subject and now - event.timestamp < LOOKBACK:
-            latest[event.subject] = max(latest[event.subject], event.timestamp)
-    if latest and conf.get("SEGMENTS_LIVE_ASYNC"):
+            by_subject[event.subject].append(event)
+    if not by_subject:
+        return
+    active = rules()
+    todo: dict[str, list[LiveRule]] = {}
+    for subject, new in by_subject.items():
+        state = load_state(subject)
+        affected = [rule for rule in active if rule.affected(new, state)]
+        if affected:
+            todo[subject] = affected
+    if not todo:
+        return
+    if conf.get("SEGMENTS_LIVE_ASYNC"):
         from reco_app.segments.tasks import evaluate_live_segments
 
-        evaluate_live_segments.delay(sorted(latest))
+        prefixes = sorted({rule.prefix for affected in todo.values() for rule in affected})
+        evaluate_live_segments.delay(sorted(todo), prefixes)  # event_stored comes after commit
         return
-    for subject, newest in latest.items():
-        evaluate_subject(subject, max(now, newest))
+    for subject, affected in todo.items():
+        newest = max(e.timestamp for e in by_subject[subject])
+        evaluate_subject(subject, max(now, newest), only=affected, cached=True)
 
 
 def receive_event_stored(sender: Any, events: Iterable[Event] = (), **kwargs: Any) -> None:
@@ -248,6 +338,7 @@ def clean_expired(now: dt.datetime | None = None) -> int:
     expired = SegmentMembership.objects.expired(now or timezone.now())
     subjects = set(expired.values_list("subject", flat=True))
     count, _ = expired.delete()
+    forget_state(subjects)
     for subject in subjects:
         cache.bump(f"subject:{subject}")
     return count

@@ -29,7 +29,10 @@ _CURRENT = PreparedQuery(
 
 
 def _cache_key(subject: str) -> str:
-    return cache.make_key("segments", cache.ns_version("segments"), cache.ns_version(f"subject:{subject}"), subject)
+    from reco_app.serving.local_cache import ns_versions  # both versions in one round trip
+
+    versions = ns_versions(["segments", f"subject:{subject}"])
+    return cache.make_key("segments", versions["segments"], versions[f"subject:{subject}"], subject)
 
 
 def segments_for(subject: str | None) -> list[str]:
@@ -93,7 +96,10 @@ def export_memberships(subjects: list[str]) -> list[dict[str, Any]]:
 
 
 def erase_memberships(subjects: list[str]) -> int:
+    from reco_app.segments.live import forget_state
+
     count, _ = SegmentMembership.objects.filter(subject__in=subjects).delete()
+    forget_state(subjects)
     for subject in subjects:
         cache.bump(f"subject:{subject}")
     return count

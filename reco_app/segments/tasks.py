@@ -26,12 +26,14 @@ def sweep_live_segments() -> int:
 
 
 @shared_task(name="reco_app.segments.evaluate_live", acks_late=True, soft_time_limit=60, time_limit=90)
-def evaluate_live_segments(subjects: list[str]) -> int:
-    """Live rules for these shoppers (queued on event arrival when SEGMENTS_LIVE_ASYNC)."""
-    from reco_app.segments.live import evaluate_subject
+def evaluate_live_segments(subjects: list[str], prefixes: list[str] | None = None) -> int:
+    """Live rules (those owning ``prefixes``, default all) for these shoppers (queued on
+    event arrival when SEGMENTS_LIVE_ASYNC)."""
+    from reco_app.segments.live import evaluate_subject, rules
 
+    active = rules(prefixes)
     for subject in subjects:
-        evaluate_subject(subject)
+        evaluate_subject(subject, only=active)
     return len(subjects)
 
 

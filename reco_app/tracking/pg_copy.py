@@ -26,6 +26,33 @@ def usable() -> bool:
     return connection.vendor == "postgresql"
 
 
+def _values(row: Event, now: Any) -> tuple[Any, ...]:
+    return (
+        row.event_id, row.subject, row.user_id, row.visitor_id, row.product_key, row.event_type,
+        row.value, row.session_id, json.dumps(row.context), row.consent, row.source, row.timestamp, now,
+    )
+
+
+def insert_one(row: Event) -> bool:
+    """One event (a page view, a beacon): a plain ``INSERT … ON CONFLICT DO NOTHING``
+    without the ORM's per-field compilation. False when its ``event_id`` is already stored."""
+    table = Event._meta.db_table
+    now = timezone.now()
+    placeholders = ", ".join("%s::jsonb" if col == "context" else "%s" for col in COLUMNS)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} ({', '.join(COLUMNS)}) VALUES ({placeholders}) "
+            f"ON CONFLICT (event_id) DO NOTHING RETURNING id",
+            _values(row, now),
+        )
+        found = cursor.fetchone()
+    if found is None:
+        return False
+    row.pk, row.received_at = found[0], now
+    row._state.adding = False
+    return True
+
+
 def insert(rows: list[Event]) -> set[Any]:
     """Insert rows not yet stored; sets their ``pk``; returns the event_ids inserted."""
     table = Event._meta.db_table
@@ -40,11 +67,7 @@ def insert(rows: list[Event]) -> set[Any]:
         with raw.copy(f"COPY {TEMP} ({cols}) FROM STDIN") as copy:
             for row in rows:
                 row.received_at = now
-                copy.write_row((
-                    row.event_id, row.subject, row.user_id, row.visitor_id, row.product_key,
-                    row.event_type, row.value, row.session_id, json.dumps(row.context), row.consent,
-                    row.source, row.timestamp, now,
-                ))
+                copy.write_row(_values(row, now))
         cursor.execute(
             f"INSERT INTO {table} ({cols}) SELECT {cols} FROM {TEMP} "
             f"ON CONFLICT (event_id) DO NOTHING RETURNING id, event_id"

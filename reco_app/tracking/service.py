@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
+from django.db.models.base import ModelState
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -40,6 +41,8 @@ class StoreResult:
 
 
 def to_row(clean: CleanEvent, *, source: str, now: Any = None, **extra: Any) -> Event:
+    if not extra:  # the batch API: 500 rows a request, Model.__init__'s generality costs 40%
+        return _fast_row(clean, source, now)
     return Event(
         event_id=clean.event_id or uuid.uuid4(),
         subject=clean.subject,
@@ -54,6 +57,19 @@ def to_row(clean: CleanEvent, *, source: str, now: Any = None, **extra: Any) -> 
         timestamp=clean.timestamp or now or timezone.now(),
         **extra,
     )
+
+
+def _fast_row(clean: CleanEvent, source: str, now: Any) -> Event:
+    """An unsaved Event with every field set directly (Event has no init signal receivers)."""
+    row = Event.__new__(Event)
+    row._state = ModelState()
+    row.__dict__.update(
+        id=None, event_id=clean.event_id or uuid.uuid4(), subject=clean.subject, user_id=None,
+        visitor_id=clean.visitor_id, product_key=clean.product_key, event_type=clean.event_type,
+        value=clean.value, session_id=clean.session_id, context=clean.context, consent=clean.consent,
+        source=source, timestamp=clean.timestamp or now or timezone.now(), received_at=None,
+    )
+    return row
 
 
 def visitor_row(clean: CleanEvent, ctx: VisitorContext, *, source: str, now: Any) -> Event:
@@ -82,6 +98,12 @@ def store(rows: list[Event]) -> StoreResult:
         return result
     if len(unique) == 1:  # a page view: one INSERT, no transaction of its own
         row = next(iter(unique.values()))
+        if pg_copy.usable():
+            if not pg_copy.insert_one(row):
+                result.duplicates.append(str(row.event_id))
+                return result
+            _stored(result, [row])
+            return result
         try:
             with transaction.atomic() if connection.in_atomic_block else nullcontext():
                 row.save(force_insert=True)

@@ -121,16 +121,40 @@ def test_a_failing_rule_never_breaks_event_storage(caplog: pytest.LogCaptureFixt
     assert "live segment evaluation failed" in caplog.text
 
 
-def test_an_event_that_changes_nothing_costs_three_queries() -> None:
+def test_events_that_change_nothing_cost_at_most_one_query() -> None:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
     catalog(shoe1=("Shoes", 80.0))
-    stored = add(event("s", "product_view", at=ago(1), product="shoe1", session="A"))
-    with CaptureQueriesContext(connection) as queries:
-        event_stored.send(sender=None, events=stored)
-    assert len(queries) == 3  # recent events, their categories, current live memberships
+
+    def queries_for(event_type: str, at: float, product: str = "shoe1") -> int:
+        stored = add(event("s", event_type, at=ago(at), product=product, session="A"))
+        with CaptureQueriesContext(connection) as queries:
+            event_stored.send(sender=None, events=stored)
+        return len(queries)
+
+    assert queries_for("product_view", 3) == 2  # recent events with categories, memberships
+    assert queries_for("rec_impression", 2) == 0  # no live rule depends on it, no cart pending
+    assert queries_for("product_view", 1.5, product="unknown") == 1  # memberships: cached
     assert segments_for("s") == []
+    queries_for("product_view", 1)  # the second Shoes view
+    assert segments_for("s") == ["live:browsing:shoes"]
+    assert queries_for("wishlist_add", 0.5) == 0
+
+
+def test_a_pending_cart_is_rechecked_on_any_event_of_another_session() -> None:
+    assert arrive(event("s", "add_to_cart", at=ago(10), session="A")) == []
+    assert arrive(event("s", "rec_impression", at=ago(5), session="A")) == []
+    assert arrive(event("s", "rec_impression", at=ago(1), session="B")) == ["live:cart_abandoned"]
+
+
+def test_erased_memberships_are_not_remembered_by_the_live_state() -> None:
+    from reco_app.segments.service import erase_memberships
+
+    arrive(*(event("s", "add_to_cart", at=ago(5 - i), product=f"p{i}", session="A") for i in range(3)))
+    assert segments_for("s") == ["live:high_intent"]
+    erase_memberships(["s"])
+    assert arrive(event("s", "add_to_cart", at=ago(0.5), product="p9", session="A")) == ["live:high_intent"]
 
 
 @reco_settings(SEGMENTS_LIVE_ASYNC=True)

@@ -83,6 +83,16 @@ def test_copy_path_round_trips_awkward_text(postgres_db, api) -> None:  # type: 
     assert set(Event.objects.values_list("context__q", flat=True)) == {awkward}
 
 
+def test_single_event_path_round_trips_awkward_text(postgres_db, api) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    awkward = "tab\there\nnew line \\N back\\slash 'quote\" 😀"
+    one = {"event_id": str(uuid.uuid4()), "event_type": "rating", "product": "SKU-1", "value": 4.5, "customer": "7",
+           "consent": "granted", "session_id": "s", "context": {"q": awkward, "n": [1, 2.5, None, True]}}
+    assert api.post(URL, data=_encode({"events": [one]}), content_type="application/json").json()["stored"] == 1
+    assert api.post(URL, data=_encode({"events": [one]}), content_type="application/json").json()["duplicates"] == 1
+    row = Event.objects.get()
+    assert (row.context, row.value, row.subject, str(row.event_id)) == ({"q": awkward, "n": [1, 2.5, None, True]}, 4.5, "7", one["event_id"])
+
+
 @hsettings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(payload=st.one_of(st.fixed_dictionaries({"csrf": st.just("a" * 32), "events": st.lists(st.one_of(event, field), max_size=6)}), json_value))
 def test_fuzzed_beacons_never_500(consenting, payload) -> None:  # type: ignore[no-untyped-def]

@@ -104,3 +104,11 @@ def test_bump_many_invalidates_each_namespace_on_redis(redis_cache) -> None:  # 
     before = [cache.ns_version("subject:a"), cache.ns_version("subject:b")]
     cache.bump_many(["subject:a", "subject:b", "subject:a"])
     assert [cache.ns_version("subject:a"), cache.ns_version("subject:b")] == [v + 1 for v in before]
+
+
+def test_bump_many_moves_a_never_read_namespace_past_the_default(redis_cache) -> None:  # type: ignore[no-untyped-def]
+    from reco_app.serving.local_cache import ns_versions
+
+    assert ns_versions(["subject:never-read"]) == {"subject:never-read": 1}  # missing reads as 1
+    cache.bump_many(["subject:never-read"])
+    assert ns_versions(["subject:never-read"]) == {"subject:never-read": 2}
