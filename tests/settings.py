@@ -20,4 +20,6 @@ from example_shop.settings import RECO_APP, VAR_DIR  # noqa: E402
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 MEDIA_ROOT = VAR_DIR / "media"
 # Tests load many catalogs and models in one process: frozen garbage would pile up.
-RECO_APP = {**RECO_APP, "GC_FREEZE": False}
+# Live segments are evaluated in the request in tests (the demo queues them to Celery when a
+# broker is configured; tests that exercise that path turn it on themselves).
+RECO_APP = {**RECO_APP, "GC_FREEZE": False, "SEGMENTS_LIVE_ASYNC": False}
