@@ -150,14 +150,21 @@ def beacon_rate(seconds: float = 8.0, threads: int = 6) -> None:
         time.sleep(2)
         from reco_app.models import Event
 
+        from django.contrib.auth import get_user_model
+
+        get_user_model().objects.create_user("bench-shopper", password="x" * 12)
+        login = Client()
+        assert login.login(username="bench-shopper", password="x" * 12)
+        session = f"; sessionid={login.cookies['sessionid'].value}"
         before = Event.objects.count()
-        for per_beacon, seconds_ in ((1, 2.0), (1, seconds), (20, seconds)):  # the first run warms up
+        # the first run warms up; "1 (logged in)": a shopper with a session (session + user lookups)
+        for per_beacon, seconds_, extra in ((1, 2.0, ""), (1, seconds, ""), (1, seconds, session), (20, seconds, "")):
             counts = [0] * threads
             errors = [0] * threads
             stop = time.perf_counter() + seconds_
 
             def worker(i: int) -> None:
-                cookie = f"{CONSENT}; csrftoken={CSRF}"
+                cookie = f"{CONSENT}; csrftoken={CSRF}{extra}"
                 while time.perf_counter() < stop:
                     events = [{"event_id": str(uuid.uuid4()), "event_type": "rec_impression", "product": "SKU-1",
                                "context": {"rec_token": "t", "placement": "home", "position": k}} for k in range(per_beacon)]
@@ -178,7 +185,7 @@ def beacon_rate(seconds: float = 8.0, threads: int = 6) -> None:
                         counts[i] += per_beacon
                         for header, value in response.getheaders():
                             if header.lower() == "set-cookie" and value.startswith("reco_v="):
-                                cookie = f"{CONSENT}; csrftoken={CSRF}; {value.split(';')[0]}"
+                                cookie = f"{CONSENT}; csrftoken={CSRF}{extra}; {value.strip().split(';')[0]}"
 
             start = time.perf_counter()
             pool = [threading.Thread(target=worker, args=(i,)) for i in range(threads)]
@@ -189,7 +196,8 @@ def beacon_rate(seconds: float = 8.0, threads: int = 6) -> None:
             elapsed = time.perf_counter() - start
             if seconds_ != seconds:
                 continue
-            print(f"{per_beacon:2d} event(s) per beacon: {sum(counts) / elapsed:8.0f} events/s stored  "
+            label = f"{per_beacon:2d} event(s) per beacon" + (" (logged in)" if extra else "")
+            print(f"{label:33s} {sum(counts) / elapsed:8.0f} events/s stored  "
                   f"({sum(counts)} events in {elapsed:.1f}s, {sum(errors)} failed requests)")
         stored = Event.objects.count() - before
         print(f"   rows written: {stored}")

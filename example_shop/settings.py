@@ -91,6 +91,10 @@ if REDIS_URL:
         }
     }
     DJANGO_REDIS_IGNORE_EXCEPTIONS = True
+    # Sessions read from Redis, written through to the database: a logged-in shopper's
+    # requests (beacons included) skip the session query. Without a shared cache the
+    # plain database backend stays (a per-process cache could serve a stale session).
+    SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
