@@ -148,9 +148,9 @@ def beacon_rate(seconds: float = 8.0, threads: int = 6) -> None:
             except OSError:
                 time.sleep(0.3)
         time.sleep(2)
-        from reco_app.models import Event
-
         from django.contrib.auth import get_user_model
+
+        from reco_app.models import Event
 
         get_user_model().objects.create_user("bench-shopper", password="x" * 12)
         login = Client()
