@@ -9,6 +9,7 @@ bash scripts/bootstrap.sh
 PY=${VENV:-.venv}/bin/python
 if [ -z "${DATABASE_URL:-}" ] && command -v pg_isready >/dev/null && pg_isready -q -h 127.0.0.1 -p 5432; then
   export DATABASE_URL="postgres://postgres@127.0.0.1:5432/reco_bench"
+  createdb -h 127.0.0.1 -U postgres reco_bench 2>/dev/null || true  # exists already: fine
 fi
 echo "==> database: ${DATABASE_URL:-SQLite}; cache: ${REDIS_URL:-local memory}"
 for b in ${BENCHES:-benchmarks/bench_*.py}; do
