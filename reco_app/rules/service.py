@@ -15,8 +15,8 @@ from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
 from reco_app import cache
-from reco_app.rules import cache_stats
 from reco_app.models.rules import Rule, RuleChange
+from reco_app.rules import cache_stats
 from reco_app.signals import rules_changed
 
 
@@ -58,11 +58,13 @@ def record_change(rule: Rule, user: Any, before: dict[str, Any] | None, *, delet
 
 
 def invalidate(rule: Rule | None = None) -> None:
-    """Make every server drop its cached rules and the recommendation lists built with them."""
-    cache.bump("rules")
-    # Again after commit: a request may have re-read the old rules in between.
-    transaction.on_commit(lambda: cache.bump("rules"))
+    """Make every server drop its cached rules and the recommendation lists built with them.
+
+    ``rules_changed`` is the invalidation (its serving receiver bumps the "rules" namespace);
+    the bump is repeated after commit, as a request may have re-read the old rules in between.
+    """
     rules_changed.send(sender=Rule, rule=rule)
+    transaction.on_commit(lambda: cache.bump("rules"))
 
 
 @receiver(post_save, sender=Rule, dispatch_uid="reco_rules_saved")

@@ -1,7 +1,8 @@
-"""Keeps serving's caches honest: each change bumps the cache namespace it invalidates.
+"""Keeps serving's caches honest: each change signal bumps the namespace it invalidates.
 
-(A shopper's ``subject:<key>`` namespace is bumped by the tracking service when their events
-are stored, so no receiver here.)"""
+``model_activated`` → "model", ``rules_changed`` → "rules" (whoever sends them: the registry,
+the rules service, a shop's own rules stage). A shopper's ``subject:<key>`` namespace is bumped
+by the tracking service when their events are stored and by the privacy holders on erasure."""
 
 from __future__ import annotations
 
@@ -30,23 +31,15 @@ def on_catalog_changed() -> None:
     local_cache.forget_namespaces()
 
 
-def forget_cached_lists(subjects: list[str]) -> int:
-    """Privacy erasure: serving stores nothing personal, but drops the shoppers' cached lists."""
-    for subject in subjects:
-        cache.bump(f"subject:{subject}")
-    return 0
-
-
 def connect() -> None:
     """Called from ``AppConfig.ready()``."""
     global _connected
     if _connected:
         return
     _connected = True
-    from reco_app import catalog, privacy, signals
+    from reco_app import catalog, signals
     from reco_app.serving import checks  # noqa: F401  (registers the serving system checks)
 
-    privacy.register("serving", export=lambda subjects: {}, erase=forget_cached_lists)
     catalog.on_catalog_changed(on_catalog_changed)
     signals.model_activated.connect(on_model_activated, dispatch_uid="reco_app_serving_model")
     signals.rules_changed.connect(on_rules_changed, dispatch_uid="reco_app_serving_rules")

@@ -16,7 +16,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from reco_app import cache, conf, signals
+from reco_app import conf, signals
 from reco_app.datasets.features import identity_mask
 from reco_app.models import ModelVersion
 from reco_app.training import artifact as artifacts
@@ -240,7 +240,7 @@ def rollback() -> ModelVersion:
 
 
 def _announce(version: ModelVersion) -> None:
-    cache.bump("model")
+    # Receivers invalidate what was built with the old model (serving bumps "model").
     signals.model_activated.send(sender=ModelVersion, version=version)
 
 
