@@ -68,21 +68,57 @@ CONSENT = "cookie_consent=personalisation=2026-01-01"
 MW = "reco_app.tracking.middleware.RecoMiddleware"
 
 
+PRODUCTS = 240
+VISITORS = 200
+
+
 def setup_data() -> None:
     call_command("migrate", verbosity=0)
     from example_shop.shop.models import Brand, Category, Product
 
-    cat = Category.objects.create(name="Shoes", slug="shoes")
-    brand = Brand.objects.create(name="Acme")
-    for i in range(12):
-        Product.objects.create(sku=f"SKU-{i}", name=f"Runner {i}", category=cat, brand=brand, price="10.00", stock=5)
+    cats = [Category.objects.create(name=f"Category {c}", slug=f"cat-{c}") for c in range(8)]
+    brands = [Brand.objects.create(name=f"Brand {b}") for b in range(6)]
+    for i in range(PRODUCTS):
+        Product.objects.create(sku=f"SKU-{i}", name=f"Runner {i}", category=cats[i % 8], brand=brands[i % 6],
+                               price=f"{10 + i % 90}.00", stock=5)
 
 
-def wsgi_rate(path: str, cookie: str, seconds: float) -> float:
+def visitor_id(v: int) -> str:
+    return f"{v:032x}"
+
+
+def seed_histories() -> None:
+    """Returning visitors with a plausible history: 20 consented events over the last two
+    weeks (views, searches, add-to-carts, a purchase) and 2 views in the current session."""
+    import datetime as dt
+    import random
+
+    from django.utils import timezone
+
+    from reco_app.models import Event
+
+    rng, now, rows = random.Random(7), timezone.now(), []
+    kinds = ["product_view"] * 14 + ["search"] * 2 + ["add_to_cart"] * 3 + ["purchase"]
+    for v in range(VISITORS):
+        subject = f"anon:{visitor_id(v)}"
+        for k, kind in enumerate(kinds):
+            when = now - dt.timedelta(days=14 * (len(kinds) - k) / len(kinds), minutes=rng.randrange(60))
+            rows.append(Event(event_type=kind, product_key="" if kind == "search" else f"SKU-{rng.randrange(PRODUCTS)}",
+                              subject=subject, visitor_id=visitor_id(v), session_id=f"old{k // 4}", consent="granted",
+                              context={"q": "runner"} if kind == "search" else {}, timestamp=when, source="browser"))
+        for m in (10, 5):
+            rows.append(Event(event_type="product_view", product_key=f"SKU-{rng.randrange(PRODUCTS)}", subject=subject,
+                              visitor_id=visitor_id(v), session_id="s1", consent="granted",
+                              timestamp=now - dt.timedelta(minutes=m), source="browser"))
+    Event.objects.bulk_create(rows, batch_size=2000)
+
+
+def wsgi_rate(requests: list[tuple[str, str]], seconds: float) -> float:
+    """Requests per CPU-second of this process, cycling through (path, cookie) pairs."""
     handler = WSGIHandler()
     environ_base = {
-        "REQUEST_METHOD": "GET", "PATH_INFO": path, "QUERY_STRING": "", "SERVER_NAME": "testserver",
-        "SERVER_PORT": "80", "HTTP_HOST": "testserver", "wsgi.url_scheme": "http", "HTTP_COOKIE": cookie,
+        "REQUEST_METHOD": "GET", "QUERY_STRING": "", "SERVER_NAME": "testserver",
+        "SERVER_PORT": "80", "HTTP_HOST": "testserver", "wsgi.url_scheme": "http",
         "HTTP_USER_AGENT": "Mozilla/5.0 (X11; Linux x86_64) Firefox/130.0", "wsgi.errors": sys.stderr,
     }
     # Requests per CPU-second of this process: on a shared, busy machine wall-clock rates
@@ -90,7 +126,8 @@ def wsgi_rate(path: str, cookie: str, seconds: float) -> float:
     # is not included, so storing rows looks cheaper than it is).
     n, start, cpu = 0, time.perf_counter(), time.process_time()
     while time.perf_counter() - start < seconds and n < 20_000:
-        environ = {**environ_base, "wsgi.input": io.BytesIO(b"")}
+        path, cookie = requests[n % len(requests)]
+        environ = {**environ_base, "PATH_INFO": path, "HTTP_COOKIE": cookie, "wsgi.input": io.BytesIO(b"")}
         body = handler(environ, lambda status, headers: None)
         b"".join(body)
         n += 1
@@ -98,27 +135,30 @@ def wsgi_rate(path: str, cookie: str, seconds: float) -> float:
 
 
 def middleware_overhead() -> None:
-    print("-- middleware overhead (in-process WSGI, requests per CPU-second) --")
+    print(f"-- middleware overhead (in-process WSGI, requests per CPU-second; {VISITORS} returning visitors, "
+          f"{PRODUCTS} products) --")
     without = [m for m in settings.MIDDLEWARE if m != MW]
     with_mw = [*without[:5], MW, *without[5:]] if MW not in settings.MIDDLEWARE else list(settings.MIDDLEWARE)
-    from django.core import signing
+    from reco_app.tracking.context import cookie_signer
 
-    from reco_app.tracking.context import COOKIE_SALT
-
-    # a returning visitor: valid visitor cookie, seen just now (steady state, no re-signing)
-    visitor = signing.get_cookie_signer(salt="reco_v" + COOKIE_SALT).sign(f"{'b' * 32}:s1:{int(time.time()) + 3600}")
-    returning = f"{CONSENT}; reco_v={visitor}"
-    cases = [("home, no consent", "/", ""), ("product page, no consent", "/p/SKU-1/", ""),
-             ("home, consented", "/", returning), ("product page, consented", "/p/SKU-1/", returning)]
-    for label, path, cookie in cases:
+    seed_histories()
+    # returning visitors: a valid visitor cookie, seen just now (steady state, no re-signing)
+    later = int(time.time()) + 3600
+    cookies = [f"{CONSENT}; reco_v={cookie_signer().sign(f'{visitor_id(v)}:s1:{later}')}" for v in range(VISITORS)]
+    home = [("/", "") for _ in range(VISITORS)]
+    pages = [(f"/p/SKU-{(v * 7) % PRODUCTS}/", "") for v in range(VISITORS)]
+    cases = [("home, no consent", home), ("product page, no consent", pages),
+             ("home, consented", [(p, c) for (p, _), c in zip(home, cookies)]),
+             ("product page, consented", [(p, c) for (p, _), c in zip(pages, cookies)])]
+    for label, requests in cases:
         rates: dict[str, list[float]] = {"without": [], "with": []}
         for _ in range(4):  # interleaved rounds: a busy machine slows both sides alike
             for name, mw in (("without", without), ("with", with_mw)):
                 with override_settings(MIDDLEWARE=mw):
-                    wsgi_rate(path, cookie, 0.1)  # warm-up
-                    rates[name].append(wsgi_rate(path, cookie, 0.8))
+                    wsgi_rate(requests, 0.1)  # warm-up
+                    rates[name].append(wsgi_rate(requests, 0.8))
         w, wo = statistics.median(rates["with"]), statistics.median(rates["without"])
-        note = "  (includes storing the product view)" if label == "product page, consented" else ""
+        note = "  (stores each product view)" if label == "product page, consented" else ""
         print(f"{label:28s} without {wo:7.0f}/s  with {w:7.0f}/s  ratio {w / wo:.2f}{note}")
 
 
@@ -128,13 +168,37 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _cpu_by_role(master: int) -> dict[str, float]:
+    """CPU seconds used so far by gunicorn's workers, PostgreSQL and Redis (from /proc)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    out = {"web": 0.0, "postgres": 0.0, "redis": 0.0}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        comm = stat[stat.index("(") + 1:stat.rindex(")")]
+        fields = stat[stat.rindex(")") + 2:].split()
+        ppid, used = int(fields[1]), (int(fields[11]) + int(fields[12])) / tick
+        if ppid == master:
+            out["web"] += used
+        elif comm.startswith("postgres"):
+            out["postgres"] += used
+        elif comm.startswith("redis-server"):
+            out["redis"] += used
+    return out
+
+
 def beacon_rate(seconds: float = 8.0, threads: int = 6) -> None:
-    print("-- beacon endpoint under gunicorn (2 sync workers) --")
+    workers = os.environ.get("BENCH_WORKERS", "2")
+    print(f"-- beacon endpoint under gunicorn ({workers} sync workers) --")
     port = _free_port()
     gunicorn = shutil.which("gunicorn", path=str(Path(sys.executable).parent)) or "gunicorn"
     proc = subprocess.Popen(
-        [gunicorn, "-w", "2", "-b", f"127.0.0.1:{port}", "--log-level", "warning", "example_shop.wsgi:application"],
-        cwd=ROOT, env=os.environ.copy(), start_new_session=True,
+        [gunicorn, "-w", workers, "-b", f"127.0.0.1:{port}", "--log-level", "warning", "example_shop.wsgi:application"],
+        cwd=ROOT, env={**os.environ, "DJANGO_SETTINGS_MODULE": "benchmarks.tracking_site"}, start_new_session=True,
     )
     try:
         deadline = time.time() + 60
@@ -157,48 +221,69 @@ def beacon_rate(seconds: float = 8.0, threads: int = 6) -> None:
         assert login.login(username="bench-shopper", password="x" * 12)
         session = f"; sessionid={login.cookies['sessionid'].value}"
         before = Event.objects.count()
-        # the first run warms up; "1 (logged in)": a shopper with a session (session + user lookups)
-        for per_beacon, seconds_, extra in ((1, 2.0, ""), (1, seconds, ""), (1, seconds, session), (20, seconds, "")):
+        # the first run warms up; "1 (logged in)": a shopper with a session (session + user lookups);
+        # the baselines: the same request to a Django view doing nothing, and to one storing the
+        # row with a plain ORM create (no consent, validation or idempotency)
+        runs = [(1, 2.0, "", "/reco/t/"), (1, seconds, "", "/bench/noop/"), (1, seconds, "", "/bench/insert/"),
+                (1, seconds, "", "/reco/t/"), (1, seconds, session, "/reco/t/"), (20, seconds, "", "/reco/t/")]
+        rates: dict[str, float] = {}
+        for per_beacon, seconds_, extra, url in runs:
             counts = [0] * threads
             errors = [0] * threads
             stop = time.perf_counter() + seconds_
 
-            def worker(i: int) -> None:
+            def worker(i: int, per_beacon: int = per_beacon, extra: str = extra, url: str = url, stop: float = stop) -> None:
+                # a lean client (raw socket, request bytes built by hand, like wrk) so that the
+                # load generator takes as little as possible of the 2 cores the server runs on
                 cookie = f"{CONSENT}; csrftoken={CSRF}{extra}"
                 while time.perf_counter() < stop:
                     events = [{"event_id": str(uuid.uuid4()), "event_type": "rec_impression", "product": "SKU-1",
                                "context": {"rec_token": "t", "placement": "home", "position": k}} for k in range(per_beacon)]
-                    body = json.dumps({"csrf": CSRF, "events": events})
-                    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+                    body = json.dumps({"csrf": CSRF, "events": events}).encode()
+                    head = (f"POST {url} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nOrigin: http://127.0.0.1:{port}\r\n"
+                            f"Content-Type: text/plain;charset=UTF-8\r\nContent-Length: {len(body)}\r\n"
+                            f"Cookie: {cookie}\r\nUser-Agent: Mozilla/5.0 Firefox/130.0\r\nConnection: close\r\n\r\n")
                     try:
-                        conn.request("POST", "/reco/t/", body=body, headers={
-                            "Content-Type": "text/plain;charset=UTF-8", "Origin": f"http://127.0.0.1:{port}",
-                            "Cookie": cookie, "User-Agent": "Mozilla/5.0 Firefox/130.0"})
-                        response = conn.getresponse()
-                        response.read()
+                        with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+                            sock.sendall(head.encode() + body)
+                            chunks = []
+                            while chunk := sock.recv(65536):
+                                chunks.append(chunk)
                     except OSError:
                         errors[i] += 1
                         continue
-                    finally:
-                        conn.close()
-                    if response.status == 204:
+                    response = b"".join(chunks)
+                    if response.startswith(b"HTTP/1.1 204"):
                         counts[i] += per_beacon
-                        for header, value in response.getheaders():
-                            if header.lower() == "set-cookie" and value.startswith("reco_v="):
-                                cookie = f"{CONSENT}; csrftoken={CSRF}{extra}; {value.strip().split(';')[0]}"
+                        at = response.find(b"Set-Cookie: reco_v=")
+                        if at >= 0:
+                            value = response[at + 12:response.index(b";", at)].decode()
+                            cookie = f"{CONSENT}; csrftoken={CSRF}{extra}; {value}"
+                    else:
+                        errors[i] += 1
 
-            start = time.perf_counter()
+            start, cpu_before, client_before = time.perf_counter(), _cpu_by_role(proc.pid), time.process_time()
             pool = [threading.Thread(target=worker, args=(i,)) for i in range(threads)]
             for t in pool:
                 t.start()
             for t in pool:
                 t.join()
             elapsed = time.perf_counter() - start
+            cpu = {k: v - cpu_before[k] for k, v in _cpu_by_role(proc.pid).items()}
+            cpu["client"] = time.process_time() - client_before
+            requests = max(sum(counts) // per_beacon, 1)
             if seconds_ != seconds:
                 continue
-            label = f"{per_beacon:2d} event(s) per beacon" + (" (logged in)" if extra else "")
-            print(f"{label:33s} {sum(counts) / elapsed:8.0f} events/s stored  "
-                  f"({sum(counts)} events in {elapsed:.1f}s, {sum(errors)} failed requests)")
+            label = {"/bench/noop/": "baseline: Django no-op view", "/bench/insert/": "baseline: ORM create view"}.get(
+                url, f"{per_beacon:2d} event(s) per beacon" + (" (logged in)" if extra else ""))
+            rate = rates[label] = sum(counts) / elapsed
+            ratio = "" if url != "/reco/t/" or per_beacon != 1 else (
+                f"  ratio to no-op {rate / rates['baseline: Django no-op view']:.2f}, "
+                f"to ORM create {rate / rates['baseline: ORM create view']:.2f}")
+            print(f"{label:33s} {rate:8.0f} events/s{ratio}  "
+                  f"({sum(counts)} in {elapsed:.1f}s, {sum(errors)} failed requests)")
+            print(" " * 36 + "CPU ms per request: " + ", ".join(
+                f"{k} {v * 1000 / requests:.2f}" for k, v in cpu.items()) + f"; all {sum(cpu.values()) * 1000 / requests:.2f}")
         stored = Event.objects.count() - before
         print(f"   rows written: {stored}")
     finally:
@@ -218,7 +303,7 @@ def batch_rate(batches: int = 40, size: int = 500) -> None:
     client = Client(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
 
     def batch(b: int) -> list[dict[str, object]]:
-        return [{"event_id": str(uuid.uuid4()), "event_type": "product_view", "product": f"SKU-{i % 12}",
+        return [{"event_id": str(uuid.uuid4()), "event_type": "product_view", "product": f"SKU-{i % PRODUCTS}",
                  "customer": f"c{(b * size + i) % 997}", "consent": "granted", "session_id": f"s{b}",
                  "context": {"placement": "home"}, "timestamp": "2026-11-01T10:00:00Z"} for i in range(size)]
 
@@ -242,9 +327,14 @@ def batch_rate(batches: int = 40, size: int = 500) -> None:
 
 def main() -> None:
     setup_data()
-    middleware_overhead()
-    batch_rate()
-    beacon_rate()
+    # BENCH_PARTS=beacon (comma-separated) runs only some of the measurements
+    parts = os.environ.get("BENCH_PARTS", "middleware,batch,beacon").split(",")
+    if "middleware" in parts:
+        middleware_overhead()
+    if "batch" in parts:
+        batch_rate()
+    if "beacon" in parts:
+        beacon_rate()
     from reco_app.tracking.dropped import flush_dropped
 
     flush_dropped()

@@ -35,9 +35,9 @@ class ConsentState:
 
 
 def privacy_signal(request: HttpRequest) -> str:
-    if request.headers.get("Sec-GPC", "").strip() == "1":
+    if request.META.get("HTTP_SEC_GPC", "").strip() == "1":
         return "gpc"
-    if request.headers.get("DNT", "").strip() == "1":
+    if request.META.get("HTTP_DNT", "").strip() == "1":
         return "dnt"
     return ""
 

@@ -33,6 +33,11 @@ class ConsentBasis(models.TextChoices):
 
 PERSONAL_BASES = (ConsentBasis.GRANTED, ConsentBasis.OPT_OUT, ConsentBasis.IMPORTED)
 
+#: Event types that say something about a shopper's taste: serving's shopper profile reads
+#: only these, so only these invalidate the shopper's cached recommendations when stored
+#: (impressions, searches, dwell times and cart removals do not).
+TASTE_TYPES = frozenset({"product_view", "add_to_cart", "wishlist_add", "purchase", "rating", "rec_click"})
+
 ANONYMOUS_PREFIX = "anon:"
 
 

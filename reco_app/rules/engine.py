@@ -49,9 +49,9 @@ _compiled: dict[int, tuple[weakref.ref[CatalogIndex], int, CompiledRules]] = {}
 _MAX_CATALOGS = 4
 
 
-def compiled_for(catalog: CatalogIndex) -> CompiledRules:
+def compiled_for(catalog: CatalogIndex, version: int | None = None) -> CompiledRules:
     """Compiled rules for this catalog object, rebuilt when the "rules" namespace is bumped."""
-    version = cache.ns_version("rules")
+    version = cache.ns_version("rules") if version is None else version
     memo = _compiled.get(id(catalog))
     if memo is not None and memo[0]() is catalog and memo[1] == version:
         return memo[2]
@@ -65,7 +65,27 @@ def compiled_for(catalog: CatalogIndex) -> CompiledRules:
 
 
 class RulesStage:
-    """``apply(cands, catalog, ctx)``: the rules stage of the serving pipeline."""
+    """``apply(cands, catalog, ctx)``: the rules stage of the serving pipeline.
+
+    ``varies_by(catalog, placement)`` tells serving which parts of the request the stage's
+    answer can depend on, besides the candidates ("segments", "device", "page_category"),
+    so a cached list is shared as widely as the rules allow."""
+
+    def varies_by(self, catalog: CatalogIndex, placement: str) -> frozenset[str]:
+        from reco_app.serving.local_cache import ns_versions  # the version recommend() just read
+
+        placement = placement.lower()
+        parts: set[str] = set()
+        for rule in compiled_for(catalog, ns_versions(["rules"])["rules"]).rules:
+            if rule.placements and placement not in rule.placements:
+                continue
+            if rule.segments:
+                parts.add("segments")
+            if rule.devices:
+                parts.add("device")
+            if rule.page_categories:
+                parts.add("page_category")
+        return frozenset(parts)
 
     def apply(self, cands: Candidates, catalog: CatalogIndex, ctx: ServingContext) -> Candidates:
         compiled = compiled_for(catalog)

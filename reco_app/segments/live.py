@@ -28,6 +28,11 @@ from reco_app.models.segments import Segment, SegmentKind, SegmentMembership
 
 logger = logging.getLogger(__name__)
 LOOKBACK = dt.timedelta(hours=24)
+#: at most this many of a shopper's newest events are read per evaluation (a bot-like shopper
+#: with thousands of events a day must not make every event of theirs slower)
+RECENT_LIMIT = 200
+#: events no live rule needs to see: they say nothing about a shopper's intent or presence
+PASSIVE_TYPES = frozenset({"rec_impression", "dwell"})
 
 
 @dataclass
@@ -81,9 +86,14 @@ class LiveRule:
     def evaluate(self, recent: Recent) -> list[LiveHit]:
         raise NotImplementedError
 
+    def relevant(self, events: list[Event]) -> bool:
+        """Can these new events matter to this rule at all? Decided from the events alone:
+        when no rule finds them relevant, not even the cached state is read."""
+        return self.triggers is None or any(e.event_type in self.triggers for e in events)
+
     def affected(self, events: list[Event], state: LiveState | None) -> bool:
         """May these new events change this rule's answer? (No query: events + cached state.)"""
-        return self.triggers is None or any(e.event_type in self.triggers for e in events)
+        return self.relevant(events)
 
 
 class HighIntent(LiveRule):
@@ -115,12 +125,20 @@ class CartAbandoned(LiveRule):
     window_hours = 24
     idle_minutes = 30
 
+    def relevant(self, events: list[Event]) -> bool:
+        # Any activity can mean "back in a later session"; impressions and dwell times
+        # cannot (they follow a page the shopper opened, whose own events count).
+        return any(e.event_type not in PASSIVE_TYPES for e in events)
+
     def affected(self, events: list[Event], state: LiveState | None) -> bool:
-        # Any event can mean "back in a later session": only when a cart is pending in
-        # another session (unknown state: evaluate).
-        if state is None or super().affected(events, state):
+        # Only when a cart is pending in another session (unknown state: evaluate).
+        if not self.relevant(events):
+            return False
+        if state is None or any(e.event_type in self.triggers for e in events):
             return True
-        return bool(state.cart_session) and any(e.session_id != state.cart_session for e in events)
+        return bool(state.cart_session) and any(
+            e.session_id != state.cart_session for e in events if e.event_type not in PASSIVE_TYPES
+        )
 
     def evaluate(self, recent: Recent) -> list[LiveHit]:
         carts = np.flatnonzero(recent.since_last_purchase & (recent.etype == "add_to_cart"))
@@ -206,13 +224,15 @@ def forget_state(subjects: Iterable[str]) -> None:
 
 
 def load_recent(subject: str, now: dt.datetime) -> Recent:
-    """One query: the shopper's recent consented events with their products' categories."""
+    """One query: the shopper's ``RECENT_LIMIT`` newest consented events of the last 24 hours,
+    with their products' categories."""
     category = CatalogItem.objects.filter(product_key=OuterRef("product_key")).values("category")[:1]
-    rows = list(
+    newest = list(
         Event.objects.consented().for_subject(subject).since(now - LOOKBACK).filter(timestamp__lte=now)
         .annotate(category=Subquery(category))
-        .order_by("timestamp", "id").values_list("event_type", "category", "session_id", "timestamp")
+        .order_by("-timestamp", "-id").values_list("event_type", "category", "session_id", "timestamp")[:RECENT_LIMIT]
     )
+    rows = newest[::-1]
     return Recent(
         subject=subject,
         now=now,
@@ -297,6 +317,8 @@ def on_events(events: Iterable[Event]) -> None:
     active = rules()
     todo: dict[str, list[LiveRule]] = {}
     for subject, new in by_subject.items():
+        if not any(rule.relevant(new) for rule in active):
+            continue  # e.g. impressions: no rule looks at them, not even the cached state is read
         state = load_state(subject)
         affected = [rule for rule in active if rule.affected(new, state)]
         if affected:

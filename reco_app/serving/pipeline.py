@@ -113,13 +113,20 @@ def recommend(subject: Any = None, placement: str = "for_you", *, limit: int = 1
     """
     pipeline, limit, who, product_key, cart_keys = _arguments(subject, placement, limit, product, cart)
     context = context or {}
-    names = ["model", "rules", "catalog"] + ([f"subject:{who.subject}"] if who.subject else [])
+    # A placement that reads no history (similar, trending…) is one list per product, cart,
+    # segments and device, shared by every shopper: a shopper's new events do not touch it.
+    personal = pipeline.personal and who.personalised and who.subject
+    names = ["model", "rules", "catalog"] + ([f"subject:{who.subject}"] if personal else [])
     versions = local_cache.ns_versions(names)
     catalog = get_catalog(versions["catalog"])
-    ctx = _context(pipeline, who, limit, product_key, cart_keys, context)
+    varies = _varies_by(pipeline, catalog)
+    ctx = _context(pipeline, who, limit, product_key, cart_keys, context, segments="segments" in varies)
+    if not personal:
+        ctx.subject = None  # the list is shared: nothing in it may depend on who computed it
+    # segments, device and page category are part of the key only when a rule looks at them
     key = reco_cache.make_key(
-        "rec", pipeline.name, who.subject or "-", int(who.personalised), product_key or "-",
-        _digest(cart_keys, context, ctx.segments), limit, catalog.version,
+        "rec", pipeline.name, who.subject if personal else "-", int(bool(personal)), product_key or "-",
+        _digest(cart_keys, context, ctx.segments, ctx.device if "device" in varies else ""), limit, catalog.version,
         *(versions[n] for n in names if n != "catalog"),
     )
     model_ns = versions["model"]
@@ -194,11 +201,29 @@ def _cart_keys(cart: Any) -> list[str]:
     return list(dict.fromkeys(k for k in keys if k))
 
 
-def _context(pipeline: Pipeline, who: Who, limit: int, product_key: str | None, cart_keys: list[str], context: dict[str, Any]) -> ServingContext:
+_ALL_PARTS = frozenset({"segments", "device", "page_category"})
+
+
+def _varies_by(pipeline: Pipeline, catalog: ServingCatalog) -> frozenset[str]:
+    """What the placement's rules stage can depend on (a stage without ``varies_by``: everything)."""
+    if not pipeline.rules:
+        return frozenset()
+    stage = _rules_stage()
+    varies_by = getattr(stage, "varies_by", None)
+    if varies_by is None:
+        return _ALL_PARTS
+    try:
+        return frozenset(varies_by(catalog, pipeline.name))
+    except Exception:
+        logger.exception("reco_app: rules stage varies_by failed")
+        return _ALL_PARTS
+
+
+def _context(pipeline: Pipeline, who: Who, limit: int, product_key: str | None, cart_keys: list[str], context: dict[str, Any], *, segments: bool = True) -> ServingContext:
     return ServingContext(
         placement=pipeline.name, subject=who.subject, user=who.user, visitor_id=who.visitor_id,
         session_id=who.session_id, product_key=product_key, cart_keys=cart_keys, limit=limit,
-        segments=list(context["segments"]) if "segments" in context else _segments(who),
+        segments=list(context["segments"]) if "segments" in context else (_segments(who) if segments else []),
         device=str(context.get("device") or who.device), page_category=str(context.get("category") or ""),
         personalised=who.personalised, now=timezone.now(),
         extra={"exclude": [str(k) for k in context.get("exclude", [])]},
@@ -215,8 +240,9 @@ def _segments(who: Who) -> list[str]:
         return []
 
 
-def _digest(cart_keys: list[str], context: dict[str, Any], segments: list[str]) -> str:
-    raw = repr((sorted(cart_keys), sorted((k, str(v)) for k, v in context.items()), sorted(segments)))
+def _digest(cart_keys: list[str], context: dict[str, Any], segments: list[str], device: str) -> str:
+    # segments and device: merchandising rules can be scoped to them
+    raw = repr((sorted(cart_keys), sorted((k, str(v)) for k, v in context.items()), sorted(segments), device))
     return hashlib.sha1(raw.encode()).hexdigest()[:16]
 
 

@@ -10,11 +10,12 @@ import numpy as np
 from django.utils import timezone
 
 from reco_app import conf
+from reco_app.models.events import TASTE_TYPES
 from reco_app.prepared import PreparedQuery
 from reco_app.serving.types import CatalogIndex
 
 # Events that say something about taste (impressions and searches do not).
-TASTE_EVENTS = ("product_view", "add_to_cart", "wishlist_add", "purchase", "rating", "rec_click")
+TASTE_EVENTS = TASTE_TYPES
 
 
 def _history(subject: str, since: dt.datetime, limit: int) -> object:

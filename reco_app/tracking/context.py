@@ -11,6 +11,7 @@ import uuid
 from functools import cached_property
 from typing import Any
 
+from django.conf import settings
 from django.core import signing
 from django.http import HttpRequest, HttpResponseBase
 
@@ -24,6 +25,19 @@ REFRESH_SECONDS = 60
 
 TABLET_HINTS = ("ipad", "tablet", "kindle", "silk/", "playbook")
 MOBILE_HINTS = ("mobi", "iphone", "ipod", "android", "blackberry", "opera mini", "windows phone")
+
+
+_signer: list[Any] = [None, None]  # (the settings it was built from, the signer)
+
+
+def cookie_signer() -> signing.Signer:
+    """Django's cookie signer for the visitor cookie, built once per key configuration
+    (``get_signed_cookie`` would derive it again on every request)."""
+    name = conf.get("VISITOR_COOKIE_NAME")
+    config = (name, settings.SECRET_KEY, tuple(settings.SECRET_KEY_FALLBACKS), settings.SIGNING_BACKEND)
+    if _signer[0] != config:
+        _signer[:] = [config, signing.get_cookie_signer(salt=name + COOKIE_SALT)]
+    return _signer[1]  # type: ignore[no-any-return]
 
 
 def device_class(user_agent: str) -> str:
@@ -50,11 +64,11 @@ class VisitorContext:
     # --- the signed cookie: "<visitor id>:<session id>:<last seen unix time>" -----------
     @cached_property
     def _cookie(self) -> tuple[str, str, float] | None:
-        name = conf.get("VISITOR_COOKIE_NAME")
-        if not self.request.COOKIES.get(name):
+        value = self.request.COOKIES.get(conf.get("VISITOR_COOKIE_NAME"))
+        if not value:
             return None
         try:
-            raw = self.request.get_signed_cookie(name, salt=COOKIE_SALT) or ""
+            raw = cookie_signer().unsign(value)
             vid, sid, last = raw.split(":")
             return vid, sid, float(last)
         except (signing.BadSignature, ValueError, KeyError):
@@ -71,7 +85,7 @@ class VisitorContext:
 
     @cached_property
     def device(self) -> str:
-        return device_class(self.request.headers.get("User-Agent", ""))
+        return device_class(self.request.META.get("HTTP_USER_AGENT", ""))
 
     @property
     def is_bot(self) -> bool:
@@ -138,10 +152,9 @@ class VisitorContext:
         )
         if fresh:
             return
-        response.set_signed_cookie(
+        response.set_cookie(
             name,
-            f"{self.visitor_id}:{self.session_id}:{int(self._now)}",
-            salt=COOKIE_SALT,
+            cookie_signer().sign(f"{self.visitor_id}:{self.session_id}:{int(self._now)}"),
             max_age=conf.get("VISITOR_COOKIE_AGE"),
             httponly=True,
             samesite="Lax",

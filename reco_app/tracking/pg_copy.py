@@ -33,18 +33,25 @@ def _values(row: Event, now: Any) -> tuple[Any, ...]:
     )
 
 
+def _insert_one_sql() -> str:
+    placeholders = ", ".join("%s::jsonb" if col == "context" else "%s" for col in COLUMNS)
+    return (
+        f"INSERT INTO {Event._meta.db_table} ({', '.join(COLUMNS)}) VALUES ({placeholders}) "
+        f"ON CONFLICT (event_id) DO NOTHING RETURNING id"
+    )
+
+
+_INSERT_ONE: list[str] = []
+
+
 def insert_one(row: Event) -> bool:
     """One event (a page view, a beacon): a plain ``INSERT … ON CONFLICT DO NOTHING``
     without the ORM's per-field compilation. False when its ``event_id`` is already stored."""
-    table = Event._meta.db_table
+    if not _INSERT_ONE:
+        _INSERT_ONE.append(_insert_one_sql())
     now = timezone.now()
-    placeholders = ", ".join("%s::jsonb" if col == "context" else "%s" for col in COLUMNS)
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {table} ({', '.join(COLUMNS)}) VALUES ({placeholders}) "
-            f"ON CONFLICT (event_id) DO NOTHING RETURNING id",
-            _values(row, now),
-        )
+        cursor.execute(_INSERT_ONE[0], _values(row, now))
         found = cursor.fetchone()
     if found is None:
         return False

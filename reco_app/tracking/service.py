@@ -2,7 +2,8 @@
 
 * :func:`track` — shop code: ``reco_app.track(request, "add_to_cart", product)``.
 * :func:`store` — validated events to rows: idempotent on ``event_id``, atomic, sends
-  ``event_stored`` and bumps ``subject:<key>`` cache namespaces after commit.
+  ``event_stored`` and bumps ``subject:<key>`` cache namespaces after commit (for the event
+  types that can change a shopper's recommendations, ``TASTE_TYPES``).
 * :func:`~reco_app.tracking.dropped.count_dropped` — the only trace an event without
   consent leaves; :mod:`reco_app.tracking.ingest` — the beacon and batch API paths.
 """
@@ -23,6 +24,7 @@ from django.utils import timezone
 
 from reco_app import cache
 from reco_app.models import Event
+from reco_app.models.events import TASTE_TYPES
 from reco_app.signals import event_stored
 from reco_app.tracking import pg_copy
 from reco_app.tracking.context import VisitorContext, get_context
@@ -41,22 +43,12 @@ class StoreResult:
 
 
 def to_row(clean: CleanEvent, *, source: str, now: Any = None, **extra: Any) -> Event:
-    if not extra:  # the batch API: 500 rows a request, Model.__init__'s generality costs 40%
-        return _fast_row(clean, source, now)
-    return Event(
-        event_id=clean.event_id or uuid.uuid4(),
-        subject=clean.subject,
-        visitor_id=clean.visitor_id,
-        product_key=clean.product_key,
-        event_type=clean.event_type,
-        value=clean.value,
-        session_id=clean.session_id,
-        context=clean.context,
-        consent=clean.consent,
-        source=source,
-        timestamp=clean.timestamp or now or timezone.now(),
-        **extra,
-    )
+    # every capture path builds rows this way: Model.__init__'s generality would cost 40%
+    row = _fast_row(clean, source, now)
+    for name, value in extra.items():
+        if value is not None:
+            setattr(row, name, value)  # e.g. user: the descriptor sets user_id too
+    return row
 
 
 def _fast_row(clean: CleanEvent, source: str, now: Any) -> Event:
@@ -135,7 +127,8 @@ def _stored(result: StoreResult, rows: list[Event]) -> None:
 
 
 def _after_commit(rows: list[Event]) -> None:
-    cache.bump_many(f"subject:{row.subject}" for row in rows if row.subject)
+    # only events serving's shopper profile reads can change the shopper's recommendations
+    cache.bump_many(f"subject:{row.subject}" for row in rows if row.subject and row.event_type in TASTE_TYPES)
     try:
         event_stored.send(sender=Event, events=rows)
     except Exception:  # a faulty receiver must not turn a stored event into an error

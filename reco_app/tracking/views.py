@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.middleware.csrf import CsrfViewMiddleware
+from django.middleware.csrf import CsrfViewMiddleware, RejectRequest
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
@@ -14,24 +15,29 @@ from reco_app.tracking.body import BodyError, read_json
 from reco_app.tracking.ingest import ingest_browser
 
 
+# Django's own CSRF checks (stateless: one instance serves every request)
+_CSRF = CsrfViewMiddleware(lambda r: HttpResponse())
+
+
 def _same_site(request: HttpRequest) -> bool:
-    origin = request.headers.get("Origin")
-    if origin:
-        return origin == f"{request.scheme}://{request.get_host()}" or CsrfViewMiddleware(
-            lambda r: HttpResponse()
-        )._origin_verified(request)
-    return request.headers.get("Sec-Fetch-Site") == "same-origin"
+    """Origin checked as Django's CSRF middleware does (the host, ``CSRF_TRUSTED_ORIGINS``);
+    without an Origin header, only a same-origin ``Sec-Fetch-Site`` is accepted."""
+    if request.META.get("HTTP_ORIGIN"):
+        return bool(_CSRF._origin_verified(request))
+    return request.META.get("HTTP_SEC_FETCH_SITE") == "same-origin"
 
 
 def _csrf_ok(request: HttpRequest, token: Any) -> bool:
-    # Beacons cannot set headers, so the token travels in the payload; Django's own
-    # CSRF check then runs on it as if it had come in the X-CSRFToken header.
+    # Beacons cannot set headers, so the token travels in the payload; Django's own token
+    # check then runs on it as if it had come in the CSRF header (the origin is checked above).
     if not isinstance(token, str) or not token or len(token) > 128:
         return False
-    request.META["HTTP_X_CSRFTOKEN"] = token
-    request.csrf_processing_done = False  # type: ignore[attr-defined]
-    check = CsrfViewMiddleware(lambda r: HttpResponse())
-    return check.process_view(request, lambda r: None, (), {}) is None
+    request.META[settings.CSRF_HEADER_NAME] = token
+    try:
+        _CSRF._check_token(request)
+    except RejectRequest:
+        return False
+    return True
 
 
 def _error(status: int, message: str) -> JsonResponse:

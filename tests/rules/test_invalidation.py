@@ -61,3 +61,16 @@ def test_rules_cache_on_redis(redis_cache, make_rule) -> None:  # type: ignore[n
     assert cache.ns_version("rules") > v0
     assert "S1" not in ranked(RulesStage().apply(candidates(cat), cat, ctx()), cat)
     assert cache.get(cache.make_key("rules", "specs", cache.ns_version("rules")))[0]["brands"] == ["Acme"]
+
+
+def test_varies_by_names_only_what_in_scope_rules_look_at(make_rule) -> None:  # type: ignore[no-untyped-def]
+    # serving keys a cached list by segments or device only when a rule can make them matter
+    cat = catalog()
+    stage = RulesStage()
+    make_rule(action="exclude", brands=["Acme"])
+    assert stage.varies_by(cat, "similar") == frozenset()
+    make_rule(action="boost", tags=["sale"], factor=2.0, devices=["mobile"], placements=["trending"])
+    make_rule(action="exclude", brands=["Acme"], segments=["rfm:champions"], placements=["for_you"])
+    assert stage.varies_by(cat, "trending") == {"device"}
+    assert stage.varies_by(cat, "for_you") == {"segments"}
+    assert stage.varies_by(cat, "similar") == frozenset()

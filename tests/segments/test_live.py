@@ -142,10 +142,36 @@ def test_events_that_change_nothing_cost_at_most_one_query() -> None:
     assert queries_for("wishlist_add", 0.5) == 0
 
 
-def test_a_pending_cart_is_rechecked_on_any_event_of_another_session() -> None:
+def test_a_pending_cart_is_rechecked_on_any_activity_of_another_session() -> None:
     assert arrive(event("s", "add_to_cart", at=ago(10), session="A")) == []
     assert arrive(event("s", "rec_impression", at=ago(5), session="A")) == []
-    assert arrive(event("s", "rec_impression", at=ago(1), session="B")) == ["live:cart_abandoned"]
+    # impressions and dwell times follow a page the shopper opened: they are not activity
+    assert arrive(event("s", "rec_impression", at=ago(2), session="B")) == []
+    assert segments_for("s") == []
+    assert arrive(event("s", "search", at=ago(1), session="B")) == ["live:cart_abandoned"]
+    assert segments_for("s") == ["live:cart_abandoned"]
+
+
+def test_impressions_alone_evaluate_nothing(django_assert_num_queries) -> None:  # type: ignore[no-untyped-def]
+    stored = add(event("s", "rec_impression", at=ago(1), session="A"), event("s", "dwell", at=ago(1), session="A"))
+    live.forget_state(["s"])
+    with django_assert_num_queries(0):
+        event_stored.send(sender=None, events=stored)
+    assert live.load_state("s") is None  # no evaluation ran, so no state was built
+    add_view = add(event("s", "product_view", at=ago(0.5), session="A"))
+    event_stored.send(sender=None, events=add_view)
+    assert live.load_state("s") is not None  # a view is activity: evaluated, state built
+
+
+def test_only_the_newest_events_are_read() -> None:
+    # a shopper with more events today than RECENT_LIMIT: the oldest are not read
+    catalog(shoe1=("Shoes", 80.0))
+    many = live.RECENT_LIMIT + 50
+    add(*(event("s", "rec_impression", at=ago(100 - i * 0.01), session="A") for i in range(many)))
+    add(event("s", "product_view", at=ago(2), product="shoe1", session="A"))
+    recent = live.load_recent("s", timezone.now())
+    assert len(recent.etype) == live.RECENT_LIMIT
+    assert recent.etype[-1] == "product_view"  # oldest first, ending with the newest
 
 
 def test_erased_memberships_are_not_remembered_by_the_live_state() -> None:

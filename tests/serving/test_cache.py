@@ -67,6 +67,39 @@ def test_new_events_refresh_the_shoppers_lists(trained) -> None:  # type: ignore
     assert recs[0].product_key == "TS-04" and recs[0].source == "recent"
 
 
+def test_lists_that_read_no_history_are_shared_and_outlive_new_events(trained) -> None:  # type: ignore[no-untyped-def]
+    first = recommend("anon:a", "similar", product="TS-01", limit=4)
+    hits = cache.stats["hits"]
+    assert [r.product_key for r in recommend("anon:b", "similar", product="TS-01", limit=4)] == [r.product_key for r in first]
+    assert cache.stats["hits"] == hits + 1  # another shopper: the same cached list
+    recommend("anon:a", "for_you", limit=4)
+    cache.bump("subject:anon:a")  # what storing a product view of theirs does
+    hits = cache.stats["hits"]
+    recommend("anon:a", "similar", product="TS-01", limit=4)
+    assert cache.stats["hits"] == hits + 1  # still cached
+    recommend("anon:a", "for_you", limit=4)
+    assert cache.stats["hits"] == hits + 1  # personal: recomputed
+
+
+def test_device_scoped_rules_keep_devices_apart(trained, rf) -> None:  # type: ignore[no-untyped-def]
+    from reco_app.models import Rule
+    from reco_app.tracking.context import VisitorContext
+
+    def request(user_agent: str):  # type: ignore[no-untyped-def]
+        req = rf.get("/", HTTP_USER_AGENT=user_agent)
+        req.reco = VisitorContext(req)
+        return req
+
+    mobile, desktop = request("Mozilla/5.0 (iPhone; CPU iPhone OS 17_0)"), request("Mozilla/5.0 (X11; Linux x86_64)")
+    before = [r.product_key for r in recommend(desktop, "trending", limit=4)]
+    pinned = next(k for k in ("BK-09", "TS-04", "TS-01") if k not in before[:1])
+    rule = Rule(name="mobile pick", action="pin", pin_product_key=pinned, position=1, devices=["mobile"], placements=["trending"])
+    rule.full_clean()
+    rule.save()
+    assert recommend(mobile, "trending", limit=4)[0].product_key == pinned
+    assert recommend(desktop, "trending", limit=4)[0].product_key == before[0]  # not the mobile list
+
+
 def test_catalog_changes_reach_cached_lists(trained, django_capture_on_commit_callbacks) -> None:  # type: ignore[no-untyped-def]
     shop, _ = trained
     top = recommend(None, "trending", limit=3)[0].product_key

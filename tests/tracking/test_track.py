@@ -40,6 +40,19 @@ def test_track_stores_after_commit_signal_and_subject_cache_bump(rf, product, pr
     assert cache.ns_version(f"subject:{subject}") == before + 1
 
 
+def test_only_taste_events_invalidate_the_shoppers_lists(rf, product, product_url, django_capture_on_commit_callbacks) -> None:  # type: ignore[no-untyped-def]
+    request = _consenting_request(rf, product_url)
+    subject = get_context(request).subject
+    before = cache.ns_version(f"subject:{subject}")
+    with django_capture_on_commit_callbacks(execute=True):
+        assert track(request, "rec_impression", product, placement="home", rec_token="t")
+        assert track(request, "search", q="boots")
+    assert cache.ns_version(f"subject:{subject}") == before  # nothing the shopper profile reads
+    with django_capture_on_commit_callbacks(execute=True):
+        assert track(request, "product_view", product)
+    assert cache.ns_version(f"subject:{subject}") == before + 1
+
+
 def test_track_never_raises_for_bad_input(rf, product_url) -> None:  # type: ignore[no-untyped-def]
     request = _consenting_request(rf, product_url)
     assert track(request, "teleport", "SKU-1") is None
