@@ -193,13 +193,14 @@ def _cpu_by_role(master: int) -> dict[str, float]:
 
 def beacon_rate(seconds: float = 8.0, threads: int = 6) -> None:
     workers = os.environ.get("BENCH_WORKERS", "2")
-    print(f"-- beacon endpoint under gunicorn ({workers} sync workers) --")
+    print(f"-- under gunicorn ({workers} sync workers): the batch API, then the beacon endpoint --")
     port = _free_port()
     gunicorn = shutil.which("gunicorn", path=str(Path(sys.executable).parent)) or "gunicorn"
     proc = subprocess.Popen(
         [gunicorn, "-w", workers, "-b", f"127.0.0.1:{port}", "--log-level", "warning", "example_shop.wsgi:application"],
         cwd=ROOT, env={**os.environ, "DJANGO_SETTINGS_MODULE": "benchmarks.tracking_site"}, start_new_session=True,
     )
+    _gunicorn_pid[0] = proc.pid
     try:
         deadline = time.time() + 60
         while time.time() < deadline:  # both workers booted and answering
@@ -220,6 +221,7 @@ def beacon_rate(seconds: float = 8.0, threads: int = 6) -> None:
         login = Client()
         assert login.login(username="bench-shopper", password="x" * 12)
         session = f"; sessionid={login.cookies['sessionid'].value}"
+        served_batch_rate(port)
         before = Event.objects.count()
         # the first run warms up; "1 (logged in)": a shopper with a session (session + user lookups);
         # the baselines: the same request to a Django view doing nothing, and to one storing the
@@ -289,6 +291,68 @@ def beacon_rate(seconds: float = 8.0, threads: int = 6) -> None:
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=10)
+
+
+def _post(port: int, path: str, body: bytes, headers: str) -> bytes:
+    """One HTTP/1.1 request on a new connection (what gunicorn's sync workers serve)."""
+    head = (f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: {len(body)}\r\n"
+            f"{headers}Connection: close\r\n\r\n").encode()
+    with socket.create_connection(("127.0.0.1", port), timeout=60) as sock:
+        sock.sendall(head + body)
+        chunks = []
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def served_batch_rate(port: int, seconds: float = 8.0, clients: int = 2, size: int = 500) -> None:
+    """The batch API as deployed: gunicorn's workers, ``clients`` feeders posting at once."""
+    from django.contrib.auth import get_user_model
+    from rest_framework.authtoken.models import Token
+
+    user = get_user_model().objects.create_user("bench-feed-http", password="x" * 12)
+    headers = f"Authorization: Token {Token.objects.create(user=user).key}\r\nContent-Type: application/json\r\n"
+    bodies = [json.dumps({"events": [
+        {"event_id": str(uuid.uuid4()), "event_type": "product_view", "product": f"SKU-{i % PRODUCTS}",
+         "customer": f"c{(b * size + i) % 997}", "consent": "granted", "session_id": f"s{b}",
+         "context": {"placement": "home"}, "timestamp": "2026-11-01T10:00:00Z"} for i in range(size)]}).encode()
+        for b in range(int(seconds * 60_000 / size) + 20)]
+    stored = [0] * clients
+    failed = [0] * clients
+    taken = iter(range(len(bodies)))
+    lock = threading.Lock()
+    stop = time.perf_counter() + seconds
+
+    def feeder(i: int) -> None:
+        while time.perf_counter() < stop:
+            with lock:
+                n = next(taken, None)
+            if n is None:
+                return
+            response = _post(port, "/reco/api/events/", bodies[n], headers)
+            if response.startswith(b"HTTP/1.1 201"):
+                stored[i] += size
+            else:
+                failed[i] += 1
+
+    start, cpu_before, client_before = time.perf_counter(), None, time.process_time()
+    master = _gunicorn_pid[0]
+    cpu_before = _cpu_by_role(master)
+    pool = [threading.Thread(target=feeder, args=(i,)) for i in range(clients)]
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join()
+    elapsed = time.perf_counter() - start
+    cpu = {k: v - cpu_before[k] for k, v in _cpu_by_role(master).items()}
+    cpu["client"] = time.process_time() - client_before
+    total = max(sum(stored), 1)
+    print(f"batch API under gunicorn, {clients} feeders: {sum(stored) / elapsed:8.0f} events/s stored  "
+          f"({sum(stored)} in {elapsed:.1f}s, {sum(failed)} failed requests)")
+    print(" " * 36 + "CPU µs per event: " + ", ".join(f"{k} {v * 1e6 / total:.1f}" for k, v in cpu.items()))
+
+
+_gunicorn_pid = [0]
 
 
 def batch_rate(batches: int = 40, size: int = 500) -> None:

@@ -113,7 +113,7 @@ class EventBatchView(APIView):
         too_big = _oversized(events, conf.get("API_MAX_EVENT_BYTES"))
         if too_big:
             return Response({"detail": f"Events larger than {conf.get('API_MAX_EVENT_BYTES')} bytes: {too_big[:20]}."}, status=413)
-        result = ingest_batch(events)
+        result = ingest_batch(events, sized=True)
         code = status.HTTP_400_BAD_REQUEST if result.rejected else status.HTTP_201_CREATED
         return Response(result.as_dict(), status=code)
 

@@ -73,14 +73,16 @@ def ingest_browser(request: HttpRequest, raw_events: list[Any], allowed_types: s
     return result
 
 
-def ingest_batch(raw_events: list[Any]) -> IngestResult:
-    """A server-to-server batch: each event names its shopper and consent basis."""
+def ingest_batch(raw_events: list[Any], *, sized: bool = False) -> IngestResult:
+    """A server-to-server batch: each event names its shopper and consent basis.
+
+    ``sized``: the caller has already checked each event's size (the batch API does)."""
     result = IngestResult()
     rows: list[Event] = []
     refused: dict[str, list[str]] = {}
     now = timezone.now()
     for i, raw in enumerate(raw_events):
-        clean, errors = validate(raw, server=True)
+        clean, errors = validate(raw, server=True, now=now, check_size=not sized)
         if clean is None:
             result.rejected[i] = errors
             continue

@@ -19,7 +19,7 @@ COLUMNS = (
     "event_id", "subject", "user_id", "visitor_id", "product_key", "event_type", "value",
     "session_id", "context", "consent", "source", "timestamp", "received_at",
 )
-TEMP = "reco_event_incoming"
+TEMP = "reco_event_incoming_n"  # (a new name: the layout gained the row number)
 
 
 def usable() -> bool:
@@ -60,29 +60,34 @@ def insert_one(row: Event) -> bool:
     return True
 
 
-def insert(rows: list[Event]) -> set[Any]:
-    """Insert rows not yet stored; sets their ``pk``; returns the event_ids inserted."""
+def insert(rows: list[Event]) -> set[int]:
+    """Insert rows not yet stored; sets their ``pk``; returns the inserted event_ids (as
+    ``UUID.int``). The temporary table numbers the rows, so the database answers with
+    (row number, id) pairs of plain integers."""
     table = Event._meta.db_table
     cols = ", ".join(COLUMNS)
     now = timezone.now()
     with connection.cursor() as cursor:
         cursor.execute(
             f"CREATE TEMP TABLE IF NOT EXISTS {TEMP} ON COMMIT DELETE ROWS "
-            f"AS SELECT {cols} FROM {table} WITH NO DATA"
+            f"AS SELECT 0 AS n, {cols} FROM {table} WITH NO DATA"
         )
         raw = cursor.cursor  # the psycopg cursor
-        with raw.copy(f"COPY {TEMP} ({cols}) FROM STDIN") as copy:
-            for row in rows:
+        with raw.copy(f"COPY {TEMP} (n, {cols}) FROM STDIN") as copy:
+            for n, row in enumerate(rows):
                 row.received_at = now
-                copy.write_row(_values(row, now))
+                copy.write_row((n, *_values(row, now)))
         cursor.execute(
-            f"INSERT INTO {table} ({cols}) SELECT {cols} FROM {TEMP} "
-            f"ON CONFLICT (event_id) DO NOTHING RETURNING id, event_id"
+            f"WITH stored AS (INSERT INTO {table} ({cols}) SELECT {cols} FROM {TEMP} "
+            f"ON CONFLICT (event_id) DO NOTHING RETURNING id, event_id) "
+            f"SELECT t.n, stored.id FROM stored JOIN {TEMP} t USING (event_id)"
         )
-        inserted = dict((event_id, pk) for pk, event_id in cursor.fetchall())
+        found = cursor.fetchall()
         cursor.execute(f"TRUNCATE {TEMP}")
-    for row in rows:
-        if row.event_id in inserted:
-            row.pk = inserted[row.event_id]
-            row._state.adding = False
-    return set(inserted)
+    inserted = set()
+    for n, pk in found:
+        row = rows[n]
+        row.pk = pk
+        row._state.adding = False
+        inserted.add(row.event_id.int)
+    return inserted

@@ -74,19 +74,20 @@ def visitor_row(clean: CleanEvent, ctx: VisitorContext, *, source: str, now: Any
 def store(rows: list[Event]) -> StoreResult:
     """Write rows atomically; rows whose ``event_id`` is already stored are skipped."""
     result = StoreResult()
-    unique: dict[Any, Event] = {}
+    unique: dict[int, Event] = {}  # by the UUID's integer: hashing uuid.UUID objects is slow
     for row in rows:
-        if row.event_id in unique:
+        key = row.event_id.int
+        if key in unique:
             result.duplicates.append(str(row.event_id))
         else:
-            unique[row.event_id] = row
+            unique[key] = row
     if not unique:
         return result
     if pg_copy.usable() and len(unique) >= PG_COPY_MIN:
         with transaction.atomic():
             inserted = pg_copy.insert(list(unique.values()))
             _stored(result, [row for key, row in unique.items() if key in inserted])
-        result.duplicates.extend(str(key) for key in unique if key not in inserted)
+        result.duplicates.extend(str(row.event_id) for key, row in unique.items() if key not in inserted)
         return result
     if len(unique) == 1:  # a page view: one INSERT, no transaction of its own
         row = next(iter(unique.values()))
@@ -112,12 +113,13 @@ def store(rows: list[Event]) -> StoreResult:
     except IntegrityError:
         pass
     with transaction.atomic():
-        known = set(Event.objects.filter(event_id__in=list(unique)).values_list("event_id", flat=True))
+        ids = [row.event_id for row in unique.values()]
+        known = {u.int for u in Event.objects.filter(event_id__in=ids).values_list("event_id", flat=True)}
         new = [row for key, row in unique.items() if key not in known]
         # ignore_conflicts: the same events arriving concurrently — the other write wins.
         Event.objects.bulk_create(new, ignore_conflicts=True)
         _stored(result, new)
-    result.duplicates.extend(str(key) for key in known)
+    result.duplicates.extend(str(row.event_id) for key, row in unique.items() if key in known)
     return result
 
 
