@@ -27,6 +27,7 @@ import threading
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -191,6 +192,20 @@ def _cpu_by_role(master: int) -> dict[str, float]:
     return out
 
 
+def _load(master: int, target: Any, threads: int) -> tuple[float, dict[str, float]]:
+    """Run ``target(i)`` in ``threads`` client threads; wall seconds and CPU seconds by role."""
+    start, cpu_before, client_before = time.perf_counter(), _cpu_by_role(master), time.process_time()
+    pool = [threading.Thread(target=target, args=(i,)) for i in range(threads)]
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join()
+    elapsed = time.perf_counter() - start
+    cpu = {k: v - cpu_before[k] for k, v in _cpu_by_role(master).items()}
+    cpu["client"] = time.process_time() - client_before
+    return elapsed, cpu
+
+
 def beacon_rate(seconds: float = 8.0, threads: int = 6) -> None:
     workers = os.environ.get("BENCH_WORKERS", "2")
     print(f"-- under gunicorn ({workers} sync workers): the batch API, then the beacon endpoint --")
@@ -264,15 +279,7 @@ def beacon_rate(seconds: float = 8.0, threads: int = 6) -> None:
                     else:
                         errors[i] += 1
 
-            start, cpu_before, client_before = time.perf_counter(), _cpu_by_role(proc.pid), time.process_time()
-            pool = [threading.Thread(target=worker, args=(i,)) for i in range(threads)]
-            for t in pool:
-                t.start()
-            for t in pool:
-                t.join()
-            elapsed = time.perf_counter() - start
-            cpu = {k: v - cpu_before[k] for k, v in _cpu_by_role(proc.pid).items()}
-            cpu["client"] = time.process_time() - client_before
+            elapsed, cpu = _load(proc.pid, worker, threads)
             requests = max(sum(counts) // per_beacon, 1)
             if seconds_ != seconds:
                 continue
@@ -335,17 +342,7 @@ def served_batch_rate(port: int, seconds: float = 8.0, clients: int = 2, size: i
             else:
                 failed[i] += 1
 
-    start, cpu_before, client_before = time.perf_counter(), None, time.process_time()
-    master = _gunicorn_pid[0]
-    cpu_before = _cpu_by_role(master)
-    pool = [threading.Thread(target=feeder, args=(i,)) for i in range(clients)]
-    for t in pool:
-        t.start()
-    for t in pool:
-        t.join()
-    elapsed = time.perf_counter() - start
-    cpu = {k: v - cpu_before[k] for k, v in _cpu_by_role(master).items()}
-    cpu["client"] = time.process_time() - client_before
+    elapsed, cpu = _load(_gunicorn_pid[0], feeder, clients)
     total = max(sum(stored), 1)
     print(f"batch API under gunicorn, {clients} feeders: {sum(stored) / elapsed:8.0f} events/s stored  "
           f"({sum(stored)} in {elapsed:.1f}s, {sum(failed)} failed requests)")
