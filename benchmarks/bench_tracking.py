@@ -127,12 +127,17 @@ def wsgi_rate(requests: list[tuple[str, str]], seconds: float) -> float:
     # is not included, so storing rows looks cheaper than it is).
     n, start, cpu = 0, time.perf_counter(), time.process_time()
     while time.perf_counter() - start < seconds and n < 20_000:
-        path, cookie = requests[n % len(requests)]
+        # carry on where the previous run stopped: every visitor comes back in turn
+        path, cookie = requests[(_next[0] + n) % len(requests)]
         environ = {**environ_base, "PATH_INFO": path, "HTTP_COOKIE": cookie, "wsgi.input": io.BytesIO(b"")}
         body = handler(environ, lambda status, headers: None)
         b"".join(body)
         n += 1
+    _next[0] += n
     return n / max(time.process_time() - cpu, 1e-9)
+
+
+_next = [0]
 
 
 def middleware_overhead() -> None:
@@ -152,15 +157,24 @@ def middleware_overhead() -> None:
              ("home, consented", [(p, c) for (p, _), c in zip(home, cookies)]),
              ("product page, consented", [(p, c) for (p, _), c in zip(pages, cookies)])]
     for label, requests in cases:
+        for mw in (without, with_mw):  # warm-up: first visits fill the caches on both sides
+            with override_settings(MIDDLEWARE=mw):
+                wsgi_rate(requests, 0.5)
         rates: dict[str, list[float]] = {"without": [], "with": []}
-        for _ in range(4):  # interleaved rounds: a busy machine slows both sides alike
-            for name, mw in (("without", without), ("with", with_mw)):
+        ratios = []
+        # paired rounds, alternating which side goes first: the machine's speed drifts (other
+        # tenants, CPU frequency), so each round's ratio compares two runs a moment apart
+        for r in range(10):
+            sides = (("without", without), ("with", with_mw))
+            for name, mw in sides if r % 2 == 0 else sides[::-1]:
                 with override_settings(MIDDLEWARE=mw):
-                    wsgi_rate(requests, 0.1)  # warm-up
-                    rates[name].append(wsgi_rate(requests, 0.8))
+                    rates[name].append(wsgi_rate(requests, 0.4))
+            ratios.append(rates["with"][-1] / rates["without"][-1])
         w, wo = statistics.median(rates["with"]), statistics.median(rates["without"])
+        q1, _, q3 = statistics.quantiles(ratios, n=4)
         note = "  (stores each product view)" if label == "product page, consented" else ""
-        print(f"{label:28s} without {wo:7.0f}/s  with {w:7.0f}/s  ratio {w / wo:.2f}{note}")
+        print(f"{label:28s} without {wo:7.0f}/s  with {w:7.0f}/s  ratio {statistics.median(ratios):.2f} "
+              f"(quartiles {q1:.2f}–{q3:.2f}){note}")
 
 
 def _free_port() -> int:

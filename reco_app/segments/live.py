@@ -22,6 +22,7 @@ from django.utils.module_loading import import_string
 from django.utils.text import slugify
 
 from reco_app import cache, conf
+from reco_app.prepared import PreparedQuery
 from reco_app.models import CatalogItem, Event
 from reco_app.models.events import PERSONAL_BASES
 from reco_app.models.segments import Segment, SegmentKind, SegmentMembership
@@ -223,15 +224,26 @@ def forget_state(subjects: Iterable[str]) -> None:
     cache.delete(*(_state_key(s) for s in subjects))
 
 
+def _recent(subject: str, since: dt.datetime, until: dt.datetime, limit: int) -> Any:
+    category = CatalogItem.objects.filter(product_key=OuterRef("product_key")).values("category")[:1]
+    return (
+        Event.objects.consented().for_subject(subject).since(since).filter(timestamp__lte=until)
+        .annotate(category=Subquery(category))
+        .order_by("-timestamp", "-id").values_list("event_type", "category", "session_id", "timestamp")[:limit]
+    )
+
+
+# compiled once: every product view of a consenting shopper runs this query
+_RECENT = PreparedQuery(
+    _recent, subject=("reco_app.Event", "subject"), since=("reco_app.Event", "timestamp"),
+    until=("reco_app.Event", "timestamp"),
+)
+
+
 def load_recent(subject: str, now: dt.datetime) -> Recent:
     """One query: the shopper's ``RECENT_LIMIT`` newest consented events of the last 24 hours,
     with their products' categories."""
-    category = CatalogItem.objects.filter(product_key=OuterRef("product_key")).values("category")[:1]
-    newest = list(
-        Event.objects.consented().for_subject(subject).since(now - LOOKBACK).filter(timestamp__lte=now)
-        .annotate(category=Subquery(category))
-        .order_by("-timestamp", "-id").values_list("event_type", "category", "session_id", "timestamp")[:RECENT_LIMIT]
-    )
+    newest = _RECENT.rows(subject=subject, since=now - LOOKBACK, until=now, shape={"limit": RECENT_LIMIT})
     rows = newest[::-1]
     return Recent(
         subject=subject,
