@@ -88,7 +88,9 @@ class RulesStage:
         return frozenset(parts)
 
     def apply(self, cands: Candidates, catalog: CatalogIndex, ctx: ServingContext) -> Candidates:
-        compiled = compiled_for(catalog)
+        from reco_app.serving.local_cache import ns_versions  # the version recommend() just read
+
+        compiled = compiled_for(catalog, ns_versions(["rules"])["rules"])
         if not compiled.rules:
             return cands
         live = live_rules(compiled, ctx)

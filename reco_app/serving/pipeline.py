@@ -116,6 +116,13 @@ def recommend(subject: Any = None, placement: str = "for_you", *, limit: int = 1
     # A placement that reads no history (similar, trending…) is one list per product, cart,
     # segments and device, shared by every shopper: a shopper's new events do not touch it.
     personal = pipeline.personal and who.personalised and who.subject
+    page_exclude = list(dict.fromkeys(str(k) for k in context.get("exclude", []))) if not personal else []
+    if page_exclude:
+        # "not what the page already shows" (e.g. trending below a personal list): the shared
+        # list, a little longer, minus those products — instead of one list per shopper
+        context = {k: v for k, v in context.items() if k != "exclude"}
+        shown = set(page_exclude)
+        wanted, limit = limit, limit + len(page_exclude)
     names = ["model", "rules", "catalog"] + ([f"subject:{who.subject}"] if personal else [])
     versions = local_cache.ns_versions(names)
     catalog = get_catalog(versions["catalog"])
@@ -137,6 +144,11 @@ def recommend(subject: Any = None, placement: str = "for_you", *, limit: int = 1
 
     # the cached value holds everything a card shows, so a hit touches no array and signs nothing
     model_version, cards = local_cache.get_or_set(key, compute)
+    if page_exclude:
+        kept = [(pos, c) for pos, c in enumerate(cards, start=1) if c[0] not in shown][:wanted]
+        # a card that moved up gets a token naming its new position
+        cards = [c if was == pos else (*c[:-1], make_token(pipeline.name, c[0], pos, model_version))
+                 for pos, (was, c) in enumerate(kept, start=1)]
     batch = _ProductBatch([c[0] for c in cards])
     return [
         Recommendation(

@@ -81,6 +81,20 @@ def test_lists_that_read_no_history_are_shared_and_outlive_new_events(trained) -
     assert cache.stats["hits"] == hits + 1  # personal: recomputed
 
 
+def test_page_exclusions_filter_the_shared_list(trained) -> None:  # type: ignore[no-untyped-def]
+    from reco_app.serving.tokens import parse_token
+
+    full = [r.product_key for r in recommend(None, "trending", limit=8)]
+    hits = cache.stats["hits"]
+    shown = full[:2]
+    recs = recommend("anon:a", "trending", limit=4, context={"exclude": shown})
+    assert [r.product_key for r in recs] == full[2:6]  # the same ranking, without what the page shows
+    assert [r.position for r in recs] == [1, 2, 3, 4]
+    assert [parse_token(r.token).position for r in recs] == [1, 2, 3, 4]  # type: ignore[union-attr]
+    assert {r.product_key for r in recommend("anon:b", "trending", limit=4, context={"exclude": full[4:6]})}.isdisjoint(full[4:6])
+    assert cache.stats["hits"] >= hits + 1  # the second shopper's list came from the first one's
+
+
 def test_device_scoped_rules_keep_devices_apart(trained, rf) -> None:  # type: ignore[no-untyped-def]
     from reco_app.models import Rule
     from reco_app.tracking.context import VisitorContext

@@ -18,3 +18,15 @@ def test_forged_or_expired_tokens_are_refused() -> None:
     assert parse_token(token[:-2] + ("A" if token[-1] != "A" else "B") + token[-1]) is None
     assert parse_token("not-a-token") is None
     assert parse_token(make_token("for_you", "SH-03", 1, issued_at=int(time.time()) - 3600), max_age=60) is None
+
+
+def test_tokens_are_exactly_djangos_signatures() -> None:
+    # the token signer derives its HMAC key once; its signatures must stay Django's own
+    from django.core import signing
+
+    from reco_app import conf
+
+    token = make_token("for_you", "SKU-1", 3, 7, issued_at=1_800_000_000)
+    assert signing.Signer(salt=conf.get("TOKEN_SALT")).unsign_object(token) == ["for_you", "SKU-1", 3, 7, 1_800_000_000]
+    forged = signing.Signer(salt="another salt").sign_object(["for_you", "SKU-1", 3, 7, 1_800_000_000])
+    assert parse_token(forged) is None
