@@ -400,7 +400,20 @@ def batch_rate(batches: int = 40, size: int = 500) -> None:
     print(f"API  {api_cpu:8.0f} events per CPU-second of the web process (database server excluded)")
 
 
+def fresh_cache() -> None:
+    """The database is new for every run; so must reco_app's cached state be (a live-segment
+    state left by an earlier run names memberships that no longer exist)."""
+    from django.core.cache import cache
+
+    if hasattr(cache, "delete_pattern"):  # django-redis: only our keys and our sessions
+        cache.delete_pattern("reco:*")
+        cache.delete_pattern("django.contrib.sessions.cache*")
+    else:
+        cache.clear()  # local memory: this process's own
+
+
 def main() -> None:
+    fresh_cache()
     setup_data()
     # BENCH_PARTS=beacon (comma-separated) runs only some of the measurements
     parts = os.environ.get("BENCH_PARTS", "middleware,batch,beacon").split(",")

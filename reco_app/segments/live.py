@@ -34,6 +34,10 @@ LOOKBACK = dt.timedelta(hours=24)
 RECENT_LIMIT = 200
 #: events no live rule needs to see: they say nothing about a shopper's intent or presence
 PASSIVE_TYPES = frozenset({"rec_impression", "dwell"})
+#: a membership's stored expiry is moved later only when it gains at least this much (a
+#: shopper browsing a category would otherwise cost an UPDATE per product view); it may
+#: therefore end up to this much earlier than ``last view + window``
+EXPIRY_REFRESH = dt.timedelta(minutes=5)
 
 
 @dataclass
@@ -261,21 +265,29 @@ def _cart_session(recent: Recent) -> str:
     return str(recent.session[int(carts[-1])]) if len(carts) else ""
 
 
+_UNREAD: Any = object()
+
+
 def evaluate_subject(
-    subject: str, now: dt.datetime | None = None, only: list[LiveRule] | None = None, *, cached: bool = False
+    subject: str, now: dt.datetime | None = None, only: list[LiveRule] | None = None, *, cached: bool = False,
+    state: LiveState | None = _UNREAD,
 ) -> list[LiveHit]:
     """Re-evaluate the live rules (``only`` these, default all) for one shopper and store the result.
 
     Two queries when nothing changes (recent events joined with their categories, current
     live memberships); with ``cached`` (the request path) the memberships come from the
-    cached :class:`LiveState` when present: one query. Writes only what changed.
+    cached :class:`LiveState` (``state``, when the caller has just read it): one query.
+    Writes only what changed, and the state only when it changed.
     """
     now = now or timezone.now()
     recent = load_recent(subject, now)
     active = rules() if only is None else only
     hits = [hit for rule in active for hit in (rule.evaluate(recent) if len(recent.etype) else [])]
     wanted = {hit.key: hit for hit in hits}
-    state = load_state(subject) if cached else None
+    if not cached:
+        state = None
+    elif state is _UNREAD:
+        state = load_state(subject)
     if state is None:
         members = {
             key: (pk, expires)
@@ -294,23 +306,37 @@ def evaluate_subject(
     for key, hit in wanted.items():
         fields = {"score": hit.score, "reason": hit.reason[:300], "computed_at": now, "expires_at": hit.expires_at}
         if key in members:
-            if members[key][1] == hit.expires_at:
+            stored = members[key][1]
+            if stored == hit.expires_at or (
+                stored is not None and hit.expires_at is not None
+                and dt.timedelta(0) <= hit.expires_at - stored < EXPIRY_REFRESH
+            ):
                 continue
             if SegmentMembership.objects.filter(pk=members[key][0]).update(**fields):
                 members[key] = (members[key][0], hit.expires_at)
                 continue
-        membership, _ = SegmentMembership.objects.update_or_create(segment=_segment(hit), subject=subject, defaults=fields)
-        members[key] = (membership.pk, hit.expires_at)
+        members[key] = (_upsert(hit, subject, fields), hit.expires_at)
         changed = True
-    cache.set(_state_key(subject), (_cart_session(recent), members), int(LOOKBACK.total_seconds()))
+    cart_session = _cart_session(recent)
+    if state is None or state.cart_session != cart_session or state.members != members:
+        cache.set(_state_key(subject), (cart_session, members), int(LOOKBACK.total_seconds()))
     if changed:
         cache.bump(f"subject:{subject}")
     return hits
 
 
-def _segment(hit: LiveHit) -> Segment:
-    segment, _ = Segment.objects.get_or_create(key=hit.key, defaults={"name": hit.name, "kind": SegmentKind.LIVE, "description": hit.description})
-    return segment
+def _upsert(hit: LiveHit, subject: str, fields: dict[str, Any]) -> int:
+    """The membership's pk after one ``INSERT … ON CONFLICT (segment, subject) DO UPDATE``."""
+    segment, _ = Segment.objects.get_or_create(
+        key=hit.key, defaults={"name": hit.name, "kind": SegmentKind.LIVE, "description": hit.description}
+    )
+    row = SegmentMembership(segment=segment, subject=subject, **fields)
+    SegmentMembership.objects.bulk_create(
+        [row], update_conflicts=True, unique_fields=["segment", "subject"], update_fields=list(fields)
+    )
+    if row.pk is None:  # a database that does not return ids from an upsert
+        row.pk = SegmentMembership.objects.get(segment=segment, subject=subject).pk
+    return int(row.pk)
 
 
 def on_events(events: Iterable[Event]) -> None:
@@ -328,10 +354,11 @@ def on_events(events: Iterable[Event]) -> None:
         return
     active = rules()
     todo: dict[str, list[LiveRule]] = {}
+    states: dict[str, LiveState | None] = {}
     for subject, new in by_subject.items():
         if not any(rule.relevant(new) for rule in active):
             continue  # e.g. impressions: no rule looks at them, not even the cached state is read
-        state = load_state(subject)
+        state = states[subject] = load_state(subject)
         affected = [rule for rule in active if rule.affected(new, state)]
         if affected:
             todo[subject] = affected
@@ -345,7 +372,7 @@ def on_events(events: Iterable[Event]) -> None:
         return
     for subject, affected in todo.items():
         newest = max(e.timestamp for e in by_subject[subject])
-        evaluate_subject(subject, max(now, newest), only=affected, cached=True)
+        evaluate_subject(subject, max(now, newest), only=affected, cached=True, state=states[subject])
 
 
 def receive_event_stored(sender: Any, events: Iterable[Event] = (), **kwargs: Any) -> None:

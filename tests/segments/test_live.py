@@ -203,3 +203,21 @@ def test_live_rules_can_run_in_a_celery_task() -> None:
         current_app.conf.task_always_eager = eager
         task_prerun.disconnect(record)
     assert ran == ["reco_app.segments.evaluate_live"] * 2  # one per stored batch
+
+
+def test_a_browsing_membership_is_extended_every_few_minutes_not_every_view() -> None:
+    catalog(shoe1=("Shoes", 80.0), shoe2=("Shoes", 90.0))
+    t0 = timezone.now() - dt.timedelta(minutes=20)
+
+    def view(minute: float, product: str = "shoe1") -> dt.datetime:
+        when = t0 + dt.timedelta(minutes=minute)
+        segments = arrive(event("s", "product_view", at=when, product=product, session="A"))
+        assert segments == ([] if minute == 0 else ["live:browsing:shoes"])
+        return SegmentMembership.objects.get(subject="s", segment__key="live:browsing:shoes").expires_at if minute else when
+
+    view(0)
+    first = view(1, "shoe2")
+    assert first == t0 + dt.timedelta(minutes=31)
+    assert view(3) == first  # 2 minutes later: the stored expiry is kept (no write)
+    assert view(7, "shoe2") == t0 + dt.timedelta(minutes=37)  # 6 minutes gained: moved
+    assert view(8) == t0 + dt.timedelta(minutes=37)
