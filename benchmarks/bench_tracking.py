@@ -200,7 +200,8 @@ def _cpu_by_role(master: int) -> dict[str, float]:
         if ppid == master:
             out["web"] += used
         elif comm.startswith("postgres"):
-            out["postgres"] += used
+            # + the time of reaped children: backends of closed connections end up there
+            out["postgres"] += used + (int(fields[13]) + int(fields[14])) / tick
         elif comm.startswith("redis-server"):
             out["redis"] += used
     return out
@@ -300,7 +301,7 @@ def beacon_rate(seconds: float = 8.0, threads: int = 6) -> None:
             label = {"/bench/noop/": "baseline: Django no-op view", "/bench/insert/": "baseline: ORM create view"}.get(
                 url, f"{per_beacon:2d} event(s) per beacon" + (" (logged in)" if extra else ""))
             rate = rates[label] = sum(counts) / elapsed
-            ratio = "" if url != "/reco/t/" or per_beacon != 1 else (
+            ratio = "" if url.startswith("/bench/") or per_beacon != 1 else (
                 f"  ratio to no-op {rate / rates['baseline: Django no-op view']:.2f}, "
                 f"to ORM create {rate / rates['baseline: ORM create view']:.2f}")
             print(f"{label:33s} {rate:8.0f} events/s{ratio}  "
