@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from django.db import connection
 from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 from django.utils.module_loading import import_string
@@ -331,9 +332,9 @@ def _upsert(hit: LiveHit, subject: str, fields: dict[str, Any]) -> int:
         key=hit.key, defaults={"name": hit.name, "kind": SegmentKind.LIVE, "description": hit.description}
     )
     row = SegmentMembership(segment=segment, subject=subject, **fields)
-    SegmentMembership.objects.bulk_create(
-        [row], update_conflicts=True, unique_fields=["segment", "subject"], update_fields=list(fields)
-    )
+    # MySQL's ON DUPLICATE KEY UPDATE takes no conflict target (the unique key decides)
+    target = ["segment", "subject"] if connection.features.supports_update_conflicts_with_target else None
+    SegmentMembership.objects.bulk_create([row], update_conflicts=True, unique_fields=target, update_fields=list(fields))
     if row.pk is None:  # a database that does not return ids from an upsert
         row.pk = SegmentMembership.objects.get(segment=segment, subject=subject).pk
     return int(row.pk)
