@@ -4,6 +4,8 @@ from django.urls import include, path
 from example_shop.shop import views
 
 urlpatterns = [
+    # first: reco.js beacons are the most frequent request, and URLs resolve in order
+    path("reco/", include("reco_app.urls")),
     path("", views.home, name="home"),
     path("c/<slug:slug>/", views.category, name="category"),
     path("search/", views.search, name="search"),
@@ -18,7 +20,6 @@ urlpatterns = [
     path("account/", views.account, name="account"),
     path("accounts/signup/", views.signup, name="signup"),
     path("accounts/", include("django.contrib.auth.urls")),
-    path("reco/", include("reco_app.urls")),
     path("cookies/", include("cookie_consent.urls")),
     path("admin/", admin.site.urls),
 ]
