@@ -67,30 +67,30 @@ def compiled_for(catalog: CatalogIndex, version: int | None = None) -> CompiledR
 class RulesStage:
     """``apply(cands, catalog, ctx)``: the rules stage of the serving pipeline.
 
-    ``varies_by(catalog, placement)`` tells serving which parts of the request the stage's
-    answer can depend on, besides the candidates ("segments", "device", "page_category"),
-    so a cached list is shared as widely as the rules allow."""
+    ``varies_by(catalog, placement)`` tells serving which parts of the shopper's request the
+    stage's answer can depend on besides the candidates and the page context ("segments",
+    "device"), so a cached list is shared as widely as the rules allow."""
 
-    def varies_by(self, catalog: CatalogIndex, placement: str) -> frozenset[str]:
+    @staticmethod
+    def _compiled(catalog: CatalogIndex) -> CompiledRules:
         from reco_app.serving.local_cache import ns_versions  # the version recommend() just read
 
+        return compiled_for(catalog, ns_versions(["rules"])["rules"])
+
+    def varies_by(self, catalog: CatalogIndex, placement: str) -> frozenset[str]:
         placement = placement.lower()
         parts: set[str] = set()
-        for rule in compiled_for(catalog, ns_versions(["rules"])["rules"]).rules:
+        for rule in self._compiled(catalog).rules:
             if rule.placements and placement not in rule.placements:
                 continue
             if rule.segments:
                 parts.add("segments")
             if rule.devices:
                 parts.add("device")
-            if rule.page_categories:
-                parts.add("page_category")
         return frozenset(parts)
 
     def apply(self, cands: Candidates, catalog: CatalogIndex, ctx: ServingContext) -> Candidates:
-        from reco_app.serving.local_cache import ns_versions  # the version recommend() just read
-
-        compiled = compiled_for(catalog, ns_versions(["rules"])["rules"])
+        compiled = self._compiled(catalog)
         if not compiled.rules:
             return cands
         live = live_rules(compiled, ctx)

@@ -23,10 +23,10 @@ from django.utils.module_loading import import_string
 from django.utils.text import slugify
 
 from reco_app import cache, conf
-from reco_app.prepared import PreparedQuery
 from reco_app.models import CatalogItem, Event
 from reco_app.models.events import PERSONAL_BASES
 from reco_app.models.segments import Segment, SegmentKind, SegmentMembership
+from reco_app.prepared import PreparedQuery
 
 logger = logging.getLogger(__name__)
 LOOKBACK = dt.timedelta(hours=24)
@@ -140,7 +140,7 @@ class CartAbandoned(LiveRule):
         # Only when a cart is pending in another session (unknown state: evaluate).
         if not self.relevant(events):
             return False
-        if state is None or any(e.event_type in self.triggers for e in events):
+        if state is None or LiveRule.relevant(self, events):  # no state, or a cart add / purchase
             return True
         return bool(state.cart_session) and any(
             e.session_id != state.cart_session for e in events if e.event_type not in PASSIVE_TYPES

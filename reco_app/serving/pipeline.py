@@ -130,7 +130,8 @@ def recommend(subject: Any = None, placement: str = "for_you", *, limit: int = 1
     ctx = _context(pipeline, who, limit, product_key, cart_keys, context, segments="segments" in varies)
     if not personal:
         ctx.subject = None  # the list is shared: nothing in it may depend on who computed it
-    # segments, device and page category are part of the key only when a rule looks at them
+    # segments and device are part of the key only when a rule looks at them (the page's
+    # category comes in ``context``, which is always part of it)
     key = reco_cache.make_key(
         "rec", pipeline.name, who.subject if personal else "-", int(bool(personal)), product_key or "-",
         _digest(cart_keys, context, ctx.segments, ctx.device if "device" in varies else ""), limit, catalog.version,
@@ -213,7 +214,7 @@ def _cart_keys(cart: Any) -> list[str]:
     return list(dict.fromkeys(k for k in keys if k))
 
 
-_ALL_PARTS = frozenset({"segments", "device", "page_category"})
+_ALL_PARTS = frozenset({"segments", "device"})
 
 
 def _varies_by(pipeline: Pipeline, catalog: ServingCatalog) -> frozenset[str]:

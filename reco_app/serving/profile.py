@@ -14,9 +14,6 @@ from reco_app.models.events import TASTE_TYPES
 from reco_app.prepared import PreparedQuery
 from reco_app.serving.types import CatalogIndex
 
-# Events that say something about taste (impressions and searches do not).
-TASTE_EVENTS = TASTE_TYPES
-
 
 def _history(subject: str, since: dt.datetime, limit: int) -> object:
     from reco_app.models import Event
@@ -75,7 +72,7 @@ def load_profile(subject: str | None, catalog: CatalogIndex, now: dt.datetime | 
             continue
         if etype == "purchase":
             purchases[row] = purchases.get(row, 0) + 1
-        if etype not in TASTE_EVENTS or ts < recent_since or taste_events >= history_limit:
+        if etype not in TASTE_TYPES or ts < recent_since or taste_events >= history_limit:
             continue
         taste_events += 1
         w = float(weights_cfg.get(etype, 0.0))

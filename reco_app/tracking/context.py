@@ -27,7 +27,7 @@ TABLET_HINTS = ("ipad", "tablet", "kindle", "silk/", "playbook")
 MOBILE_HINTS = ("mobi", "iphone", "ipod", "android", "blackberry", "opera mini", "windows phone")
 
 
-_signer: list[Any] = [None, None]  # (the settings it was built from, the signer)
+_signers: dict[tuple[Any, ...], signing.Signer] = {}
 
 
 def cookie_signer() -> signing.Signer:
@@ -35,9 +35,11 @@ def cookie_signer() -> signing.Signer:
     (``get_signed_cookie`` would derive it again on every request)."""
     name = conf.get("VISITOR_COOKIE_NAME")
     config = (name, settings.SECRET_KEY, tuple(settings.SECRET_KEY_FALLBACKS), settings.SIGNING_BACKEND)
-    if _signer[0] != config:
-        _signer[:] = [config, signing.get_cookie_signer(salt=name + COOKIE_SALT)]
-    return _signer[1]  # type: ignore[no-any-return]
+    signer = _signers.get(config)
+    if signer is None:
+        _signers.clear()  # settings changed (tests): keep only the current one
+        signer = _signers[config] = signing.get_cookie_signer(salt=name + COOKIE_SALT)
+    return signer
 
 
 def device_class(user_agent: str) -> str:

@@ -8,6 +8,7 @@ unique ``event_id`` inside the database (a concurrent re-send cannot slip throug
 from __future__ import annotations
 
 import json
+from functools import cache
 from typing import Any
 
 from django.db import connection
@@ -33,6 +34,7 @@ def _values(row: Event, now: Any) -> tuple[Any, ...]:
     )
 
 
+@cache
 def _insert_one_sql() -> str:
     placeholders = ", ".join("%s::jsonb" if col == "context" else "%s" for col in COLUMNS)
     return (
@@ -41,17 +43,12 @@ def _insert_one_sql() -> str:
     )
 
 
-_INSERT_ONE: list[str] = []
-
-
 def insert_one(row: Event) -> bool:
     """One event (a page view, a beacon): a plain ``INSERT … ON CONFLICT DO NOTHING``
     without the ORM's per-field compilation. False when its ``event_id`` is already stored."""
-    if not _INSERT_ONE:
-        _INSERT_ONE.append(_insert_one_sql())
     now = timezone.now()
     with connection.cursor() as cursor:
-        cursor.execute(_INSERT_ONE[0], _values(row, now))
+        cursor.execute(_insert_one_sql(), _values(row, now))
         found = cursor.fetchone()
     if found is None:
         return False

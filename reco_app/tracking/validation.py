@@ -94,19 +94,14 @@ def _clean_json(value: Any, depth: int = 0) -> bool:
     """JSON storable in PostgreSQL jsonb: finite numbers, clean strings, bounded nesting."""
     if depth > MAX_CONTEXT_DEPTH:
         return False
-    kind = type(value)
-    if kind is str:  # the common cases first, by exact type
+    if isinstance(value, str):  # the common case first
         return len(value) <= MAX_STRING and _safe_string(value)
-    if kind is int:
-        return abs(value) < 2**63
     if value is None or isinstance(value, bool):
         return True
     if isinstance(value, int):
         return abs(value) < 2**63
     if isinstance(value, float):
         return math.isfinite(value)
-    if isinstance(value, str):
-        return len(value) <= MAX_STRING and _safe_string(value)
     if isinstance(value, (list, tuple)):
         return len(value) <= MAX_CONTEXT_ITEMS and all(_clean_json(v, depth + 1) for v in value)
     if isinstance(value, dict):

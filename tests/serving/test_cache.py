@@ -92,7 +92,7 @@ def test_page_exclusions_filter_the_shared_list(trained) -> None:  # type: ignor
     assert [r.position for r in recs] == [1, 2, 3, 4]
     assert [parse_token(r.token).position for r in recs] == [1, 2, 3, 4]  # type: ignore[union-attr]
     assert {r.product_key for r in recommend("anon:b", "trending", limit=4, context={"exclude": full[4:6]})}.isdisjoint(full[4:6])
-    assert cache.stats["hits"] >= hits + 1  # the second shopper's list came from the first one's
+    assert cache.stats["hits"] == hits + 1  # the second shopper's list came from the first one's
 
 
 def test_device_scoped_rules_keep_devices_apart(trained, rf) -> None:  # type: ignore[no-untyped-def]
