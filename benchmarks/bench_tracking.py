@@ -2,7 +2,10 @@
 
 1. Middleware overhead: in-process WSGI throughput of shop pages with and without
    ``RecoMiddleware`` (ratio, target >= 0.9).
-2. Beacon events/s: single-event beacons against gunicorn (2 workers), with consent.
+2. Beacon events/s: single-event beacons against gunicorn (5 sync workers, gunicorn's
+   2 x cores + 1), with consent; baselines in the same run: a bare WSGI callable (gunicorn's
+   floor), a Django no-op view, a plain ORM insert view, and the same beacon view behind
+   Django's middleware stack instead of ``reco_app.wsgi.beacon_fast_path``.
 3. Batch API events/s into the database (500-event batches), against a raw
    ``bulk_create`` of the same rows as the baseline.
 
@@ -54,15 +57,15 @@ if PG_URL.startswith("postgres"):
     _pg_admin(f'CREATE DATABASE "{BENCH_DB}"')
     os.environ["DATABASE_URL"] = PG_URL.rsplit("/", 1)[0] + f"/{BENCH_DB}"
 
-import django  # noqa: E402
+import django
 
 django.setup()
 
-from django.conf import settings  # noqa: E402
-from django.core.handlers.wsgi import WSGIHandler  # noqa: E402
-from django.core.management import call_command  # noqa: E402
-from django.db import connection  # noqa: E402
-from django.test import Client, override_settings  # noqa: E402
+from django.conf import settings
+from django.core.handlers.wsgi import WSGIHandler
+from django.core.management import call_command
+from django.db import connection
+from django.test import Client, override_settings
 
 CSRF = "a" * 32
 CONSENT = "cookie_consent=personalisation=2026-01-01"
@@ -222,18 +225,20 @@ def _load(master: int, target: Any, threads: int) -> tuple[float, dict[str, floa
 
 
 def beacon_rate(seconds: float = 8.0, threads: int = 6) -> None:
-    workers = os.environ.get("BENCH_WORKERS", "2")
+    workers = os.environ.get("BENCH_WORKERS", str(2 * (os.cpu_count() or 1) + 1))
     print(f"-- under gunicorn ({workers} sync workers): the batch API, then the beacon endpoint --")
     port = _free_port()
     gunicorn = shutil.which("gunicorn", path=str(Path(sys.executable).parent)) or "gunicorn"
     proc = subprocess.Popen(
-        [gunicorn, "-w", workers, "-b", f"127.0.0.1:{port}", "--log-level", "warning", "example_shop.wsgi:application"],
+        [gunicorn, "-w", workers, "-b", f"127.0.0.1:{port}", "--log-level", "warning", "benchmarks.tracking_wsgi:application"],
         cwd=ROOT, env={**os.environ, "DJANGO_SETTINGS_MODULE": "benchmarks.tracking_site"}, start_new_session=True,
     )
     _gunicorn_pid[0] = proc.pid
     try:
         deadline = time.time() + 60
         while time.time() < deadline:  # both workers booted and answering
+            if proc.poll() is not None:
+                raise SystemExit(f"gunicorn exited with status {proc.returncode}")
             try:
                 conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
                 conn.request("GET", "/reco/api/schema/")
@@ -256,8 +261,9 @@ def beacon_rate(seconds: float = 8.0, threads: int = 6) -> None:
         # the first run warms up; "1 (logged in)": a shopper with a session (session + user lookups);
         # the baselines: the same request to a Django view doing nothing, and to one storing the
         # row with a plain ORM create (no consent, validation or idempotency)
-        runs = [(1, 2.0, "", "/reco/t/"), (1, seconds, "", "/bench/noop/"), (1, seconds, "", "/bench/insert/"),
-                (1, seconds, "", "/reco/t/"), (1, seconds, session, "/reco/t/"), (20, seconds, "", "/reco/t/")]
+        runs = [(1, 2.0, "", "/reco/t/"), (1, 2.0, "", "/bench/beacon-django/"), (1, seconds, "", "/bench/bare/"),
+                (1, seconds, "", "/bench/noop/"), (1, seconds, "", "/bench/insert/"), (1, seconds, "", "/reco/t/"),
+                (1, seconds, "", "/bench/beacon-django/"), (1, seconds, session, "/reco/t/"), (20, seconds, "", "/reco/t/")]
         rates: dict[str, float] = {}
         for per_beacon, seconds_, extra, url in runs:
             counts = [0] * threads
@@ -298,13 +304,18 @@ def beacon_rate(seconds: float = 8.0, threads: int = 6) -> None:
             requests = max(sum(counts) // per_beacon, 1)
             if seconds_ != seconds:
                 continue
-            label = {"/bench/noop/": "baseline: Django no-op view", "/bench/insert/": "baseline: ORM create view"}.get(
+            label = {"/bench/bare/": "baseline: bare WSGI callable", "/bench/noop/": "baseline: Django no-op view",
+                     "/bench/insert/": "baseline: ORM create view",
+                     "/bench/beacon-django/": " 1 event, Django middleware stack"}.get(
                 url, f"{per_beacon:2d} event(s) per beacon" + (" (logged in)" if extra else ""))
             rate = rates[label] = sum(counts) / elapsed
-            ratio = "" if url.startswith("/bench/") or per_beacon != 1 else (
-                f"  ratio to no-op {rate / rates['baseline: Django no-op view']:.2f}, "
-                f"to ORM create {rate / rates['baseline: ORM create view']:.2f}")
-            print(f"{label:33s} {rate:8.0f} events/s{ratio}  "
+            ratio = "" if url.startswith("/bench/b") or url in ("/bench/noop/", "/bench/insert/") or per_beacon != 1 else (
+                f"  ratio to bare {rate / rates['baseline: bare WSGI callable']:.2f}, "
+                f"no-op {rate / rates['baseline: Django no-op view']:.2f}, "
+                f"ORM create {rate / rates['baseline: ORM create view']:.2f}")
+            if url == "/bench/beacon-django/":
+                ratio = f"  (fast path / this: {rates[' 1 event(s) per beacon'] / rate:.2f})"
+            print(f"{label:35s} {rate:7.0f} events/s{ratio}  "
                   f"({sum(counts)} in {elapsed:.1f}s, {sum(errors)} failed requests)")
             print(" " * 36 + "CPU ms per request: " + ", ".join(
                 f"{k} {v * 1000 / requests:.2f}" for k, v in cpu.items()) + f"; all {sum(cpu.values()) * 1000 / requests:.2f}")

@@ -4,6 +4,8 @@
   gunicorn cost on this machine before any work is done.
 * ``bench/insert/``: parses the JSON body and stores one row with a plain ORM ``create``
   into the event table — the "naive beacon" without consent, validation or idempotency.
+* ``bench/beacon-django/``: reco_app's beacon view behind Django's whole middleware stack
+  (``reco/t/`` is answered by ``reco_app.wsgi.beacon_fast_path`` ahead of it).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
 from reco_app.models import Event
+from reco_app.tracking.views import beacon
 
 
 @csrf_exempt
@@ -38,5 +41,6 @@ def insert(request: HttpRequest) -> HttpResponse:
 urlpatterns = [
     path("bench/noop/", noop),
     path("bench/insert/", insert),
+    path("bench/beacon-django/", beacon),
     path("", include("example_shop.urls")),
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from reco_app.adapter import get_adapter
@@ -10,3 +11,50 @@ from reco_app.adapter import get_adapter
 def customer_key(user: Any) -> str:
     """The subject key reco_app uses for a logged-in user (the shop adapter decides)."""
     return get_adapter().customer_key(user)
+
+
+class WSGIClient:
+    """Mixin for ``django.test.Client``: requests go through a real WSGI application
+    (``self.wsgi_app``) instead of the test handler, e.g. ``reco_app.wsgi.beacon_fast_path``
+    around Django's ``WSGIHandler``. Cookies, status, headers and body come back as from
+    the test client. As the test handler does, Django's ``close_old_connections`` receivers
+    are held off during the request so the test's transaction survives it."""
+
+    wsgi_app: Any
+
+    def request(self, **request: Any) -> Any:
+        from django.core import signals
+        from django.db import close_old_connections
+        from django.http import HttpResponse
+
+        environ = self._base_environ(**request)  # type: ignore[attr-defined]
+        started: dict[str, Any] = {}
+
+        def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> None:
+            started.update(status=status, headers=headers)
+
+        signals.request_started.disconnect(close_old_connections)
+        signals.request_finished.disconnect(close_old_connections)
+        try:
+            result = self.wsgi_app(environ, start_response)
+            try:
+                body = b"".join(result)
+            finally:
+                if hasattr(result, "close"):
+                    result.close()
+        finally:
+            signals.request_started.connect(close_old_connections)
+            signals.request_finished.connect(close_old_connections)
+        response = HttpResponse(body, status=int(started["status"].split()[0]))
+        for name, value in started["headers"]:
+            if name.lower() == "set-cookie":
+                response.cookies.load(value)
+            else:
+                response[name] = value
+        for key, morsel in response.cookies.items():
+            if str(morsel["max-age"]) == "0":  # deleted
+                self.cookies.pop(key, None)  # type: ignore[attr-defined]
+            else:
+                self.cookies[key] = morsel  # type: ignore[attr-defined]
+        response.json = lambda: json.loads(body)  # type: ignore[attr-defined]
+        return response

@@ -3,9 +3,15 @@ from __future__ import annotations
 import json
 
 import pytest
+from django.contrib.auth import get_user_model
+from django.core.handlers.wsgi import WSGIHandler
 from django.test import Client
 
+from reco_app import wsgi as reco_wsgi
 from reco_app.models import Event
+from reco_app.tracking.context import cookie_signer
+from reco_app.wsgi import beacon_fast_path, serve
+from tests.helpers import WSGIClient, customer_key
 from tests.tracking.conftest import accept
 
 pytestmark = pytest.mark.django_db
@@ -13,11 +19,32 @@ URL = "/reco/t/"
 ORIGIN = "http://testserver"
 
 
-@pytest.fixture
-def browser(db) -> Client:  # type: ignore[no-untyped-def]
-    client = Client(enforce_csrf_checks=True)
+class FastPathClient(WSGIClient, Client):
+    """The deployed stack of the example shop: ``beacon_fast_path`` around Django."""
+
+    def __init__(self, **defaults: object) -> None:
+        super().__init__(**defaults)
+        self.wsgi_app = beacon_fast_path(WSGIHandler())
+
+
+@pytest.fixture(params=["django", "fast_path"])
+def browser(request, db, monkeypatch) -> Client:  # type: ignore[no-untyped-def]
+    """Every beacon test runs through Django's stack and through ``reco_app.wsgi``'s fast
+    path; the latter must really answer the beacons (counted) for the results to mean much."""
+    if request.param == "django":
+        client = Client(enforce_csrf_checks=True)
+    else:
+        client = FastPathClient(enforce_csrf_checks=True)
+        served = []
+        monkeypatch.setattr(reco_wsgi, "serve", lambda *args: served.append(1) or serve(*args))
+        request.addfinalizer(lambda: _assert_fast(client, served))
     client.get("/")  # the page sets the CSRF cookie
     return client
+
+
+def _assert_fast(client: Client, served: list[int]) -> None:
+    posted = getattr(client, "beacons", 0)
+    assert len(served) == posted, f"{posted} beacons sent, {len(served)} answered by the fast path"
 
 
 def _accept(client: Client) -> None:
@@ -28,6 +55,7 @@ def _accept(client: Client) -> None:
 def beacon(client: Client, events: list[object], *, csrf: str | None = None, **headers: str):  # type: ignore[no-untyped-def]
     token = client.cookies["csrftoken"].value if csrf is None else csrf
     body = json.dumps({"csrf": token, "events": events})
+    client.beacons = getattr(client, "beacons", 0) + 1  # type: ignore[attr-defined]
     return client.generic("POST", URL, body, content_type="text/plain;charset=UTF-8", **headers)
 
 
@@ -82,3 +110,46 @@ def test_browser_clocks_are_not_trusted(browser) -> None:  # type: ignore[no-unt
     skewed = {**IMPRESSION, "timestamp": "2031-01-01T00:00:00Z"}
     assert beacon(browser, [skewed], HTTP_ORIGIN=ORIGIN).status_code == 204
     assert Event.objects.get().timestamp.year != 2031
+
+
+def _fast_browser(monkeypatch) -> tuple[Client, list[int]]:  # type: ignore[no-untyped-def]
+    client = FastPathClient(enforce_csrf_checks=True)
+    served: list[int] = []
+    monkeypatch.setattr(reco_wsgi, "serve", lambda *args: served.append(1) or serve(*args))
+    client.get("/")
+    return client, served
+
+
+def test_fast_path_keeps_the_visitor_cookie_and_session_of_the_middleware(db, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    client, served = _fast_browser(monkeypatch)
+    _accept(client)
+    client.cookies.pop("reco_v", None)  # a consented visitor whose cookie has not been issued yet
+    response = beacon(client, [IMPRESSION], HTTP_ORIGIN=ORIGIN)
+    assert response.status_code == 204 and served == [1]
+    morsel = response.cookies["reco_v"]
+    assert morsel["httponly"] and morsel["samesite"] == "Lax"
+    visitor, session, _ = cookie_signer().unsign(morsel.value).split(":")
+    beacon(client, [{"event_type": "dwell", "value": 3}], HTTP_ORIGIN=ORIGIN)  # the cookie comes back
+    rows = set(Event.objects.values_list("visitor_id", "session_id", "subject"))
+    assert rows == {(visitor, session, f"anon:{visitor}")}
+
+
+def test_signed_in_shoppers_beacons_go_through_django(db, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    user = get_user_model().objects.create_user("ada", password="x" * 12)
+    client, served = _fast_browser(monkeypatch)
+    client.force_login(user)
+    _accept(client)
+    assert beacon(client, [IMPRESSION], HTTP_ORIGIN=ORIGIN).status_code == 204
+    assert served == []  # the session cookie needs Django's session and auth middleware
+    assert list(Event.objects.values_list("user_id", "subject")) == [(user.pk, customer_key(user))]
+
+
+def test_fast_path_refuses_bad_hosts_and_leaves_other_requests_to_django(db, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    client, served = _fast_browser(monkeypatch)
+    _accept(client)
+    response = beacon(client, [IMPRESSION], HTTP_ORIGIN="http://evil.example", HTTP_HOST="evil.example")
+    # a host outside ALLOWED_HOSTS is never same-site (Django's stack would answer 400)
+    assert response.status_code == 403 and served == [1]
+    assert client.get(URL).status_code == 405  # only POSTs take the fast path
+    assert client.get("/").status_code == 200 and served == [1]
+    assert Event.objects.count() == 0

@@ -93,14 +93,37 @@ def test_single_event_path_round_trips_awkward_text(postgres_db, api) -> None:  
     assert (row.context, row.value, row.subject, str(row.event_id)) == ({"q": awkward, "n": [1, 2.5, None, True]}, 4.5, "7", one["event_id"])
 
 
-@hsettings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-@given(payload=st.one_of(st.fixed_dictionaries({"csrf": st.just("a" * 32), "events": st.lists(st.one_of(event, field), max_size=6)}), json_value))
-def test_fuzzed_beacons_never_500(consenting, payload) -> None:  # type: ignore[no-untyped-def]
-    consenting.cookies["csrftoken"] = "a" * 32
+beacon_payload = st.one_of(st.fixed_dictionaries({"csrf": st.just("a" * 32), "events": st.lists(st.one_of(event, field), max_size=6)}), json_value)
+
+
+def _fuzz_beacon(browser, payload) -> None:  # type: ignore[no-untyped-def]
+    browser.cookies["csrftoken"] = "a" * 32
     before = Event.objects.count()
-    response = consenting.generic("POST", "/reco/t/", _encode(payload), content_type="text/plain", HTTP_ORIGIN="http://testserver")
+    response = browser.generic("POST", "/reco/t/", _encode(payload), content_type="text/plain", HTTP_ORIGIN="http://testserver")
     assert response.status_code in (204, 400, 403, 413), response.content[:300]
     if response.status_code in (403, 413) or (response.status_code == 400 and "detail" in response.json()):
         assert Event.objects.count() == before  # refused as a whole: nothing stored
     elif response.status_code == 400:
         assert Event.objects.count() - before == response.json()["stored"]
+
+
+@hsettings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(payload=beacon_payload)
+def test_fuzzed_beacons_never_500(consenting, payload) -> None:  # type: ignore[no-untyped-def]
+    _fuzz_beacon(consenting, payload)
+
+
+@pytest.fixture
+def consenting_fast(db):  # type: ignore[no-untyped-def]
+    from tests.tracking.test_beacon import FastPathClient, _accept
+
+    browser = FastPathClient()
+    browser.get("/")  # a real stack checks the CSRF token of the consent form
+    _accept(browser)
+    return browser
+
+
+@hsettings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(payload=beacon_payload)
+def test_fuzzed_beacons_never_500_on_the_wsgi_fast_path(consenting_fast, payload) -> None:  # type: ignore[no-untyped-def]
+    _fuzz_beacon(consenting_fast, payload)

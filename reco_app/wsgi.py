@@ -1,0 +1,114 @@
+"""``reco_app.wsgi.beacon_fast_path``: serve anonymous reco.js beacons ahead of Django's stack.
+
+A beacon is the most frequent request a shop receives and its answer is an empty 204, yet
+Django's request machinery (the full ``WSGIRequest``, every middleware, URL resolution)
+costs more CPU than storing the event. Wrapping the WSGI application::
+
+    from django.core.wsgi import get_wsgi_application
+    from reco_app.wsgi import beacon_fast_path
+
+    application = beacon_fast_path(get_wsgi_application())
+
+answers ``POST`` requests to the beacon URL directly with the same view
+(:func:`reco_app.tracking.views.beacon`: Origin and CSRF checks, consent, validation,
+the one write service) and the same visitor-cookie handling as ``RecoMiddleware``. Only
+requests that need nothing else take this path: no session cookie (a signed-in shopper's
+beacon needs the session and authentication middleware, so it goes through Django) and
+CSRF tokens kept in a cookie (``CSRF_USE_SESSIONS = False``). Everything else, and every
+other URL, is passed to the wrapped application unchanged. Django's ``request_started`` /
+``request_finished`` signals are sent as usual, so database connections are managed as
+for any other request, and errors are answered by Django's own exception handling.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from django.conf import settings
+from django.core import signals
+from django.core.handlers.exception import response_for_exception
+from django.core.handlers.wsgi import LimitedStream, WSGIRequest, get_path_info, get_script_name
+from django.http import HttpResponseBase
+from django.urls import NoReverseMatch, get_script_prefix, reverse
+
+WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+class BeaconRequest(WSGIRequest):
+    """A ``WSGIRequest`` built for the beacon only: the content type is not parsed (the
+    view reads the raw body as JSON whatever it is labelled; reco.js sends text/plain)."""
+
+    def __init__(self, environ: dict[str, Any]) -> None:  # no super(): it parses the content type
+        script_name = get_script_name(environ)
+        path_info = get_path_info(environ) or "/"
+        self.environ = self.META = environ
+        self.path_info = path_info
+        self.path = "{}/{}".format(script_name.rstrip("/"), path_info.replace("/", "", 1))
+        self.method = environ["REQUEST_METHOD"].upper()
+        self.content_type, self.content_params = "text/plain", {}
+        self._encoding = self._upload_handlers = None
+        try:
+            content_length = int(environ.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            content_length = 0  # the view answers 400 from CONTENT_LENGTH itself
+        self._stream = LimitedStream(self.environ["wsgi.input"], content_length)
+        self._read_started = False
+        self.resolver_match = None
+        from django.contrib.auth.models import AnonymousUser  # (the app registry is ready by now)
+
+        self.user = AnonymousUser()
+
+
+def _beacon_path() -> str:
+    """The beacon URL without the script prefix ("" when reco_app's URLs are not installed)."""
+    try:
+        url = reverse("reco_app:beacon")
+    except NoReverseMatch:
+        return ""
+    return "/" + url[len(get_script_prefix()):]
+
+
+def beacon_fast_path(application: WSGIApp) -> WSGIApp:
+    """Wrap a Django WSGI application so anonymous beacons skip the middleware stack."""
+    state: dict[str, str] = {}
+
+    def takes(environ: dict[str, Any]) -> bool:
+        if environ.get("REQUEST_METHOD") != "POST":
+            return False
+        path = state.get("path")
+        if path is None:
+            path = state["path"] = _beacon_path()
+        if not path or environ.get("PATH_INFO") != path or settings.CSRF_USE_SESSIONS:
+            return False
+        return f"{settings.SESSION_COOKIE_NAME}=" not in environ.get("HTTP_COOKIE", "")
+
+    def wrapped(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if not takes(environ):
+            return application(environ, start_response)
+        return serve(environ, start_response)
+
+    wrapped.wrapped = application  # type: ignore[attr-defined]
+    return wrapped
+
+
+def serve(environ: dict[str, Any], start_response: Callable[..., Any]) -> HttpResponseBase:
+    """Answer one beacon as Django would, minus the other middleware."""
+    from reco_app.tracking.context import VisitorContext
+    from reco_app.tracking.middleware import finish
+    from reco_app.tracking.views import beacon
+
+    signals.request_started.send(sender=beacon_fast_path, environ=environ)
+    request = BeaconRequest(environ)
+    try:
+        request.reco = VisitorContext(request)  # type: ignore[attr-defined]
+        response = beacon(request)
+        finish(request, response)
+    except Exception as exc:  # noqa: BLE001  (what Django's handler does: a response for any error)
+        response = response_for_exception(request, exc)
+    response._handler_class = beacon_fast_path  # request_finished's sender, when the server closes it
+    start_response(
+        f"{response.status_code} {response.reason_phrase}",
+        [*response.items(), *(("Set-Cookie", c.OutputString()) for c in response.cookies.values())],
+    )
+    return response
