@@ -24,6 +24,7 @@ _SPACE = re.compile(r"\s")
 #: ``bump`` every key in one command (a 500-subject batch: one command instead of 500); like
 #: ``bump``, a namespace never read starts at 1 first, so it moves past the 1 readers assume.
 _INCR_ALL = "for _, key in ipairs(KEYS) do redis.call('SETNX', key, 1) redis.call('INCR', key) end return #KEYS"
+_INCR_ONE = "redis.call('SETNX', KEYS[1], 1) return redis.call('INCR', KEYS[1])"
 
 # Process-local hit/miss counters (the dashboard reads the shared ones in the cache).
 stats = {"hits": 0, "misses": 0, "errors": 0}
@@ -56,10 +57,13 @@ def ns_version(namespace: str) -> int:
 
 
 def bump(namespace: str) -> int:
-    """Invalidate every key built with ``ns_version(namespace)``."""
+    """Invalidate every key built with ``ns_version(namespace)``; one round trip on django-redis."""
     key = make_key("ns", namespace)
     try:
         cache = get_cache()
+        client = getattr(cache, "client", None)
+        if client is not None and hasattr(client, "get_client"):
+            return int(client.get_client(write=True).eval(_INCR_ONE, 1, client.make_key(key)))
         cache.add(key, 1, timeout=None)
         return int(cache.incr(key))
     except Exception as exc:  # noqa: BLE001

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from django.db import connection
 from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 from django.utils.module_loading import import_string
@@ -25,8 +24,9 @@ from django.utils.text import slugify
 from reco_app import cache, conf
 from reco_app.models import CatalogItem, Event
 from reco_app.models.events import PERSONAL_BASES
-from reco_app.models.segments import Segment, SegmentKind, SegmentMembership
+from reco_app.models.segments import SegmentMembership
 from reco_app.prepared import PreparedQuery
+from reco_app.segments import live_store
 
 logger = logging.getLogger(__name__)
 LOOKBACK = dt.timedelta(hours=24)
@@ -290,11 +290,7 @@ def evaluate_subject(
     elif state is _UNREAD:
         state = load_state(subject)
     if state is None:
-        members = {
-            key: (pk, expires)
-            for key, pk, expires in SegmentMembership.objects.filter(subject=subject, segment__kind=SegmentKind.LIVE)
-            .values_list("segment__key", "pk", "expires_at").order_by()
-        }
+        members = live_store.memberships(subject)
     else:
         members = dict(state.members)
     owned = tuple(rule.prefix for rule in active)
@@ -313,10 +309,10 @@ def evaluate_subject(
                 and dt.timedelta(0) <= hit.expires_at - stored < EXPIRY_REFRESH
             ):
                 continue
-            if SegmentMembership.objects.filter(pk=members[key][0]).update(**fields):
+            if live_store.refresh(members[key][0], fields):
                 members[key] = (members[key][0], hit.expires_at)
                 continue
-        members[key] = (_upsert(hit, subject, fields), hit.expires_at)
+        members[key] = (live_store.upsert(key, subject, fields, name=hit.name, description=hit.description), hit.expires_at)
         changed = True
     cart_session = _cart_session(recent)
     if state is None or state.cart_session != cart_session or state.members != members:
@@ -324,20 +320,6 @@ def evaluate_subject(
     if changed:
         cache.bump(f"subject:{subject}")
     return hits
-
-
-def _upsert(hit: LiveHit, subject: str, fields: dict[str, Any]) -> int:
-    """The membership's pk after one ``INSERT … ON CONFLICT (segment, subject) DO UPDATE``."""
-    segment, _ = Segment.objects.get_or_create(
-        key=hit.key, defaults={"name": hit.name, "kind": SegmentKind.LIVE, "description": hit.description}
-    )
-    row = SegmentMembership(segment=segment, subject=subject, **fields)
-    # MySQL's ON DUPLICATE KEY UPDATE takes no conflict target (the unique key decides)
-    target = ["segment", "subject"] if connection.features.supports_update_conflicts_with_target else None
-    SegmentMembership.objects.bulk_create([row], update_conflicts=True, unique_fields=target, update_fields=list(fields))
-    if row.pk is None:  # a database that does not return ids from an upsert
-        row.pk = SegmentMembership.objects.get(segment=segment, subject=subject).pk
-    return int(row.pk)
 
 
 def on_events(events: Iterable[Event]) -> None:

@@ -112,3 +112,11 @@ def test_bump_many_moves_a_never_read_namespace_past_the_default(redis_cache) ->
     assert ns_versions(["subject:never-read"]) == {"subject:never-read": 1}  # missing reads as 1
     cache.bump_many(["subject:never-read"])
     assert ns_versions(["subject:never-read"]) == {"subject:never-read": 2}
+
+
+def test_bump_on_redis_returns_the_new_version_and_moves_a_never_read_namespace(redis_cache) -> None:  # type: ignore[no-untyped-def]
+    from reco_app.serving.local_cache import ns_versions
+
+    assert cache.bump("subject:fresh") == 2  # a missing namespace reads as 1: a bump must pass it
+    assert ns_versions(["subject:fresh"]) == {"subject:fresh": 2}
+    assert cache.bump("subject:fresh") == 3 and cache.ns_version("subject:fresh") == 3
