@@ -164,27 +164,37 @@ def middleware_overhead() -> None:
              ("home, consented", [(p, c) for (p, _), c in zip(home, cookies)]),
              ("product page, consented", [(p, c) for (p, _), c in zip(pages, cookies)]),
              ("a visit of 6 pages, consented", visits)]
+    no_live = {"MIDDLEWARE": with_mw, "RECO_APP": {**settings.RECO_APP, "SEGMENTS_LIVE_RULES": []}}
     for label, requests in cases:
-        for mw in (without, with_mw):  # warm-up: first visits fill the caches on both sides
-            with override_settings(MIDDLEWARE=mw):
+        # consented pages also run with the live-segment rules off: what the middleware's own
+        # work (visitor context, storing the view) costs, apart from the rules the view triggers
+        sides = [("without", {"MIDDLEWARE": without}), ("with", {"MIDDLEWARE": with_mw})]
+        if "consented" in label:
+            sides.append(("no live rules", no_live))
+        for _, overrides in sides:  # warm-up: first visits fill the caches on every side
+            with override_settings(**overrides):
                 wsgi_rate(requests, 0.5)
-        rates: dict[str, list[float]] = {"without": [], "with": []}
-        ratios = []
-        # paired rounds, alternating which side goes first: the machine's speed drifts (other
-        # tenants, CPU frequency), so each round's ratio compares two runs a moment apart
+        rates: dict[str, list[float]] = {name: [] for name, _ in sides}
+        ratios: dict[str, list[float]] = {name: [] for name, _ in sides[1:]}
+        # paired rounds, alternating the order of the sides: the machine's speed drifts (other
+        # tenants, CPU frequency), so each round's ratios compare runs a moment apart
         for r in range(10):
-            sides = (("without", without), ("with", with_mw))
-            for name, mw in sides if r % 2 == 0 else sides[::-1]:
-                with override_settings(MIDDLEWARE=mw):
+            for name, overrides in sides if r % 2 == 0 else sides[::-1]:
+                with override_settings(**overrides):
                     rates[name].append(wsgi_rate(requests, 0.4))
-            ratios.append(rates["with"][-1] / rates["without"][-1])
+            for name in ratios:
+                ratios[name].append(rates[name][-1] / rates["without"][-1])
         w, wo = statistics.median(rates["with"]), statistics.median(rates["without"])
-        q1, _, q3 = statistics.quantiles(ratios, n=4)
+        q1, _, q3 = statistics.quantiles(ratios["with"], n=4)
         note = {"home, consented": "  (first page of a visit)",
                 "product page, consented": "  (first page of a visit; stores the view)",
                 "a visit of 6 pages, consented": "  (home, 4 product pages, home)"}.get(label, "")
-        print(f"{label:30s} without {wo:7.0f}/s  with {w:7.0f}/s  ratio {statistics.median(ratios):.2f} "
+        print(f"{label:30s} without {wo:7.0f}/s  with {w:7.0f}/s  ratio {statistics.median(ratios['with']):.2f} "
               f"(quartiles {q1:.2f}–{q3:.2f}){note}")
+        if "no live rules" in ratios:
+            q1, _, q3 = statistics.quantiles(ratios["no live rules"], n=4)
+            print(f"{'':30s} live-segment rules off: ratio {statistics.median(ratios['no live rules']):.2f} "
+                  f"(quartiles {q1:.2f}–{q3:.2f})")
 
 
 def _free_port() -> int:

@@ -298,7 +298,7 @@ def evaluate_subject(
     changed = False
     if stale:
         # nothing cascades: one DELETE; a membership already gone (expired, erased) deletes nothing
-        SegmentMembership.objects.filter(pk__in=[members.pop(key)[0] for key in stale]).delete()
+        live_store.remove([members.pop(key)[0] for key in stale])
         changed = True
     for key, hit in wanted.items():
         fields = {"score": hit.score, "reason": hit.reason[:300], "computed_at": now, "expires_at": hit.expires_at}

@@ -10,7 +10,9 @@ Here:
   finds the segment by its key in the same statement (PostgreSQL, SQLite ≥ 3.35); only a
   segment that does not exist yet costs a ``get_or_create`` and a second try. Other
   databases use the ORM's ``bulk_create(update_conflicts=True)``;
-* an expiry refresh is one ``UPDATE`` by primary key.
+* an expiry refresh is one ``UPDATE`` by primary key, and leaving segments one ``DELETE``
+  by primary keys (nothing depends on a membership, so the ORM's deletion collector has
+  nothing to find).
 
 Values are adapted by the model fields (``get_db_prep_save``), as the ORM does.
 """
@@ -123,3 +125,16 @@ def refresh(pk: int, fields: dict[str, Any]) -> bool:
     with connection.cursor() as cursor:
         cursor.execute(_update_sql(connection.vendor), [*_values(fields), pk])
         return bool(cursor.rowcount)
+
+
+def remove(pks: list[int]) -> None:
+    """Delete memberships by pk (one already gone deletes nothing)."""
+    if not pks:
+        return
+    q = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"DELETE FROM {q(SegmentMembership._meta.db_table)} WHERE {q(SegmentMembership._meta.pk.column)} "
+            f"IN ({', '.join(['%s'] * len(pks))})",
+            pks,
+        )

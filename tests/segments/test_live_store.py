@@ -53,3 +53,11 @@ def test_refresh_and_reads_see_only_live_memberships() -> None:
     SegmentMembership.objects.filter(pk=pk).delete()
     assert not live_store.refresh(pk, fields)  # erased meanwhile: nothing to update
     assert live_store.memberships("C1") == {}
+
+
+def test_remove_deletes_only_the_named_memberships() -> None:
+    keep = live_store.upsert("live:high_intent", "C1", _fields(30), name="High intent", description="")
+    gone = [live_store.upsert(f"live:browsing:{c}", "C1", _fields(30), name=c, description="") for c in ("a", "b")]
+    live_store.remove([*gone, 999_999])  # an id already gone deletes nothing
+    live_store.remove([])
+    assert list(SegmentMembership.objects.values_list("pk", flat=True)) == [keep]
