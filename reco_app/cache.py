@@ -28,6 +28,8 @@ _INCR_ONE = "redis.call('SETNX', KEYS[1], 1) return redis.call('INCR', KEYS[1])"
 
 # Process-local hit/miss counters (the dashboard reads the shared ones in the cache).
 stats = {"hits": 0, "misses": 0, "errors": 0}
+#: moves on every bump made by this process: what a request remembers is valid while it stands
+generation = 0
 
 
 def get_cache() -> BaseCache:
@@ -58,6 +60,8 @@ def ns_version(namespace: str) -> int:
 
 def bump(namespace: str) -> int:
     """Invalidate every key built with ``ns_version(namespace)``; one round trip on django-redis."""
+    global generation
+    generation += 1
     key = make_key("ns", namespace)
     try:
         cache = get_cache()
@@ -74,9 +78,11 @@ def bump(namespace: str) -> int:
 
 def bump_many(namespaces: Iterable[str]) -> None:
     """``bump`` several namespaces; one round trip on django-redis (one script INCRs them all)."""
+    global generation
     names = list(dict.fromkeys(namespaces))
     if not names:
         return
+    generation += 1
     cache = get_cache()
     client = getattr(cache, "client", None)
     if client is None or not hasattr(client, "get_client"):

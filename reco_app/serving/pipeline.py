@@ -18,6 +18,7 @@ from urllib.parse import quote
 import numpy as np
 from django.core.signals import setting_changed
 from django.dispatch import receiver
+from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
@@ -111,6 +112,32 @@ def recommend(subject: Any = None, placement: str = "for_you", *, limit: int = 1
     page (object or key), required by ``similar`` and ``bought_together``. ``cart``: products
     or keys in the cart. ``context``: ``{"category": ..., "exclude": [keys], "device": ...}``.
     """
+    memo = _page_memo(subject)
+    if memo is not None:  # the same list asked twice by one page (a template's two tags)
+        memo_key = (placement, limit, _product_key(product) if product is not None else None,
+                    tuple(_cart_keys(cart)), repr(sorted((context or {}).items())))
+        found = memo.get(memo_key)
+        if found is not None and found[0] == reco_cache.generation:
+            return list(found[1])
+    recs = _recommend(subject, placement, limit, product, cart, context)
+    if memo is not None:
+        memo[memo_key] = (reco_cache.generation, recs)
+        return list(recs)
+    return recs
+
+
+def _page_memo(subject: Any) -> dict[Any, Any] | None:
+    """A request's own memo of the lists it was given, while nothing was bumped since
+    (``reco_app.cache.generation``); None for other subjects."""
+    if not isinstance(subject, HttpRequest):
+        return None
+    memo = getattr(subject, "_reco_recommendations", None)
+    if memo is None:
+        memo = subject._reco_recommendations = {}  # type: ignore[attr-defined]
+    return memo
+
+
+def _recommend(subject: Any, placement: str, limit: Any, product: Any, cart: Any, context: dict[str, Any] | None) -> list[Recommendation]:
     pipeline, limit, who, product_key, cart_keys = _arguments(subject, placement, limit, product, cart)
     context = context or {}
     # A placement that reads no history (similar, trending…) is one list per product, cart,

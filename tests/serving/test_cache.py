@@ -187,3 +187,22 @@ def test_other_processes_bumps_are_seen_after_the_local_delay(trained, settings)
     cache.bump("rules")
     recommend(None, "trending", limit=3)
     assert cache.stats["hits"] == hits + 1  # a new version: computed again
+
+
+def test_a_page_asking_twice_for_a_list_gets_it_once(trained) -> None:  # type: ignore[no-untyped-def]
+    from tests.serving.helpers import visitor_request
+
+    request = visitor_request("v-memo")
+    first = recommend(request, "for_you", limit=5)
+    before = dict(cache.stats)
+    again = recommend(request, "for_you", limit=5)  # e.g. {% get_recommendations %} then {% recommendations %}
+    assert [r.product_key for r in again] == [r.product_key for r in first]
+    assert cache.stats == before  # answered by the request itself: not even the list cache is read
+    assert [r.product_key for r in recommend(request, "for_you", limit=4)] == [r.product_key for r in first][:4]
+    assert cache.stats["misses"] == before["misses"] + 1  # another limit is another list
+    recommend(visitor_request("v-memo"), "for_you", limit=5)  # another request: the shared cache
+    assert cache.stats["hits"] == before["hits"] + 1
+    cache.bump("subject:anon:v-memo")  # the shopper's lists changed (an event stored meanwhile)
+    misses = cache.stats["misses"]
+    assert [r.product_key for r in recommend(request, "for_you", limit=5)]
+    assert cache.stats["misses"] == misses + 1
