@@ -172,6 +172,29 @@ class BrowsingCategory(LiveRule):
     min_views = 2
     window_minutes = 30
 
+    def affected(self, events: list[Event], state: LiveState | None) -> bool:
+        """Product views, except those that cannot change anything: in the session of the
+        cached state, of a category the shopper is already browsing, not moving the stored
+        expiry by ``EXPIRY_REFRESH`` — a shopper looking through one category costs no query."""
+        if not self.relevant(events):
+            return False
+        if state is None or not state.session:
+            return True
+        return any(self._may_change(e, state) for e in events if e.event_type in (self.triggers or ()))
+
+    def _may_change(self, event: Event, state: LiveState) -> bool:
+        if event.session_id != state.session:
+            return True
+        category = _category_of(event.product_key)
+        if category is None:  # not known to this process: evaluate
+            return True
+        if not category:  # a product without a category counts for no segment
+            return False
+        member = state.members.get(f"{self.prefix}{slugify(category)}")
+        if member is None or member[1] is None:
+            return True
+        return event.timestamp + dt.timedelta(minutes=self.window_minutes) - member[1] >= EXPIRY_REFRESH
+
     def evaluate(self, recent: Recent) -> list[LiveHit]:
         window = dt.timedelta(minutes=self.window_minutes)
         mask = (recent.session == recent.current_session) & (recent.etype == "product_view") & (recent.category != "")
@@ -188,13 +211,25 @@ class BrowsingCategory(LiveRule):
         return hits
 
 
+def _category_of(product_key: str) -> str | None:
+    """The product's category from the catalog index this process has loaded for serving
+    ("" without one); None when no index is loaded or the product is not in it."""
+    from reco_app.serving.catalog_index import loaded
+
+    catalog = loaded()
+    row = catalog.key_to_idx.get(product_key) if catalog is not None else None
+    return None if row is None else catalog.category_name(row)  # type: ignore[union-attr]
+
+
 @dataclass
 class LiveState:
     """What the last evaluation saw, cached per shopper so most events need no query:
-    the session of a pending cart ("" if none) and the live memberships (key → (pk, expiry))."""
+    the session of a pending cart ("" if none), the live memberships (key → (pk, expiry))
+    and the session of the newest event ("" when cached by an older version)."""
 
     cart_session: str
     members: dict[str, tuple[int, dt.datetime | None]]
+    session: str = ""
 
 
 _built: list[Any] = [None, []]  # (the SEGMENTS_LIVE_RULES list they were built from, rules)
@@ -222,7 +257,7 @@ def _state_key(subject: str) -> str:
 
 def load_state(subject: str) -> LiveState | None:
     found = cache.get(_state_key(subject))
-    return LiveState(*found) if isinstance(found, tuple) and len(found) == 2 else None
+    return LiveState(*found) if isinstance(found, tuple) and len(found) in (2, 3) else None
 
 
 def forget_state(subjects: Iterable[str]) -> None:
@@ -315,8 +350,8 @@ def evaluate_subject(
         members[key] = (live_store.upsert(key, subject, fields, name=hit.name, description=hit.description), hit.expires_at)
         changed = True
     cart_session = _cart_session(recent)
-    if state is None or state.cart_session != cart_session or state.members != members:
-        cache.set(_state_key(subject), (cart_session, members), int(LOOKBACK.total_seconds()))
+    if state is None or (state.cart_session, state.members, state.session) != (cart_session, members, recent.current_session):
+        cache.set(_state_key(subject), (cart_session, members, recent.current_session), int(LOOKBACK.total_seconds()))
     if changed:
         cache.bump(f"subject:{subject}")
     return hits

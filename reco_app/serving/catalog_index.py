@@ -92,6 +92,12 @@ def get_catalog(version: int | None = None) -> ServingCatalog:
         return _current
 
 
+def loaded() -> ServingCatalog | None:
+    """The index this process has loaded, if any, without checking the cache for a newer
+    version (for cheap lookups that tolerate a catalog change still in flight)."""
+    return _current
+
+
 def known_keys(keys: list[str]) -> set[str]:
     """Which of ``keys`` are in the catalog: this process's index first, a fresh one if needed.
 

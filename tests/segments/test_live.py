@@ -221,3 +221,46 @@ def test_a_browsing_membership_is_extended_every_few_minutes_not_every_view() ->
     assert view(3) == first  # 2 minutes later: the stored expiry is kept (no write)
     assert view(7, "shoe2") == t0 + dt.timedelta(minutes=37)  # 6 minutes gained: moved
     assert view(8) == t0 + dt.timedelta(minutes=37)
+
+
+def test_browsing_one_category_costs_no_query_once_a_member() -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from reco_app.serving.catalog_index import get_catalog
+
+    catalog(shoe1=("Shoes", 80.0), shoe2=("Shoes", 90.0), shoe3=("Shoes", 70.0), hat=("Hats", 20.0))
+    get_catalog()  # the index a serving process has loaded: it knows each product's category
+
+    def view(minutes_ago: float, product: str, session: str = "A") -> tuple[int, list[str]]:
+        stored = add(event("s", "product_view", at=ago(minutes_ago), product=product, session=session))
+        with CaptureQueriesContext(connection) as queries:
+            event_stored.send(sender=None, events=stored)
+        return len(queries), segments_for("s")
+
+    def expiry() -> dt.datetime:
+        return SegmentMembership.objects.get(subject="s", segment__key="live:browsing:shoes").expires_at
+
+    view(10, "shoe1")
+    assert view(9, "shoe2")[1] == ["live:browsing:shoes"]
+    first = expiry()
+    assert view(8, "shoe3") == (0, ["live:browsing:shoes"])  # already browsing shoes: nothing to do
+    assert expiry() == first
+    queries, segments = view(2, "shoe1")  # 7 minutes later: the expiry moves, so it is evaluated
+    assert queries > 0 and segments == ["live:browsing:shoes"] and expiry() > first
+    assert view(1.5, "hat")[0] > 0  # another category: evaluated (one hat view is not browsing)
+    assert view(1, "shoe2", session="B")[0] > 0  # another session: evaluated
+    assert segments_for("s") == []  # a new visit: one shoe view so far
+
+
+def test_without_a_loaded_catalog_index_every_view_is_evaluated() -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    catalog(shoe1=("Shoes", 80.0), shoe2=("Shoes", 90.0))
+    arrive(event("s", "product_view", at=ago(10), product="shoe1", session="A"))
+    assert arrive(event("s", "product_view", at=ago(9), product="shoe2", session="A")) == ["live:browsing:shoes"]
+    stored = add(event("s", "product_view", at=ago(8), product="shoe1", session="A"))
+    with CaptureQueriesContext(connection) as queries:
+        event_stored.send(sender=None, events=stored)
+    assert len(queries) == 1  # the recent events (the memberships come from the cached state)
