@@ -30,7 +30,7 @@ from django.core import signals
 from django.core.handlers.exception import response_for_exception
 from django.core.handlers.wsgi import LimitedStream, WSGIRequest, get_path_info, get_script_name
 from django.http import HttpResponseBase
-from django.urls import NoReverseMatch, get_script_prefix, reverse
+from django.urls import NoReverseMatch, get_script_prefix, reverse, set_script_prefix
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
@@ -98,6 +98,7 @@ def serve(environ: dict[str, Any], start_response: Callable[..., Any]) -> HttpRe
     from reco_app.tracking.middleware import finish
     from reco_app.tracking.views import beacon
 
+    set_script_prefix(get_script_name(environ))  # as Django's handler does, for reverse()
     signals.request_started.send(sender=beacon_fast_path, environ=environ)
     request = BeaconRequest(environ)
     try:
