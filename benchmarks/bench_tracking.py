@@ -2,8 +2,8 @@
 
 1. Middleware overhead: in-process WSGI throughput of shop pages with and without
    ``RecoMiddleware`` (ratio, target >= 0.9).
-2. Beacon events/s: single-event beacons against gunicorn (5 sync workers, gunicorn's
-   2 x cores + 1), with consent; baselines in the same run: a bare WSGI callable (gunicorn's
+2. Beacon events/s: single-event beacons against gunicorn (2 sync workers, one per core;
+   ``BENCH_WORKERS`` overrides), with consent; baselines in the same run: a bare WSGI callable (gunicorn's
    floor), a Django no-op view, a plain ORM insert view, and the same beacon view behind
    Django's middleware stack instead of ``reco_app.wsgi.beacon_fast_path``.
 3. Batch API events/s into the database (500-event batches), against a raw
@@ -242,7 +242,9 @@ def _load(master: int, target: Any, threads: int) -> tuple[float, dict[str, floa
 
 
 def beacon_rate(seconds: float = 8.0, threads: int = 6) -> None:
-    workers = os.environ.get("BENCH_WORKERS", str(2 * (os.cpu_count() or 1) + 1))
+    # one per core: on two saturated cores five workers (gunicorn's 2 x cores + 1) served
+    # beacons no faster and the batch API somewhat slower (docs/tracking.rst)
+    workers = os.environ.get("BENCH_WORKERS", "2")
     print(f"-- under gunicorn ({workers} sync workers): the batch API, then the beacon endpoint --")
     port = _free_port()
     gunicorn = shutil.which("gunicorn", path=str(Path(sys.executable).parent)) or "gunicorn"
