@@ -21,10 +21,9 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 PREFIX = "reco"
 _SPACE = re.compile(r"\s")
-#: ``bump`` every key in one command (a 500-subject batch: one command instead of 500); like
-#: ``bump``, a namespace never read starts at 1 first, so it moves past the 1 readers assume.
-_INCR_ALL = "for _, key in ipairs(KEYS) do redis.call('SETNX', key, 1) redis.call('INCR', key) end return #KEYS"
-_INCR_ONE = "redis.call('SETNX', KEYS[1], 1) return redis.call('INCR', KEYS[1])"
+#: bump every key in one command (a 500-subject batch: one command instead of 500); a
+#: namespace never read starts at 1 first, so it moves past the 1 readers assume
+_INCR = "local v for _, key in ipairs(KEYS) do redis.call('SETNX', key, 1) v = redis.call('INCR', key) end return v"
 
 # Process-local hit/miss counters (the dashboard reads the shared ones in the cache).
 stats = {"hits": 0, "misses": 0, "errors": 0}
@@ -59,42 +58,38 @@ def ns_version(namespace: str) -> int:
 
 
 def bump(namespace: str) -> int:
-    """Invalidate every key built with ``ns_version(namespace)``; one round trip on django-redis."""
+    """Invalidate every key built with ``ns_version(namespace)``; returns its new version."""
+    return _bump([namespace])
+
+
+def bump_many(namespaces: Iterable[str]) -> None:
+    """``bump`` several namespaces (a batch's shoppers) at once."""
+    names = list(dict.fromkeys(namespaces))
+    if names:
+        _bump(names)
+
+
+def _bump(names: list[str]) -> int:
+    """One round trip on django-redis (one script INCRs them all), else add + incr each.
+    Returns the last namespace's new version (0 when the cache is down)."""
     global generation
     generation += 1
-    key = make_key("ns", namespace)
     try:
         cache = get_cache()
         client = getattr(cache, "client", None)
         if client is not None and hasattr(client, "get_client"):
-            return int(client.get_client(write=True).eval(_INCR_ONE, 1, client.make_key(key)))
-        cache.add(key, 1, timeout=None)
-        return int(cache.incr(key))
-    except Exception as exc:  # noqa: BLE001
-        stats["errors"] += 1
-        logger.warning("reco cache unavailable (bump %s): %s", namespace, exc)
-        return 0
-
-
-def bump_many(namespaces: Iterable[str]) -> None:
-    """``bump`` several namespaces; one round trip on django-redis (one script INCRs them all)."""
-    global generation
-    names = list(dict.fromkeys(namespaces))
-    if not names:
-        return
-    generation += 1
-    cache = get_cache()
-    client = getattr(cache, "client", None)
-    if client is None or not hasattr(client, "get_client"):
+            keys = [client.make_key(make_key("ns", name)) for name in names]
+            return int(client.get_client(write=True).eval(_INCR, len(keys), *keys))
+        version = 0
         for name in names:
-            bump(name)
-        return
-    try:
-        keys = [client.make_key(make_key("ns", name)) for name in names]
-        client.get_client(write=True).eval(_INCR_ALL, len(keys), *keys)
+            key = make_key("ns", name)
+            cache.add(key, 1, timeout=None)
+            version = int(cache.incr(key))
+        return version
     except Exception as exc:  # noqa: BLE001
         stats["errors"] += 1
-        logger.warning("reco cache unavailable (bump_many): %s", exc)
+        logger.warning("reco cache unavailable (bump %s): %s", ", ".join(names)[:200], exc)
+        return 0
 
 
 def get(key: str, default: Any = None) -> Any:

@@ -112,18 +112,17 @@ def recommend(subject: Any = None, placement: str = "for_you", *, limit: int = 1
     page (object or key), required by ``similar`` and ``bought_together``. ``cart``: products
     or keys in the cart. ``context``: ``{"category": ..., "exclude": [keys], "device": ...}``.
     """
+    args = _arguments(subject, placement, limit, product, cart)
     memo = _page_memo(subject)
-    if memo is not None:  # the same list asked twice by one page (a template's two tags)
-        memo_key = (placement, limit, _product_key(product) if product is not None else None,
-                    tuple(_cart_keys(cart)), repr(sorted((context or {}).items())))
-        found = memo.get(memo_key)
-        if found is not None and found[0] == reco_cache.generation:
-            return list(found[1])
-    recs = _recommend(subject, placement, limit, product, cart, context)
-    if memo is not None:
-        memo[memo_key] = (reco_cache.generation, recs)
-        return list(recs)
-    return recs
+    if memo is None:
+        return _recommend(*args, context or {})
+    # the same list asked twice by one page (a template's two tags)
+    pipeline, limit, _who, product_key, cart_keys = args
+    memo_key = (pipeline.name, limit, product_key, tuple(cart_keys), repr(sorted((context or {}).items())))
+    found = memo.get(memo_key)
+    if found is None or found[0] != reco_cache.generation:
+        found = memo[memo_key] = (reco_cache.generation, _recommend(*args, context or {}))
+    return list(found[1])
 
 
 def _page_memo(subject: Any) -> dict[Any, Any] | None:
@@ -137,9 +136,9 @@ def _page_memo(subject: Any) -> dict[Any, Any] | None:
     return memo
 
 
-def _recommend(subject: Any, placement: str, limit: Any, product: Any, cart: Any, context: dict[str, Any] | None) -> list[Recommendation]:
-    pipeline, limit, who, product_key, cart_keys = _arguments(subject, placement, limit, product, cart)
-    context = context or {}
+def _recommend(
+    pipeline: Pipeline, limit: int, who: Who, product_key: str | None, cart_keys: list[str], context: dict[str, Any]
+) -> list[Recommendation]:
     # A placement that reads no history (similar, trending…) is one list per product, cart,
     # segments and device, shared by every shopper: a shopper's new events do not touch it.
     personal = pipeline.personal and who.personalised and who.subject
