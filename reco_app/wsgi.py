@@ -28,7 +28,7 @@ from typing import Any
 from django.conf import settings
 from django.core import signals
 from django.core.handlers.exception import response_for_exception
-from django.core.handlers.wsgi import LimitedStream, WSGIRequest, get_path_info, get_script_name
+from django.core.handlers.wsgi import WSGIRequest, get_script_name
 from django.http import HttpResponseBase
 from django.urls import NoReverseMatch, get_script_prefix, reverse, set_script_prefix
 
@@ -36,28 +36,18 @@ WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
 class BeaconRequest(WSGIRequest):
-    """A ``WSGIRequest`` built for the beacon only: the content type is not parsed (the
-    view reads the raw body as JSON whatever it is labelled; reco.js sends text/plain)."""
+    """A ``WSGIRequest`` for the beacon only: the content type is not parsed (the view reads
+    the raw body as JSON whatever it is labelled; reco.js sends text/plain), and the visitor
+    is anonymous (requests with a session cookie do not come here)."""
 
-    def __init__(self, environ: dict[str, Any]) -> None:  # no super(): it parses the content type
-        script_name = get_script_name(environ)
-        path_info = get_path_info(environ) or "/"
-        self.environ = self.META = environ
-        self.path_info = path_info
-        self.path = "{}/{}".format(script_name.rstrip("/"), path_info.replace("/", "", 1))
-        self.method = environ["REQUEST_METHOD"].upper()
-        self.content_type, self.content_params = "text/plain", {}
-        self._encoding = self._upload_handlers = None
-        try:
-            content_length = int(environ.get("CONTENT_LENGTH") or 0)
-        except ValueError:
-            content_length = 0  # the view answers 400 from CONTENT_LENGTH itself
-        self._stream = LimitedStream(self.environ["wsgi.input"], content_length)
-        self._read_started = False
-        self.resolver_match = None
+    def __init__(self, environ: dict[str, Any]) -> None:
+        super().__init__(environ)
         from django.contrib.auth.models import AnonymousUser  # (the app registry is ready by now)
 
         self.user = AnonymousUser()
+
+    def _set_content_type_params(self, meta: dict[str, Any]) -> None:
+        self.content_type, self.content_params = "text/plain", {}
 
 
 def _beacon_path() -> str:
