@@ -9,7 +9,7 @@ from django.db import connection
 from django.utils import timezone
 
 from reco_app.models import Segment, SegmentMembership
-from reco_app.segments import live_store
+from reco_app.segments.live import store as live_store
 
 pytestmark = pytest.mark.django_db
 

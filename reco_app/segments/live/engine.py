@@ -1,0 +1,206 @@
+"""Running the live rules: on stored events (``event_stored``), for one shopper, and in the
+sweep; reads the shopper's recent events in one query and writes only what changed."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections import defaultdict
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+from django.db.models import OuterRef, Subquery
+from django.utils import timezone
+from django.utils.module_loading import import_string
+
+from reco_app import cache, conf
+from reco_app.models import CatalogItem, Event
+from reco_app.models.events import PERSONAL_BASES
+from reco_app.models.segments import SegmentMembership
+from reco_app.prepared import PreparedQuery
+from reco_app.segments.live import store
+from reco_app.segments.live.rules import EXPIRY_REFRESH, LOOKBACK, LiveHit, LiveRule, Recent
+from reco_app.segments.live.state import LiveState, _state_key, forget_state, load_state
+
+logger = logging.getLogger(__name__)
+#: at most this many of a shopper's newest events are read per evaluation (a bot-like shopper
+#: with thousands of events a day must not make every event of theirs slower)
+RECENT_LIMIT = 200
+_built: list[Any] = [None, []]  # (the SEGMENTS_LIVE_RULES list they were built from, rules)
+
+
+def rules(prefixes: Iterable[str] | None = None) -> list[LiveRule]:
+    """The configured rules (those owning one of ``prefixes`` if given), built once per
+    configuration (conf's cached dict is replaced when settings change)."""
+    entries = conf.get("SEGMENTS_LIVE_RULES")
+    if _built[0] is not entries:
+        out = []
+        for entry in entries:
+            path, options = (entry, {}) if isinstance(entry, str) else entry
+            out.append(import_string(path)(**options))
+        _built[:] = [entries, out]
+    if prefixes is None:
+        return list(_built[1])
+    wanted = set(prefixes)
+    return [rule for rule in _built[1] if rule.prefix in wanted]
+
+
+
+def _recent(subject: str, since: dt.datetime, until: dt.datetime, limit: int) -> Any:
+    category = CatalogItem.objects.filter(product_key=OuterRef("product_key")).values("category")[:1]
+    return (
+        Event.objects.consented().for_subject(subject).since(since).filter(timestamp__lte=until)
+        .annotate(category=Subquery(category))
+        .order_by("-timestamp", "-id").values_list("event_type", "category", "session_id", "timestamp")[:limit]
+    )
+
+
+# compiled once: every product view of a consenting shopper runs this query
+_RECENT = PreparedQuery(
+    _recent, subject=("reco_app.Event", "subject"), since=("reco_app.Event", "timestamp"),
+    until=("reco_app.Event", "timestamp"),
+)
+
+
+def load_recent(subject: str, now: dt.datetime) -> Recent:
+    """One query: the shopper's ``RECENT_LIMIT`` newest consented events of the last 24 hours,
+    with their products' categories."""
+    newest = _RECENT.rows(subject=subject, since=now - LOOKBACK, until=now, shape={"limit": RECENT_LIMIT})
+    rows = newest[::-1]
+    return Recent(
+        subject=subject,
+        now=now,
+        etype=np.array([r[0] for r in rows], dtype=object),
+        ts=[r[3] for r in rows],
+        session=np.array([r[2] for r in rows], dtype=object),
+        category=np.array([r[1] or "" for r in rows], dtype=object),
+        current_session=rows[-1][2] if rows else "",
+    )
+
+
+def _cart_session(recent: Recent) -> str:
+    carts = np.flatnonzero(recent.since_last_purchase & (recent.etype == "add_to_cart"))
+    return str(recent.session[int(carts[-1])]) if len(carts) else ""
+
+
+_UNREAD: Any = object()
+
+
+def evaluate_subject(
+    subject: str, now: dt.datetime | None = None, only: list[LiveRule] | None = None, *, cached: bool = False,
+    state: LiveState | None = _UNREAD,
+) -> list[LiveHit]:
+    """Re-evaluate the live rules (``only`` these, default all) for one shopper and store the result.
+
+    Two queries when nothing changes (recent events joined with their categories, current
+    live memberships); with ``cached`` (the request path) the memberships come from the
+    cached :class:`LiveState` (``state``, when the caller has just read it): one query.
+    Writes only what changed, and the state only when it changed.
+    """
+    now = now or timezone.now()
+    recent = load_recent(subject, now)
+    active = rules() if only is None else only
+    hits = [hit for rule in active for hit in (rule.evaluate(recent) if len(recent.etype) else [])]
+    wanted = {hit.key: hit for hit in hits}
+    if not cached:
+        state = None
+    elif state is _UNREAD:
+        state = load_state(subject)
+    if state is None:
+        members = store.memberships(subject)
+    else:
+        members = dict(state.members)
+    owned = tuple(rule.prefix for rule in active)
+    stale = [key for key in members if key.startswith(owned) and key not in wanted]
+    changed = False
+    if stale:
+        # nothing cascades: one DELETE; a membership already gone (expired, erased) deletes nothing
+        store.remove([members.pop(key)[0] for key in stale])
+        changed = True
+    for key, hit in wanted.items():
+        fields = {"score": hit.score, "reason": hit.reason[:300], "computed_at": now, "expires_at": hit.expires_at}
+        if key in members:
+            stored = members[key][1]
+            if stored == hit.expires_at or (
+                stored is not None and hit.expires_at is not None
+                and dt.timedelta(0) <= hit.expires_at - stored < EXPIRY_REFRESH
+            ):
+                continue
+            if store.refresh(members[key][0], fields):
+                members[key] = (members[key][0], hit.expires_at)
+                continue
+        members[key] = (store.upsert(key, subject, fields, name=hit.name, description=hit.description), hit.expires_at)
+        changed = True
+    cart_session = _cart_session(recent)
+    if state is None or (state.cart_session, state.members, state.session) != (cart_session, members, recent.current_session):
+        cache.set(_state_key(subject), (cart_session, members, recent.current_session), int(LOOKBACK.total_seconds()))
+    if changed:
+        cache.bump(f"subject:{subject}")
+    return hits
+
+
+def on_events(events: Iterable[Event]) -> None:
+    """Evaluate live rules for the shoppers of newly stored events (recent, consented only).
+
+    Per shopper only the rules the new events can affect run (no query decides that);
+    with ``SEGMENTS_LIVE_ASYNC`` they run in a Celery task instead of the request.
+    """
+    now = timezone.now()
+    by_subject: dict[str, list[Event]] = defaultdict(list)
+    for event in events:
+        if event.consent in PERSONAL_BASES and event.subject and now - event.timestamp < LOOKBACK:
+            by_subject[event.subject].append(event)
+    if not by_subject:
+        return
+    active = rules()
+    todo: dict[str, list[LiveRule]] = {}
+    states: dict[str, LiveState | None] = {}
+    for subject, new in by_subject.items():
+        if not any(rule.relevant(new) for rule in active):
+            continue  # e.g. impressions: no rule looks at them, not even the cached state is read
+        state = states[subject] = load_state(subject)
+        affected = [rule for rule in active if rule.affected(new, state)]
+        if affected:
+            todo[subject] = affected
+    if not todo:
+        return
+    if conf.get("SEGMENTS_LIVE_ASYNC"):
+        from reco_app.segments.tasks import evaluate_live_segments
+
+        prefixes = sorted({rule.prefix for affected in todo.values() for rule in affected})
+        evaluate_live_segments.delay(sorted(todo), prefixes)  # event_stored comes after commit
+        return
+    for subject, affected in todo.items():
+        newest = max(e.timestamp for e in by_subject[subject])
+        evaluate_subject(subject, max(now, newest), only=affected, cached=True, state=states[subject])
+
+
+def receive_event_stored(sender: Any, events: Iterable[Event] = (), **kwargs: Any) -> None:
+    try:
+        on_events(events)
+    except Exception:
+        logger.exception("live segment evaluation failed")
+
+
+def sweep(now: dt.datetime | None = None) -> int:
+    """Re-evaluate shoppers with recent carts (finds carts abandoned since) and drop expired
+    memberships. Returns the number of expired memberships removed."""
+    now = now or timezone.now()
+    subjects = set(
+        Event.objects.consented().since(now - LOOKBACK).filter(event_type="add_to_cart")
+        .values_list("subject", flat=True).distinct().order_by()
+    )
+    for subject in sorted(subjects):
+        evaluate_subject(subject, now)
+    return clean_expired(now)
+
+
+def clean_expired(now: dt.datetime | None = None) -> int:
+    expired = SegmentMembership.objects.expired(now or timezone.now())
+    subjects = set(expired.values_list("subject", flat=True))
+    count, _ = expired.delete()
+    forget_state(subjects)
+    for subject in subjects:
+        cache.bump(f"subject:{subject}")
+    return count
