@@ -1,7 +1,9 @@
 """Tracking throughput figures (loopback only, bounded loops).
 
 1. Middleware overhead: in-process WSGI throughput of shop pages with and without
-   ``RecoMiddleware`` (ratio, target >= 0.9).
+   ``RecoMiddleware`` (ratio, target >= 0.9). Consented pages also with the live-segment
+   rules off, and (with REDIS_URL) queued as ``SEGMENTS_LIVE_ASYNC`` does, the drain's
+   CPU counted.
 2. Beacon events/s: single-event beacons against gunicorn (2 sync workers, one per core;
    ``BENCH_WORKERS`` overrides), with consent; baselines in the same run: a bare WSGI callable (gunicorn's
    floor), a Django no-op view, a plain ORM insert view, and the same beacon view behind
@@ -52,6 +54,12 @@ def _pg_admin(sql: str) -> None:
         conn.execute(sql)
 
 
+# the queued live rules (SEGMENTS_LIVE_ASYNC) publish their drain task to a real broker: the
+# Redis of REDIS_URL; everything else still runs eagerly (set after django.setup())
+_OWN_BROKER = bool(os.environ.get("REDIS_URL")) and not os.environ.get("CELERY_BROKER_URL")
+if _OWN_BROKER:
+    os.environ["CELERY_BROKER_URL"] = os.environ["REDIS_URL"]
+
 if PG_URL.startswith("postgres"):
     _pg_admin(f'DROP DATABASE IF EXISTS "{BENCH_DB}"')
     _pg_admin(f'CREATE DATABASE "{BENCH_DB}"')
@@ -60,6 +68,10 @@ if PG_URL.startswith("postgres"):
 import django
 
 django.setup()
+
+from celery import current_app
+
+current_app.conf.task_always_eager = True  # (a broker is set only for the queued live rules)
 
 from django.conf import settings
 from django.core.handlers.wsgi import WSGIHandler
@@ -119,6 +131,12 @@ def seed_histories() -> None:
 
 def wsgi_rate(requests: list[tuple[str, str]], seconds: float) -> float:
     """Requests per CPU-second of this process, cycling through (path, cookie) pairs."""
+    n, cpu = wsgi_run(requests, seconds)
+    return n / max(cpu, 1e-9)
+
+
+def wsgi_run(requests: list[tuple[str, str]], seconds: float) -> tuple[int, float]:
+    """(requests served, CPU seconds of this process), cycling through (path, cookie) pairs."""
     handler = WSGIHandler()
     environ_base = {
         "REQUEST_METHOD": "GET", "QUERY_STRING": "", "SERVER_NAME": "testserver",
@@ -137,7 +155,7 @@ def wsgi_rate(requests: list[tuple[str, str]], seconds: float) -> float:
         b"".join(body)
         n += 1
     _next[0] += n
-    return n / max(time.process_time() - cpu, 1e-9)
+    return n, time.process_time() - cpu
 
 
 _next = [0]
@@ -164,26 +182,44 @@ def middleware_overhead() -> None:
              ("home, consented", [(p, c) for (p, _), c in zip(home, cookies)]),
              ("product page, consented", [(p, c) for (p, _), c in zip(pages, cookies)]),
              ("a visit of 6 pages, consented", visits)]
-    no_live = {"MIDDLEWARE": with_mw, "RECO_APP": {**settings.RECO_APP, "SEGMENTS_LIVE_RULES": []}}
+    from celery import current_app
+
+    from reco_app.segments.live import queue
+
+    # reco_app's default: the live rules run in the request, after the event's commit
+    sync = {**settings.RECO_APP, "SEGMENTS_LIVE_ASYNC": False}
+    no_live = {"MIDDLEWARE": with_mw, "RECO_APP": {**sync, "SEGMENTS_LIVE_RULES": []}}
+    # SEGMENTS_LIVE_ASYNC with a Redis cache: the request queues the rules, a task drains them
+    queued = {"MIDDLEWARE": with_mw, "RECO_APP": {**settings.RECO_APP, "SEGMENTS_LIVE_ASYNC": True}}
+    can_queue = queue._redis()[1] is not None and not current_app.conf.broker_url.startswith("memory")
     for label, requests in cases:
         # consented pages also run with the live-segment rules off: what the middleware's own
-        # work (visitor context, storing the view) costs, apart from the rules the view triggers
-        sides = [("without", {"MIDDLEWARE": without}), ("with", {"MIDDLEWARE": with_mw})]
+        # work (visitor context, storing the view) costs, apart from the rules the view triggers;
+        # and with the rules queued, counting the drain's CPU as the worker would spend it
+        sides = [("without", {"MIDDLEWARE": without}), ("with", {"MIDDLEWARE": with_mw, "RECO_APP": sync})]
         if "consented" in label:
             sides.append(("no live rules", no_live))
-        for _, overrides in sides:  # warm-up: first visits fill the caches on every side
+            if can_queue:
+                sides.append(("queued", queued))
+        for name, overrides in sides:  # warm-up: first visits fill the caches on every side
             with override_settings(**overrides):
-                wsgi_rate(requests, 0.5)
+                _measure(name, requests, 0.5)
         rates: dict[str, list[float]] = {name: [] for name, _ in sides}
         ratios: dict[str, list[float]] = {name: [] for name, _ in sides[1:]}
+        drained: list[float] = []
         # paired rounds, alternating the order of the sides: the machine's speed drifts (other
         # tenants, CPU frequency), so each round's ratios compare runs a moment apart
         for r in range(10):
             for name, overrides in sides if r % 2 == 0 else sides[::-1]:
                 with override_settings(**overrides):
-                    rates[name].append(wsgi_rate(requests, 0.4))
+                    n, cpu, drain_cpu = _measure(name, requests, 0.4)
+                rates[name].append(n / cpu)
+                if name == "queued":
+                    drained.append(n / (cpu + drain_cpu))
             for name in ratios:
                 ratios[name].append(rates[name][-1] / rates["without"][-1])
+            if drained:
+                drained[-1] /= rates["without"][-1]
         w, wo = statistics.median(rates["with"]), statistics.median(rates["without"])
         q1, _, q3 = statistics.quantiles(ratios["with"], n=4)
         note = {"home, consented": "  (first page of a visit)",
@@ -195,6 +231,33 @@ def middleware_overhead() -> None:
             q1, _, q3 = statistics.quantiles(ratios["no live rules"], n=4)
             print(f"{'':30s} live-segment rules off: ratio {statistics.median(ratios['no live rules']):.2f} "
                   f"(quartiles {q1:.2f}–{q3:.2f})")
+        if "queued" in ratios:
+            q1, _, q3 = statistics.quantiles(drained, n=4)
+            print(f"{'':30s} rules queued (SEGMENTS_LIVE_ASYNC): ratio {statistics.median(ratios['queued']):.2f} in the "
+                  f"request, {statistics.median(drained):.2f} counting the drain (quartiles {q1:.2f}–{q3:.2f})")
+    if can_queue:
+        current_app.control.purge()  # the drain tasks published meanwhile (drained here)
+
+
+def _measure(side: str, requests: list[tuple[str, str]], seconds: float) -> tuple[int, float, float]:
+    """(requests, their CPU seconds, CPU seconds of draining the live queue they filled).
+    The queued side publishes its drain tasks to the broker; they are run here instead, in
+    this process, as the worker would run them."""
+    from celery import current_app
+
+    from reco_app.segments.live import queue
+
+    if side != "queued":
+        n, cpu = wsgi_run(requests, seconds)
+        return n, cpu, 0.0
+    current_app.conf.task_always_eager = False
+    try:
+        n, cpu = wsgi_run(requests, seconds)
+    finally:
+        current_app.conf.task_always_eager = True
+    start = time.process_time()
+    queue.drain()
+    return n, cpu, time.process_time() - start
 
 
 def _free_port() -> int:
@@ -241,6 +304,12 @@ def _load(master: int, target: Any, threads: int) -> tuple[float, dict[str, floa
     return elapsed, cpu
 
 
+def _server_env() -> dict[str, str]:
+    """gunicorn's environment: as given, without the broker set here for the queued live
+    rules (its events are evaluated in the request, as in every earlier run)."""
+    return {k: v for k, v in os.environ.items() if not (_OWN_BROKER and k == "CELERY_BROKER_URL")}
+
+
 def beacon_rate(seconds: float = 8.0, threads: int = 6) -> None:
     # one per core: on two saturated cores five workers (gunicorn's 2 x cores + 1) served
     # beacons no faster and the batch API somewhat slower (docs/tracking.rst)
@@ -250,7 +319,7 @@ def beacon_rate(seconds: float = 8.0, threads: int = 6) -> None:
     gunicorn = shutil.which("gunicorn", path=str(Path(sys.executable).parent)) or "gunicorn"
     proc = subprocess.Popen(
         [gunicorn, "-w", workers, "-b", f"127.0.0.1:{port}", "--log-level", "warning", "benchmarks.tracking_wsgi:application"],
-        cwd=ROOT, env={**os.environ, "DJANGO_SETTINGS_MODULE": "benchmarks.tracking_site"}, start_new_session=True,
+        cwd=ROOT, env={**_server_env(), "DJANGO_SETTINGS_MODULE": "benchmarks.tracking_site"}, start_new_session=True,
     )
     _gunicorn_pid[0] = proc.pid
     try:

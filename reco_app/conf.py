@@ -226,6 +226,8 @@ DEFAULTS: dict[str, Any] = {
     ],
     # Evaluate live rules in a Celery task instead of where the events are stored.
     "SEGMENTS_LIVE_ASYNC": False,
+    # With SEGMENTS_LIVE_ASYNC and a Redis cache: seconds between drains of the live queue.
+    "SEGMENTS_LIVE_DELAY": 2.0,
     # Segment kinds used as LightFM user features, e.g. ["rfm", "lifecycle", "cluster"].
     # Empty by default: on the synthetic benchmark they did not reliably help (docs/segments.rst).
     "SEGMENTS_USER_FEATURE_KINDS": [],

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 
 import pytest
 from django.conf import settings
@@ -62,6 +64,36 @@ def redis_cache():  # type: ignore[no-untyped-def]
     cache.clear()
     yield cache
     cache.clear()
+
+
+@pytest.fixture
+def celery_worker_process(postgres_db, transactional_db, tmp_path):  # type: ignore[no-untyped-def]
+    """A real Celery worker (subprocess) on CELERY_BROKER_URL, seeing this test's database."""
+    broker = os.environ.get("CELERY_BROKER_URL", "")
+    if not broker or settings.CELERY_TASK_ALWAYS_EAGER:
+        _skip_or_fail("needs a Celery broker: set CELERY_BROKER_URL=redis://...")
+    from example_shop.celery import app
+    from tests.helpers import ROOT, service_env
+
+    try:
+        app.control.purge()
+    except Exception as exc:  # noqa: BLE001
+        _skip_or_fail(f"Celery broker at CELERY_BROKER_URL is not reachable: {exc}")
+    log = tmp_path / "worker.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "example_shop", "worker", "--pool=solo", "--concurrency=1",
+             "--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "info"],
+            env=service_env(tmp_path), cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
+        )
+    try:
+        yield app, log
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
 
 
 CHROMIUM = "/usr/bin/chromium"

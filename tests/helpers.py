@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
+from pathlib import Path
 from typing import Any
 
 from reco_app.adapter import get_adapter
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def customer_key(user: Any) -> str:
@@ -58,3 +62,18 @@ class WSGIClient:
                 self.cookies[key] = morsel  # type: ignore[attr-defined]
         response.json = lambda: json.loads(body)  # type: ignore[attr-defined]
         return response
+
+
+def service_env(tmp_path: Path) -> dict[str, str]:
+    """The environment of a process that sees this test's database and media folder."""
+    from django.db import connection
+
+    db = connection.settings_dict
+    url = f"postgres://{db['USER']}:{db['PASSWORD'] or ''}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+    return {
+        **os.environ,
+        "DATABASE_URL": url,
+        "DJANGO_SETTINGS_MODULE": "tests.settings",
+        "RECO_VAR_DIR": str(tmp_path),
+        "PYTHONPATH": str(ROOT),
+    }

@@ -52,6 +52,10 @@ def check_segments(app_configs: Any = None, **kwargs: Any) -> list[Any]:
         except (ImportError, TypeError, IndexError) as exc:
             errors.append(Error(f'RECO_APP["SEGMENTS_LIVE_RULES"] entry {entry!r} is not usable: {exc}', id="reco_app.E704"))
 
+    wait = cfg.get("SEGMENTS_LIVE_DELAY")
+    if isinstance(wait, bool) or not isinstance(wait, (int, float)) or not 0 <= wait <= 3600:
+        errors.append(Error('RECO_APP["SEGMENTS_LIVE_DELAY"] must be a number of seconds from 0 to 3600.', id="reco_app.E706"))
+
     kinds = cfg.get("SEGMENTS_USER_FEATURE_KINDS")
     if not isinstance(kinds, (list, tuple)) or not set(kinds) <= set(BATCH_KINDS):
         errors.append(Error(f'RECO_APP["SEGMENTS_USER_FEATURE_KINDS"] must list kinds among {[str(k) for k in BATCH_KINDS]}.', id="reco_app.E705"))

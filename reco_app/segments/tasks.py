@@ -27,14 +27,23 @@ def sweep_live_segments() -> int:
 
 @shared_task(name="reco_app.segments.evaluate_live", acks_late=True, soft_time_limit=60, time_limit=90)
 def evaluate_live_segments(subjects: list[str], prefixes: list[str] | None = None) -> int:
-    """Live rules (those owning ``prefixes``, default all) for these shoppers (queued on
-    event arrival when SEGMENTS_LIVE_ASYNC)."""
+    """Live rules (those owning ``prefixes``, default all) for these shoppers (queued per
+    batch of events when SEGMENTS_LIVE_ASYNC and the cache is not Redis)."""
     from reco_app.segments.live import evaluate_subject, rules
 
     active = rules(prefixes)
     for subject in subjects:
         evaluate_subject(subject, only=active)
     return len(subjects)
+
+
+@shared_task(name="reco_app.segments.drain_live", acks_late=True, soft_time_limit=240, time_limit=300)
+def drain_live_segments() -> int:
+    """Live rules of the shoppers queued since the last drain (SEGMENTS_LIVE_ASYNC with a
+    Redis cache: one task every SEGMENTS_LIVE_DELAY seconds, scheduled by the events)."""
+    from reco_app.segments.live.queue import drain
+
+    return drain()
 
 
 #: A default schedule for celery beat (``CELERY_BEAT_SCHEDULE``): batch segments nightly at

@@ -40,3 +40,11 @@ def test_live_rules_must_import_and_accept_their_options() -> None:
 def test_user_feature_kinds_are_batch_kinds() -> None:
     with reco_settings(SEGMENTS_USER_FEATURE_KINDS=["live"]):
         assert ids() == ["reco_app.E705"]
+
+
+def test_live_delay_is_a_number_of_seconds() -> None:
+    for bad in (-1, "2", True, 7200):
+        with reco_settings(SEGMENTS_LIVE_DELAY=bad):
+            assert ids() == ["reco_app.E706"], bad
+    with reco_settings(SEGMENTS_LIVE_DELAY=0):
+        assert ids() == []

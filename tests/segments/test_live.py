@@ -183,28 +183,6 @@ def test_erased_memberships_are_not_remembered_by_the_live_state() -> None:
     assert arrive(event("s", "add_to_cart", at=ago(0.5), product="p9", session="A")) == ["live:high_intent"]
 
 
-@reco_settings(SEGMENTS_LIVE_ASYNC=True)
-def test_live_rules_can_run_in_a_celery_task() -> None:
-    from celery import current_app
-    from celery.signals import task_prerun
-
-    ran: list[str] = []
-
-    def record(sender: object = None, **kwargs: object) -> None:
-        ran.append(getattr(sender, "name", ""))
-
-    eager = current_app.conf.task_always_eager
-    current_app.conf.task_always_eager = True  # a worker, in-process
-    task_prerun.connect(record, weak=False)
-    try:
-        arrive(*(event("s", "add_to_cart", at=ago(5 - i), product=f"p{i}", session="A") for i in range(2)))
-        assert arrive(event("s", "add_to_cart", at=ago(1), product="p9", session="A")) == ["live:high_intent"]
-    finally:
-        current_app.conf.task_always_eager = eager
-        task_prerun.disconnect(record)
-    assert ran == ["reco_app.segments.evaluate_live"] * 2  # one per stored batch
-
-
 def test_a_browsing_membership_is_extended_every_few_minutes_not_every_view() -> None:
     catalog(shoe1=("Shoes", 80.0), shoe2=("Shoes", 90.0))
     t0 = timezone.now() - dt.timedelta(minutes=20)

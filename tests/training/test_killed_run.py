@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
 import signal
 import subprocess
 import sys
@@ -10,30 +9,16 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings as django_settings
-from django.db import connection
 from django.utils import timezone
 
 from reco_app.models import ModelVersion
 from reco_app.training import registry
 from reco_app.training.artifact import ArtifactError, load_artifact
 from reco_app.training.lock import fail_stale
+from tests.helpers import ROOT, service_env
 from tests.training.synthetic import UNTIL
 
-ROOT = Path(__file__).resolve().parents[2]
 Status = ModelVersion.Status
-
-
-def service_env(tmp_path: Path) -> dict[str, str]:
-    """The environment of a process that sees this test's database and media folder."""
-    db = connection.settings_dict
-    url = f"postgres://{db['USER']}:{db['PASSWORD'] or ''}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-    return {
-        **os.environ,
-        "DATABASE_URL": url,
-        "DJANGO_SETTINGS_MODULE": "tests.settings",
-        "RECO_VAR_DIR": str(tmp_path),
-        "PYTHONPATH": str(ROOT),
-    }
 
 
 @pytest.mark.services

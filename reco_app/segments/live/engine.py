@@ -144,7 +144,7 @@ def on_events(events: Iterable[Event]) -> None:
     """Evaluate live rules for the shoppers of newly stored events (recent, consented only).
 
     Per shopper only the rules the new events can affect run (no query decides that);
-    with ``SEGMENTS_LIVE_ASYNC`` they run in a Celery task instead of the request.
+    with ``SEGMENTS_LIVE_ASYNC`` they are queued for a Celery task instead (:mod:`.queue`).
     """
     now = timezone.now()
     by_subject: dict[str, list[Event]] = defaultdict(list)
@@ -166,10 +166,9 @@ def on_events(events: Iterable[Event]) -> None:
     if not todo:
         return
     if conf.get("SEGMENTS_LIVE_ASYNC"):
-        from reco_app.segments.tasks import evaluate_live_segments
+        from reco_app.segments.live import queue
 
-        prefixes = sorted({rule.prefix for affected in todo.values() for rule in affected})
-        evaluate_live_segments.delay(sorted(todo), prefixes)  # event_stored comes after commit
+        queue.enqueue(todo)  # event_stored comes after commit
         return
     for subject, affected in todo.items():
         newest = max(e.timestamp for e in by_subject[subject])

@@ -1,0 +1,145 @@
+"""SEGMENTS_LIVE_ASYNC: live rules queued in Redis and drained by one Celery task."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from celery import current_app
+from celery.signals import before_task_publish
+from django.utils import timezone
+
+from reco_app.models import Event
+from reco_app.segments.live import queue
+from reco_app.segments.service import segments_for
+from reco_app.signals import event_stored
+from tests.segments.helpers import add, catalog, event, reco_settings
+
+LOCMEM = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "reco-live-queue"}}
+
+
+def ago(minutes: float) -> dt.datetime:
+    return timezone.now() - dt.timedelta(minutes=minutes)
+
+
+def arrive(*events: Event) -> list[Event]:
+    stored = add(*events)
+    event_stored.send(sender=None, events=stored)
+    return stored
+
+
+@pytest.fixture
+def published() -> Iterator[list[tuple[str, Any]]]:
+    """Tasks really published to the broker (not run eagerly): (name, countdown ETA)."""
+    sent: list[tuple[str, Any]] = []
+
+    def record(sender: str = "", headers: dict[str, Any] | None = None, **kwargs: Any) -> None:
+        sent.append((sender, (headers or {}).get("eta")))
+
+    eager = current_app.conf.task_always_eager
+    current_app.conf.task_always_eager = False
+    before_task_publish.connect(record, weak=False)
+    try:
+        yield sent
+    finally:
+        current_app.conf.task_always_eager = eager
+        before_task_publish.disconnect(record)
+
+
+@pytest.mark.services
+@pytest.mark.django_db
+@reco_settings(SEGMENTS_LIVE_ASYNC=True, SEGMENTS_LIVE_DELAY=5)
+def test_a_burst_of_events_schedules_one_drain_that_evaluates_each_shopper_once(redis_cache, published, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    catalog(shoe1=("Shoes", 80.0), shoe2=("Shoes", 90.0))
+    evaluated: list[str] = []
+    from reco_app.segments.live import engine
+
+    real = engine.evaluate_subject
+    monkeypatch.setattr(engine, "evaluate_subject", lambda subject, **kw: evaluated.append(subject) or real(subject, **kw))
+    for i in range(3):  # three add-to-carts of one shopper, in three requests
+        arrive(event("a", "add_to_cart", at=ago(3 - i), product=f"p{i}", session="A"))
+    arrive(event("b", "product_view", at=ago(2), product="shoe1", session="B"))
+    arrive(event("b", "product_view", at=ago(1), product="shoe2", session="B"))
+    arrive(event("c", "rec_impression", at=ago(1), product="shoe2", session="C"))  # no rule looks at impressions
+
+    assert [name for name, _ in published] == ["reco_app.segments.drain_live"]  # one task for the whole burst
+    eta = dt.datetime.fromisoformat(published[0][1])
+    assert 3 < (eta - timezone.now()).total_seconds() <= 5  # SEGMENTS_LIVE_DELAY from the first event
+    assert evaluated == [] and segments_for("a") == [] and segments_for("b") == []  # queued, not run
+
+    assert queue.drain() == 2  # what the worker runs
+    assert sorted(evaluated) == ["a", "b"]  # each once, however many events
+    assert segments_for("a") == ["live:high_intent"]
+    assert segments_for("b") == ["live:browsing:shoes"]
+    assert queue.drain() == 0  # the queue is empty
+
+    arrive(event("a", "purchase", at=ago(0.5), session="A"))  # after a drain: the next one is scheduled
+    assert [name for name, _ in published] == ["reco_app.segments.drain_live"] * 2
+    queue.drain()
+    assert segments_for("a") == []
+
+
+@pytest.mark.services
+@pytest.mark.django_db
+@reco_settings(SEGMENTS_LIVE_ASYNC=True)
+def test_only_the_rules_an_event_can_change_are_queued(redis_cache, published) -> None:  # type: ignore[no-untyped-def]
+    catalog(shoe1=("Shoes", 80.0))
+    arrive(event("a", "add_to_cart", at=ago(2), product="p1", session="A"))
+    arrive(event("a", "product_view", at=ago(1), product="shoe1", session="A"))
+    taken = queue.take()
+    assert taken == {"a": {"live:high_intent", "live:cart_abandoned", "live:browsing:"}}
+    assert queue.take() == {}
+
+
+@pytest.mark.django_db
+@reco_settings(SEGMENTS_LIVE_ASYNC=True)
+def test_without_redis_each_batch_is_its_own_task(settings) -> None:  # type: ignore[no-untyped-def]
+    from celery.signals import task_prerun
+
+    settings.CACHES = LOCMEM
+    ran: list[str] = []
+
+    def record(sender: object = None, **kwargs: object) -> None:
+        ran.append(getattr(sender, "name", ""))
+
+    eager = current_app.conf.task_always_eager
+    current_app.conf.task_always_eager = True  # a worker, in-process
+    task_prerun.connect(record, weak=False)
+    try:
+        arrive(*(event("s", "add_to_cart", at=ago(5 - i), product=f"p{i}", session="A") for i in range(2)))
+        arrive(event("s", "add_to_cart", at=ago(1), product="p9", session="A"))
+    finally:
+        current_app.conf.task_always_eager = eager
+        task_prerun.disconnect(record)
+    assert ran == ["reco_app.segments.evaluate_live"] * 2  # one per stored batch
+    assert segments_for("s") == ["live:high_intent"]
+
+
+@pytest.mark.services
+@pytest.mark.celery
+@reco_settings(SEGMENTS_LIVE_ASYNC=True, SEGMENTS_LIVE_DELAY=1)
+def test_a_real_worker_drains_the_queue(celery_worker_process, redis_cache) -> None:  # type: ignore[no-untyped-def]
+    _app, log = celery_worker_process
+    catalog(shoe1=("Shoes", 80.0), shoe2=("Shoes", 90.0))
+    shoppers = [f"w{i}" for i in range(5)]
+    for subject in shoppers:
+        arrive(event(subject, "product_view", at=ago(2), product="shoe1", session="S"))
+        arrive(event(subject, "product_view", at=ago(1), product="shoe2", session="S"))
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if all(segments_for(s) == ["live:browsing:shoes"] for s in shoppers):
+            break
+        time.sleep(0.3)
+    text = Path(log).read_text()
+    assert all(segments_for(s) == ["live:browsing:shoes"] for s in shoppers), text[-3000:]
+    drains = re.findall(r"Task reco_app\.segments\.drain_live\[[^\]]+\] received", text)
+    # ten events, one drain (a second only if the first had started before the last event)
+    assert 1 <= len(drains) <= 2, text[-3000:]
+    assert not re.search(r"Task reco_app\.segments\.evaluate_live\[", text)  # no task per event
+    done = re.findall(r"Task reco_app\.segments\.drain_live\[[^\]]+\] succeeded in [0-9.]+s: (\d+)", text)
+    assert sum(map(int, done)) == len(shoppers), text[-3000:]  # each shopper evaluated once
