@@ -247,6 +247,17 @@ def get_adapter() -> ShopAdapter:
     return cls()
 
 
+def key_of(product: Any) -> str:
+    """A product's key, wherever reco_app takes "a product object or its key": a string is
+    already the key, ``None`` is "" (no product), anything else goes to the shop adapter's
+    ``product_key``."""
+    if product is None:
+        return ""
+    if isinstance(product, str):
+        return product
+    return get_adapter().product_key(product)
+
+
 @receiver(setting_changed)
 def _reset_adapter(*, setting: str, **kwargs: Any) -> None:
     if setting == "RECO_APP":

@@ -24,6 +24,7 @@ from django.utils.module_loading import import_string
 
 from reco_app import cache as reco_cache
 from reco_app import conf
+from reco_app.adapter import key_of
 from reco_app.models.events import visitor_subject
 from reco_app.serving import local_cache
 from reco_app.serving.catalog_index import ServingCatalog, get_catalog
@@ -215,18 +216,10 @@ def _arguments(subject: Any, placement: str, limit: Any, product: Any, cart: Any
     max_limit = conf.get("MAX_LIMIT")
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= max_limit:
         raise InvalidLimit(f"limit must be an integer from 1 to {max_limit}")
-    product_key = _product_key(product) if product is not None else None
+    product_key = key_of(product) or None
     if pipeline.requires == "product" and not product_key:
         raise MissingProduct(f"placement {placement!r} needs a product")
     return pipeline, limit, resolve(subject), product_key, _cart_keys(cart)
-
-
-def _product_key(product: Any) -> str:
-    if isinstance(product, str):
-        return product
-    from reco_app.adapter import get_adapter
-
-    return get_adapter().product_key(product)
 
 
 def _cart_keys(cart: Any) -> list[str]:
@@ -236,7 +229,7 @@ def _cart_keys(cart: Any) -> list[str]:
     keys = []
     for item in items:
         item = item[0] if isinstance(item, (tuple, list)) else item
-        keys.append(_product_key(item))
+        keys.append(key_of(item))
     return list(dict.fromkeys(k for k in keys if k))
 
 

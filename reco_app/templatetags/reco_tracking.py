@@ -55,6 +55,6 @@ def reco_tracking_script(context: template.Context, product: Any = None) -> dict
     product page so dwell time is attributed to the product."""
     request = _request(context)
     allowed = request is not None and get_context(request).may_track
-    from reco_app.tracking.service import product_key
+    from reco_app.adapter import key_of
 
-    return {"allowed": allowed, "csrf_token": context.get("csrf_token"), "product": product_key(product)}
+    return {"allowed": allowed, "csrf_token": context.get("csrf_token"), "product": key_of(product)}

@@ -23,6 +23,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from reco_app import cache
+from reco_app.adapter import key_of
 from reco_app.models import Event
 from reco_app.models.events import TASTE_TYPES
 from reco_app.signals import event_stored
@@ -137,16 +138,6 @@ def _after_commit(rows: list[Event]) -> None:
         logger.exception("event_stored receiver failed")
 
 
-def product_key(product: Any) -> str:
-    if product is None:
-        return ""
-    if isinstance(product, str):
-        return product
-    from reco_app.adapter import get_adapter
-
-    return get_adapter().product_key(product)
-
-
 def track(
     request: HttpRequest,
     event_type: str,
@@ -181,7 +172,7 @@ def track_many(
     invalid: list[str] = []
     now = timezone.now()
     for event_type, product, value, extra in items:
-        raw = {"event_type": event_type, "product": product_key(product) or None, "value": value}
+        raw = {"event_type": event_type, "product": key_of(product) or None, "value": value}
         clean, errors = validate(raw)
         errors_ctx: dict[str, str] = {}
         context = clean_context({**extra, "device": ctx.device}, errors_ctx)
