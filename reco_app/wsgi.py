@@ -97,7 +97,8 @@ def serve(environ: dict[str, Any], start_response: Callable[..., Any]) -> HttpRe
         finish(request, response)
     except Exception as exc:  # noqa: BLE001  (what Django's handler does: a response for any error)
         response = response_for_exception(request, exc)
-    response._handler_class = beacon_fast_path  # request_finished's sender, when the server closes it
+    # request_finished's sender when the server closes the response (Django's handler sets it too)
+    response._handler_class = beacon_fast_path  # type: ignore[attr-defined]
     start_response(
         f"{response.status_code} {response.reason_phrase}",
         [*response.items(), *(("Set-Cookie", c.OutputString()) for c in response.cookies.values())],

@@ -53,7 +53,8 @@ class CatalogItemAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
     @admin.display(description=_("recommendations"))
     def preview(self, obj: CatalogItem) -> str:
-        query = urlencode({"placement": "product", "who": "product", "product": obj.product_key, "limit": 10})
+        params: dict[str, str | int] = {"placement": "product", "who": "product", "product": obj.product_key, "limit": 10}
+        query = urlencode(params)
         return format_html('<a href="{}?{}">{}</a>', reverse("admin:reco_app_rule_preview"), query, _("preview"))
 
 

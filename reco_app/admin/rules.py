@@ -95,7 +95,7 @@ class RuleChangeInline(admin.TabularInline):  # type: ignore[type-arg]
     model = RuleChange
     extra = 0
     can_delete = False
-    fields = readonly_fields = ["at", "user", "kind", "diff"]
+    fields = readonly_fields = ("at", "user", "kind", "diff")
     verbose_name_plural = _("history")
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:

@@ -35,7 +35,9 @@ class EventIn(serializers.Serializer):  # documentation of the format (see valid
     visitor_id = serializers.CharField(max_length=64, required=False, help_text="Anonymous visitor id when no customer key.")
     session_id = serializers.CharField(max_length=64, required=False)
     consent = serializers.ChoiceField(choices=[(c, c) for c in API_CONSENT], help_text="denied/unknown events are counted, not stored.")
-    context = serializers.DictField(required=False, help_text="Plain JSON, e.g. {\"rec_token\": \"...\"}.")
+    context = serializers.DictField(  # type: ignore[assignment]  # a declared field: DRF's metaclass takes it off the class
+        required=False, help_text="Plain JSON, e.g. {\"rec_token\": \"...\"}."
+    )
 
 
 class BatchIn(serializers.Serializer):
@@ -44,7 +46,7 @@ class BatchIn(serializers.Serializer):
 
 class Rejected(serializers.Serializer):
     index = serializers.IntegerField()
-    errors = serializers.DictField(child=serializers.CharField())
+    errors = serializers.DictField(child=serializers.CharField())  # type: ignore[assignment]  # a declared field
 
 
 class BatchOut(serializers.Serializer):

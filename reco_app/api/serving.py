@@ -37,7 +37,7 @@ class RecommendationSerializer(serializers.Serializer):
     price = serializers.FloatField(allow_null=True)
     score = serializers.FloatField()
     reason = serializers.CharField()
-    source = serializers.CharField()
+    source = serializers.CharField()  # type: ignore[assignment]  # a declared field: DRF's metaclass takes it off the class
     token = serializers.CharField(help_text="Signed rec token: send it with rec_impression/rec_click events.")
 
 

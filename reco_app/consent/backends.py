@@ -50,8 +50,10 @@ class CookieConsentBackend(ConsentBackend):
     """
 
     def decision(self, request: HttpRequest) -> Decision:
-        from cookie_consent.conf import settings as cc_settings
+        from cookie_consent.conf import settings
         from cookie_consent.util import parse_cookie_str
+
+        cc_settings: Any = settings  # django-cookie-consent's AppConf (its names are not Django's)
 
         raw = request.COOKIES.get(cc_settings.COOKIE_CONSENT_NAME, "")
         varname = conf.get("CONSENT_COOKIE_GROUP")

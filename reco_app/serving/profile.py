@@ -5,8 +5,10 @@ from __future__ import annotations
 import datetime as dt
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from reco_app import conf
@@ -15,7 +17,7 @@ from reco_app.prepared import PreparedQuery
 from reco_app.serving.types import CatalogIndex
 
 
-def _history(subject: str, since: dt.datetime, limit: int) -> object:
+def _history(subject: str, since: dt.datetime, limit: int) -> QuerySet[Any]:
     from reco_app.models import Event
 
     return (
@@ -28,7 +30,7 @@ def _history(subject: str, since: dt.datetime, limit: int) -> object:
 _HISTORY = PreparedQuery(_history, subject=("reco_app.Event", "subject"), since=("reco_app.Event", "timestamp"))
 
 
-def history_rows(subject: str, since: dt.datetime, limit: int) -> list[tuple[object, ...]]:
+def history_rows(subject: str, since: dt.datetime, limit: int) -> list[tuple[Any, ...]]:
     """The shopper's newest consented events since ``since``: (product key, type, timestamp, value)."""
     return _HISTORY.rows(subject=subject, since=since, shape={"limit": limit})
 

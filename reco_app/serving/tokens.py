@@ -35,7 +35,7 @@ class _Signer(signing.Signer):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        derived = hashlib.sha256((self.salt + "signer" + force_str(self.key)).encode()).digest()
+        derived = hashlib.sha256((force_str(self.salt) + "signer" + force_str(self.key)).encode()).digest()
         self._mac = hmac.new(derived, digestmod=hashlib.sha256) if self.algorithm == "sha256" else None
 
     def signature(self, value: Any, key: Any = None) -> str:

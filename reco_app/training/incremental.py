@@ -48,7 +48,7 @@ def train_incremental(
     parent = ModelVersion.objects.active()
     if parent is None or not parent.artifact_name or parent.data_until is None:
         return None
-    until = until or timezone.now()
+    until, since = until or timezone.now(), parent.data_until
     progress("load", 0, 2)
     events = load_events(since=parent.data_until, until=until, exclude_subjects=suppressed_subjects())
     if not len(events):
@@ -56,7 +56,7 @@ def train_incremental(
     version = claim(lambda: ModelVersion.objects.create(
         kind=ModelVersion.Kind.INCREMENTAL, parent=parent, status=Status.TRAINING,
         started_at=timezone.now(), data_from=parent.data_from, data_until=until,
-        params={**parent.params, "task_id": task_id, "since": parent.data_until.isoformat()},
+        params={**parent.params, "task_id": task_id, "since": since.isoformat()},
     ))
     try:
         _update(version, parent, events, until, progress)

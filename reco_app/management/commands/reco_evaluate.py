@@ -22,7 +22,7 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true", help="Print the table as JSON.")
 
     def handle(self, *args: Any, **opts: Any) -> None:
-        bar = ProgressBar(self.stderr._out)  # type: ignore[attr-defined]
+        bar = ProgressBar(self.stderr._out)  # type: ignore[attr-defined,arg-type]  # the raw stream: the bar writes \r
         params = TrainParams.from_settings(epochs=opts["epochs"], no_components=opts["components"])
         table = evaluate_current(params=params, progress=bar)
         bar.close()

@@ -36,7 +36,7 @@ class Command(BaseCommand):
         if opts["if_no_active"] and (active := ModelVersion.objects.active()) is not None:
             self.stdout.write(f"Model v{active.pk} is already active; not training.")
             return
-        bar = None if opts["no_progress"] else ProgressBar(self.stderr._out)  # type: ignore[attr-defined]
+        bar = None if opts["no_progress"] else ProgressBar(self.stderr._out)  # type: ignore[attr-defined,arg-type]
         progress = bar or (lambda *a: None)
         try:
             if opts["incremental"]:

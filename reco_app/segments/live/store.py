@@ -47,6 +47,10 @@ def _field(name: str) -> Any:
     return SegmentMembership._meta.get_field(name)
 
 
+def _column(field: Any) -> str:
+    return str(field.column)
+
+
 def _values(fields: dict[str, Any]) -> list[Any]:
     return [_field(name).get_db_prep_save(fields[name], connection) for name in FIELDS]
 
@@ -69,11 +73,11 @@ def _upsert_sql(vendor: str) -> str | None:
         cast = {name: "%s" for name in ("subject", *FIELDS)}
     return (
         f"INSERT INTO {table} ({segment_col}, {subject_col}, {', '.join(columns)}) "
-        f"SELECT {q(Segment._meta.pk.column)}, {cast['subject']}, {', '.join(cast[n] for n in FIELDS)} "
-        f"FROM {segments} WHERE {q(Segment._meta.get_field('key').column)} = %s "
+        f"SELECT {q(_column(Segment._meta.pk))}, {cast['subject']}, {', '.join(cast[n] for n in FIELDS)} "
+        f"FROM {segments} WHERE {q(_column(Segment._meta.get_field('key')))} = %s "
         f"ON CONFLICT ({segment_col}, {subject_col}) DO UPDATE SET "
         + ", ".join(f"{c} = EXCLUDED.{c}" for c in columns)
-        + f" RETURNING {q(SegmentMembership._meta.pk.column)}"
+        + f" RETURNING {q(_column(SegmentMembership._meta.pk))}"
     )
 
 
@@ -117,7 +121,7 @@ def _orm_upsert(key: str, subject: str, fields: dict[str, Any], *, name: str, de
 def _update_sql(vendor: str) -> str:
     q = connection.ops.quote_name
     sets = ", ".join(f"{q(_field(name).column)} = %s" for name in FIELDS)
-    return f"UPDATE {q(SegmentMembership._meta.db_table)} SET {sets} WHERE {q(SegmentMembership._meta.pk.column)} = %s"
+    return f"UPDATE {q(SegmentMembership._meta.db_table)} SET {sets} WHERE {q(_column(SegmentMembership._meta.pk))} = %s"
 
 
 def refresh(pk: int, fields: dict[str, Any]) -> bool:
@@ -134,7 +138,7 @@ def remove(pks: list[int]) -> None:
     q = connection.ops.quote_name
     with connection.cursor() as cursor:
         cursor.execute(
-            f"DELETE FROM {q(SegmentMembership._meta.db_table)} WHERE {q(SegmentMembership._meta.pk.column)} "
+            f"DELETE FROM {q(SegmentMembership._meta.db_table)} WHERE {q(_column(SegmentMembership._meta.pk))} "
             f"IN ({', '.join(['%s'] * len(pks))})",
             pks,
         )
