@@ -92,7 +92,7 @@ def main() -> None:
 
         picked = subjects[:200]
         fresh = Event.objects.bulk_create([
-            Event(event_id=uuid.uuid4(), subject=s, event_type="add_to_cart", product_key="SHO-000", session_id=f"{s}-now", timestamp=timezone.now())
+            Event(event_id=uuid.uuid4(), subject=s, event_type="add_to_cart", product_key="P00001", session_id=f"{s}-now", timestamp=timezone.now())
             for s in picked
         ])
         t = time.perf_counter()

@@ -15,6 +15,12 @@ sessions start with a search; some views lead to a wishlist_add. Consumables are
 20-45 days later. A few products trend: their view odds jump 6x in the last three weeks.
 Purchase ``value`` is the QUANTITY bought (the unit price is in ``context["unit_price"]``);
 rating ``value`` is 1-5 stars.
+
+Two options are off by default (the demo shop's history stays as documented): a
+``new_product_boost`` multiplies the view odds of products in their first NEW_DAYS, and
+``behaviours`` splits the shoppers into groups (:class:`Behaviour`) that shop more or less,
+cart and check out at other rates, or stop visiting part-way, which is what lifecycle and
+RFM segments look for.
 """
 
 from __future__ import annotations
@@ -38,6 +44,18 @@ SEARCH_RATE = 0.3
 REPEAT_RATE = 0.5
 TREND_DAYS = 21
 TREND_BOOST = 6.0  # view odds of a trending product in the last TREND_DAYS
+NEW_DAYS = 14  # how long new_product_boost lasts after a product's launch
+
+
+@dataclass(frozen=True)
+class Behaviour:
+    """A group of shoppers and how they differ from the default shopper."""
+
+    share: float  # of all shoppers
+    activity: float = 1.0  # multiplies the shopper's event budget
+    cart: float = 1.0  # multiplies the add-to-cart odds
+    checkout: float = CHECKOUT_RATE  # share of sessions with a cart that buy it
+    leaves: tuple[float, float] | None = None  # stops after this share of their remaining window
 
 
 @dataclass
@@ -51,6 +69,10 @@ class Shopper:
     arrival_day: float
     budget: int  # events to simulate for this shopper
     late: bool  # arrived in the last fifth of the window
+    leave_day: float = float("inf")  # no visit after this day
+    behaviour: str = ""  # key of the shopper's Behaviour, if any
+    cart: float = 1.0
+    checkout: float = CHECKOUT_RATE
 
 
 # One event: (shopper index, product index or -1, type, value, session id, day, context)
@@ -63,7 +85,10 @@ class HistoryPlan:
     events: list[EventRow]
 
 
-def make_shoppers(rng: np.random.Generator, cat: CatalogPlan, n: int, n_events: int, days: int) -> list[Shopper]:
+def make_shoppers(
+    rng: np.random.Generator, cat: CatalogPlan, n: int, n_events: int, days: int,
+    behaviours: dict[str, Behaviour] | None = None,
+) -> list[Shopper]:
     n_cat = len(cat.categories)
     share = np.bincount(cat.category, minlength=n_cat) + 1.0
     share /= share.sum()
@@ -88,12 +113,32 @@ def make_shoppers(rng: np.random.Generator, cat: CatalogPlan, n: int, n_events: 
         shoppers.append(Shopper(
             key=DEMO_SHOPPER if i == 0 else f"c{i:05d}", categories=cats, category_weights=weights,
             brands=brands, level=level, tags=tags, arrival_day=float(arrival[i]), budget=0,
-            late=bool(arrival[i] >= LATE_WINDOW[0] * days),
+            late=bool(arrival[i] >= LATE_WINDOW[0] * days), leave_day=float(days),
         ))
+    if behaviours:  # drawn last, so the other draws match a history without behaviours
+        activity *= _assign(rng, shoppers, behaviours, days)
     budgets = np.maximum(3, np.ceil(n_events * activity / activity.sum())).astype(int)
     for s, b in zip(shoppers, budgets):
         s.budget = int(b)
     return shoppers
+
+
+def _assign(rng: np.random.Generator, shoppers: list[Shopper], behaviours: dict[str, Behaviour], days: int) -> np.ndarray:
+    """Give each shopper a behaviour; returns the factor of their activity."""
+    names = list(behaviours)
+    share = np.array([behaviours[k].share for k in names])
+    kinds = rng.choice(len(names), size=len(shoppers), p=share / share.sum())
+    stay = rng.uniform(0, 1, len(shoppers))
+    factor = np.ones(len(shoppers))
+    for i, (s, k) in enumerate(zip(shoppers, kinds)):
+        b = behaviours[names[k]]
+        s.behaviour, s.cart, s.checkout = names[k], b.cart, b.checkout
+        factor[i] = b.activity
+        if b.leaves is not None:
+            part = b.leaves[0] + (b.leaves[1] - b.leaves[0]) * stay[i]
+            s.leave_day = s.arrival_day + part * (days - s.arrival_day)
+            factor[i] *= part  # a shorter stay, fewer events
+    return factor
 
 
 def cat_mask(cats: list[int], extra: bool = False) -> np.ndarray:
@@ -116,8 +161,11 @@ def appeal(cat: CatalogPlan, s: Shopper) -> np.ndarray:
     )
 
 
-def simulate(rng: np.random.Generator, cat: CatalogPlan, n_shoppers: int, n_events: int, days: int) -> HistoryPlan:
-    shoppers = make_shoppers(rng, cat, n_shoppers, n_events, days)
+def simulate(
+    rng: np.random.Generator, cat: CatalogPlan, n_shoppers: int, n_events: int, days: int,
+    *, behaviours: dict[str, Behaviour] | None = None, new_product_boost: float = 1.0,
+) -> HistoryPlan:
+    shoppers = make_shoppers(rng, cat, n_shoppers, n_events, days, behaviours)
     n_cat = len(cat.categories)
     share = np.bincount(cat.category, minlength=n_cat) + 1.0
     share /= share.sum()
@@ -134,7 +182,7 @@ def simulate(rng: np.random.Generator, cat: CatalogPlan, n_shoppers: int, n_even
         u = appeal(cat, s)
         eu = np.exp(u - u.max())
         eu_recent = eu * trend_boost  # in the last TREND_DAYS, trending products surge
-        p_cart = (0.25 / (1.0 + np.exp(2.0 - u))).tolist()
+        p_cart = (s.cart * 0.25 / (1.0 + np.exp(2.0 - u))).tolist()
         p_wish = (0.03 + 0.05 / (1.0 + np.exp(2.0 - u))).tolist()
         cat_p = EXPLORE * share
         cat_p[s.categories] += (1 - EXPLORE) * np.array(s.category_weights)
@@ -143,7 +191,7 @@ def simulate(rng: np.random.Generator, cat: CatalogPlan, n_shoppers: int, n_even
         while len(events) - start < s.budget:
             sessions += 1
             sid = f"seed{sessions:07d}"
-            t = float(rng.uniform(s.arrival_day, days))
+            t = float(rng.uniform(s.arrival_day, s.leave_day))
             c = min(int(np.searchsorted(cat_cs, rng.random(), side="right")), n_cat - 1)
             avail = members[c][: int(np.searchsorted(launched[c], t, side="right"))]
             if not len(avail):
@@ -151,7 +199,10 @@ def simulate(rng: np.random.Generator, cat: CatalogPlan, n_shoppers: int, n_even
             if rng.random() < SEARCH_RATE:
                 pool = s.tags if c in s.categories else cat.product_tags[int(avail[0])]
                 events.append((si, -1, "search", None, sid, t, {"query": str(rng.choice(pool))}))
-            cs = np.cumsum((eu_recent if t >= days - TREND_DAYS else eu)[avail])
+            odds = (eu_recent if t >= days - TREND_DAYS else eu)[avail]
+            if new_product_boost != 1.0:
+                odds = odds * np.where(t - cat.launch_day[avail] < NEW_DAYS, new_product_boost, 1.0)
+            cs = np.cumsum(odds)
             picks = np.searchsorted(cs, rng.random(1 + int(rng.poisson(2.5))) * cs[-1], side="right")
             viewed = avail[np.minimum(picks, len(avail) - 1)].tolist()
             cart: list[int] = []
@@ -169,11 +220,11 @@ def simulate(rng: np.random.Generator, cat: CatalogPlan, n_shoppers: int, n_even
                     t += 40 / 86400
                     events.append((si, j, "remove_from_cart", 1.0, sid, t, {}))
                     cart.remove(j)
-            if cart and rng.random() < CHECKOUT_RATE:
+            if cart and rng.random() < s.checkout:
                 t += float(rng.exponential(3.0)) / 1440
                 for j in cart:
                     _purchase(rng, cat, u, events, si, j, sid, t)
-                    sessions = _repeats(rng, cat, events, si, j, t, days, sessions)
+                    sessions = _repeats(rng, cat, events, si, j, t, s.leave_day, sessions)
     events = [e for e in events if e[5] < days]
     events.sort(key=lambda e: (e[5], e[0]))
     return HistoryPlan(shoppers=shoppers, events=events)
@@ -192,14 +243,14 @@ def _purchase(
 
 def _repeats(
     rng: np.random.Generator, cat: CatalogPlan, events: list[EventRow], si: int, j: int, t: float,
-    days: int, sessions: int,
+    until: float, sessions: int,
 ) -> int:
-    """Consumables come back: a short re-buy session every few weeks."""
+    """Consumables come back: a short re-buy session every few weeks (until ``until``)."""
     if not cat.consumable_category[cat.category[j]]:
         return sessions
     while rng.random() < REPEAT_RATE:
         t += float(rng.uniform(20, 45))
-        if t >= days:
+        if t >= until:
             break
         sessions += 1
         sid = f"seed{sessions:07d}"

@@ -2,7 +2,8 @@
 
 The catalog comes from :mod:`example_shop.shop.seed_catalog`, the shoppers and their
 events from :mod:`example_shop.shop.seed_history` (both pure numpy on one
-``numpy.random.Generator``); this module writes them with ``bulk_create`` and syncs the
+``numpy.random.Generator``; tests and benchmarks get the same data through
+:mod:`example_shop.shop.synthetic`); this module writes them into the shop and syncs the
 reco_app catalog snapshot once at the end (bulk inserts send no per-row signals, and
 ``--flush`` deletes with the catalog signals paused).
 """
@@ -10,7 +11,6 @@ reco_app catalog snapshot once at the end (bulk inserts send no per-row signals,
 from __future__ import annotations
 
 import datetime as dt
-import json
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
@@ -28,6 +28,7 @@ from example_shop.shop.demo_users import ensure_demo_users
 from example_shop.shop.models import Brand, Category, Order, OrderLine, Product
 from example_shop.shop.seed_catalog import CatalogPlan, generate_catalog
 from example_shop.shop.seed_history import DEMO_SHOPPER, HistoryPlan, Shopper, simulate
+from example_shop.shop.synthetic import at, event_writer
 from reco_app.catalog import sync_all
 from reco_app.models import CatalogItem, Event
 from reco_app.models.events import ConsentBasis
@@ -134,10 +135,6 @@ def flush_shop() -> None:
     get_user_model().objects.filter(password=SEEDED_PASSWORD).delete()
 
 
-def _at(start: dt.datetime, day: float) -> dt.datetime:
-    return start + dt.timedelta(seconds=int(day * 86400))
-
-
 def _write_catalog(cat: CatalogPlan, start: dt.datetime, result: SeedResult) -> None:
     cats = Category.objects.bulk_create([Category(name=n, slug=_slug(n)) for n in cat.categories])
     brands = Brand.objects.bulk_create([Brand(name=n) for n in cat.brands])
@@ -146,7 +143,7 @@ def _write_catalog(cat: CatalogPlan, start: dt.datetime, result: SeedResult) -> 
             sku=cat.sku[i], name=cat.name[i], category_id=cats[cat.category[i]].pk,
             brand_id=brands[cat.brand[i]].pk, price=Decimal(f"{cat.price[i]:.2f}"),
             stock=int(cat.stock[i]), tags="|".join(cat.product_tags[i]),
-            description=cat.description[i], created_at=_at(start, float(cat.launch_day[i])),
+            description=cat.description[i], created_at=at(start, float(cat.launch_day[i])),
         )
         for i in range(len(cat.sku))
     ]
@@ -168,7 +165,7 @@ def _write_shoppers(history: HistoryPlan, start: dt.datetime, result: SeedResult
     keys = [s.key for s in history.shoppers]
     existing = set(User.objects.filter(username__in=keys).values_list("username", flat=True))
     new = [
-        User(username=s.key, password=SEEDED_PASSWORD, date_joined=_at(start, s.arrival_day))
+        User(username=s.key, password=SEEDED_PASSWORD, date_joined=at(start, s.arrival_day))
         for s in history.shoppers
         if s.key not in existing
     ]
@@ -182,43 +179,6 @@ def _write_shoppers(history: HistoryPlan, start: dt.datetime, result: SeedResult
     return ids
 
 
-EVENT_COLUMNS = (
-    "event_id", "subject", "user", "visitor_id", "product_key", "event_type", "value",
-    "session_id", "context", "consent", "source", "timestamp", "received_at",
-)
-
-
-def _event_writer(cursor: Any) -> Callable[[list[tuple[Any, ...]]], None]:
-    """Write rows of EVENT_COLUMNS values: COPY on PostgreSQL, ``executemany`` elsewhere.
-
-    ``Event.objects.bulk_create`` spends ~10x more per row in Python than this.
-    """
-    fields = [Event._meta.get_field(name) for name in EVENT_COLUMNS]
-    quote = connection.ops.quote_name
-    table = quote(Event._meta.db_table)
-    columns = ", ".join(quote(f.column) for f in fields)  # type: ignore[union-attr]
-    if connection.vendor == "postgresql":
-        ctx_at = EVENT_COLUMNS.index("context")
-
-        def copy_rows(rows: list[tuple[Any, ...]]) -> None:
-            with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row[:ctx_at] + (json.dumps(row[ctx_at]),) + row[ctx_at + 1 :])
-
-        return copy_rows
-    # Only these columns need the backend's conversion (uuid, JSON, datetimes).
-    prep = {i: fields[i].get_db_prep_save for i, name in enumerate(EVENT_COLUMNS)
-            if name in ("event_id", "context", "timestamp", "received_at")}
-    sql = f"INSERT INTO {table} ({columns}) VALUES ({', '.join(['%s'] * len(fields))})"
-
-    def insert_rows(rows: list[tuple[Any, ...]]) -> None:
-        cursor.executemany(sql, [
-            tuple(prep[i](v, connection) if i in prep else v for i, v in enumerate(row)) for row in rows
-        ])
-
-    return insert_rows
-
-
 def _write_events(
     rng: np.random.Generator, cat: CatalogPlan, history: HistoryPlan, user_ids: dict[str, int],
     start: dt.datetime, result: SeedResult, progress: Progress,
@@ -229,13 +189,13 @@ def _write_events(
     counts: Counter[str] = Counter()
     rows: list[tuple[Any, ...]] = []
     with connection.cursor() as cursor:
-        write = _event_writer(cursor)
+        write = event_writer(cursor)
         for n, (si, pj, etype, value, sid, day, ctx) in enumerate(history.events):
             key = keys[si]
             rows.append((
                 uuid.UUID(bytes=raw[16 * n : 16 * n + 16], version=4), key, user_ids.get(key), "",
                 cat.sku[pj] if pj >= 0 else "", etype, value, sid, ctx, ConsentBasis.IMPORTED.value,
-                SOURCE, _at(start, day), now,
+                SOURCE, at(start, day), now,
             ))
             counts[etype] += 1
             if len(rows) >= BATCH:
@@ -259,7 +219,7 @@ def _write_demo_orders(cat: CatalogPlan, history: HistoryPlan, user_ids: dict[st
     for lines in sessions.values():
         order = Order.objects.create(
             user_id=user_ids.get(DEMO_SHOPPER), email=f"{DEMO_SHOPPER}@example.com",
-            created_at=_at(start, lines[0][2]),
+            created_at=at(start, lines[0][2]),
         )
         rows = [
             OrderLine(order=order, product=products[cat.sku[pj]], quantity=int(q), unit_price=Decimal(f"{cat.price[pj]:.2f}"))

@@ -3,7 +3,8 @@ from __future__ import annotations
 import pytest
 from django.conf import settings as django_settings
 
-from tests.training.synthetic import Shop, make_shop, save_shop
+from example_shop.shop.synthetic import SyntheticShop
+from tests.training.synthetic import make_shop
 
 FAST = {
     "TRAINING_EPOCHS": 8,
@@ -24,11 +25,11 @@ def fast_training(settings, tmp_path):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture(scope="session")
-def small_shop() -> Shop:
+def small_shop() -> SyntheticShop:
     return make_shop(n_users=80, n_items=60, events_per_user=15, seed=3)
 
 
 @pytest.fixture
 def stored_shop(db, small_shop, fast_training):  # type: ignore[no-untyped-def]
-    save_shop(small_shop)
+    small_shop.save()
     return small_shop

@@ -114,8 +114,8 @@ def test_incremental_update_continues_the_active_model(stored_shop) -> None:  # 
     parent = registry.train(until=UNTIL)
     assert train_incremental(until=UNTIL + dt.timedelta(hours=1)) is None  # nothing new
     later = UNTIL + dt.timedelta(minutes=30)
-    Event.objects.create(subject="u0001", product_key="P0003", event_type="purchase", timestamp=later)
-    Event.objects.create(subject="newcomer", product_key="P0003", event_type="purchase", timestamp=later)
+    Event.objects.create(subject="c00001", product_key="P00003", event_type="purchase", timestamp=later)
+    Event.objects.create(subject="newcomer", product_key="P00003", event_type="purchase", timestamp=later)
     version = train_incremental(until=UNTIL + dt.timedelta(hours=1))
     assert version is not None and version.status == Status.ACTIVE, version.error
     assert (version.kind, version.parent_id, version.n_users) == ("incremental", parent.pk, parent.n_users)
@@ -129,15 +129,15 @@ def test_incremental_update_continues_the_active_model(stored_shop) -> None:  # 
 
 def test_model_vectors_privacy_holder_exports_and_suppresses(stored_shop) -> None:  # type: ignore[no-untyped-def]
     version = registry.train(until=UNTIL)
-    exported = privacy.export_subjects(["u0001", "stranger"])["model vectors"]
+    exported = privacy.export_subjects(["c00001", "stranger"])["model vectors"]
     assert exported["active_model_version"] == version.pk
-    assert exported["subjects_with_vector"] == ["u0001"]
-    assert not is_suppressed("u0001")
-    assert privacy.erase_subjects(["u0001"])["model vectors"] == 1
-    assert is_suppressed("u0001") and not is_suppressed("u0002")
-    assert SuppressedSubject.objects.filter(subject="u0001").exists()
+    assert exported["subjects_with_vector"] == ["c00001"]
+    assert not is_suppressed("c00001")
+    assert privacy.erase_subjects(["c00001"])["model vectors"] == 1
+    assert is_suppressed("c00001") and not is_suppressed("c00002")
+    assert SuppressedSubject.objects.filter(subject="c00001").exists()
     retrained = registry.train(until=UNTIL)
-    assert "u0001" not in set(load_artifact(retrained.artifact_name).user_keys)
+    assert "c00001" not in set(load_artifact(retrained.artifact_name).user_keys)
 
 
 def test_reco_train_prints_the_evaluation_table(stored_shop, capsys, settings) -> None:  # type: ignore[no-untyped-def]
