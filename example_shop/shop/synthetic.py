@@ -23,7 +23,8 @@ from django.db import connection
 
 from example_shop.shop.seed_catalog import CatalogPlan, generate_catalog
 from example_shop.shop.seed_history import Behaviour, HistoryPlan, simulate
-from reco_app.datasets.events import CatalogArrays, EventArrays
+from reco_app.datasets.catalog import CatalogIndex
+from reco_app.datasets.events import EventArrays
 from reco_app.models import CatalogItem, Event
 
 BATCH = 5000
@@ -83,8 +84,8 @@ class SyntheticShop:
             for si, pj, etype, value, _sid, day, _ctx in self.history.events
         ]
 
-    def catalog_arrays(self) -> CatalogArrays:
-        return CatalogArrays.from_rows([{**r, "available": r["in_stock"]} for r in self.catalog])
+    def catalog_arrays(self) -> CatalogIndex:
+        return CatalogIndex.from_rows(self.catalog)
 
     def event_arrays(self) -> EventArrays:
         """The events with a product, as :func:`reco_app.datasets.events.load_events` reads them."""

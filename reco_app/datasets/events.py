@@ -1,4 +1,4 @@
-"""Events and catalog rows as column arrays, read with one query each (no ORM objects)."""
+"""Events as column arrays, read with one query (no ORM objects)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import numpy as np
 from django.db import connections, router
 from django.db.models import FloatField, Func
 
-from reco_app.models import CatalogItem, Event
+from reco_app.models import Event
 
 
 class EpochSeconds(Func):
@@ -137,44 +137,3 @@ def _fetch(qs: Any) -> list[tuple[Any, ...]]:
     with connections[router.db_for_read(qs.model)].cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchall()
-
-
-@dataclass
-class CatalogArrays:
-    """The catalog snapshot as columns (``prices``/``launched`` are NaN when unknown)."""
-
-    keys: np.ndarray
-    categories: np.ndarray
-    brands: np.ndarray
-    prices: np.ndarray
-    tags: list[list[str]]
-    descriptions: np.ndarray
-    launched: np.ndarray
-    available: np.ndarray
-
-    def __len__(self) -> int:
-        return len(self.keys)
-
-    @classmethod
-    def from_rows(cls, rows: Sequence[dict[str, Any]]) -> CatalogArrays:
-        """Rows as dicts with product_key, category, brand, price, tags, description, launched_at."""
-        return cls(
-            keys=np.array([str(r["product_key"]) for r in rows], dtype=object),
-            categories=np.array([r.get("category") or "" for r in rows], dtype=object),
-            brands=np.array([r.get("brand") or "" for r in rows], dtype=object),
-            prices=np.array([np.nan if r.get("price") is None else float(r["price"]) for r in rows], dtype=np.float64),
-            tags=[list(r.get("tags") or []) for r in rows],
-            descriptions=np.array([r.get("description") or "" for r in rows], dtype=object),
-            launched=np.array(
-                [np.nan if r.get("launched_at") is None else to_epoch(r["launched_at"]) for r in rows],
-                dtype=np.float64,
-            ),
-            available=np.array([bool(r.get("available", True)) for r in rows], dtype=bool),
-        )
-
-
-def load_catalog() -> CatalogArrays:
-    rows = CatalogItem.objects.order_by("product_key").values(
-        "product_key", "category", "brand", "price", "tags", "description", "launched_at", "published", "in_stock"
-    )
-    return CatalogArrays.from_rows([{**r, "available": r["published"] and r["in_stock"]} for r in rows])

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from reco_app.datasets.events import CatalogArrays
+from reco_app.datasets.catalog import CatalogIndex
 
 TOKEN = re.compile(r"[a-z0-9][a-z0-9\-]{2,}")
 STOPWORDS = frozenset(
@@ -75,21 +75,20 @@ SEGMENT_SHARE = 0.2
 
 
 def _item_row(
-    catalog: CatalogArrays, i: int, edges: list[float], idf: Mapping[str, float], identity_share: float | None
+    key: str, category: str, brand: str, price: float, tags: list[str], description: str,
+    edges: list[float], idf: Mapping[str, float], identity_share: float | None,
 ) -> dict[str, float]:
-    identity = f"item:{catalog.keys[i]}"
+    identity = f"item:{key}"
     row: dict[str, float] = {identity: 1.0}
-    if catalog.categories[i]:
-        row[f"category:{catalog.categories[i]}"] = 1.0
-    if catalog.brands[i]:
-        row[f"brand:{catalog.brands[i]}"] = 1.0
-    price = catalog.prices[i]
+    if category:
+        row[f"category:{category}"] = 1.0
+    if brand:
+        row[f"brand:{brand}"] = 1.0
     if edges and not math.isnan(price):
         row[f"price:{int(np.searchsorted(edges, price, side='right'))}"] = 1.0
-    tags = catalog.tags[i]
     for tag in tags:
         row[f"tag:{tag}"] = 1.0 / len(tags)
-    words = [w for w in tokenize(catalog.descriptions[i]) if w in idf]
+    words = [w for w in tokenize(description) if w in idf]
     if words:
         counts = Counter(words)
         tfidf = {w: (c / len(words)) * idf[w] for w, c in counts.items()}
@@ -111,7 +110,7 @@ def with_identity_share(row: dict[str, float], identity: str, share: float) -> d
 
 
 def build_item_features(
-    catalog: CatalogArrays,
+    catalog: CatalogIndex,
     item_keys: np.ndarray,
     *,
     price_bands: int = 5,
@@ -130,18 +129,25 @@ def build_item_features(
     """
     if spec is None:
         spec = {
-            "price_edges": price_edges(catalog.prices, price_bands),
+            "price_edges": price_edges(catalog.price, price_bands),
             "idf": word_idf(list(catalog.descriptions), max_vocabulary),
             "identity_share": float(identity_share),
             "new_product_weight": float(new_weight),
         }
     edges, idf = list(spec["price_edges"]), dict(spec["idf"])
     share = spec.get("identity_share")  # None (models before the setting): identity weighs like one attribute
-    position = {str(k): i for i, k in enumerate(catalog.keys)}
+    # the coded columns decoded once, for the loop over products
+    categories, brands = catalog.category_names().tolist(), catalog.brand_names().tolist()
+    prices, tags, descriptions = catalog.price.tolist(), catalog.tag_lists(), catalog.descriptions.tolist()
+    position = catalog.key_to_idx
     rows: list[dict[str, float]] = []
     for key in item_keys:
         i = position.get(str(key))
-        rows.append({f"item:{key}": 1.0} if i is None else _item_row(catalog, i, edges, idf, share))
+        if i is None:
+            rows.append({f"item:{key}": 1.0})
+            continue
+        attributes = (categories[i], brands[i], prices[i], tags[i], descriptions[i])
+        rows.append(_item_row(str(key), *attributes, edges, idf, share))
     fixed = names is not None
     vocab: dict[str, int] = {str(n): j for j, n in enumerate(names)} if fixed else {}  # type: ignore[union-attr]
     indptr, indices, data = [0], [], []

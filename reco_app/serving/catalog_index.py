@@ -1,4 +1,4 @@
-"""The catalog snapshot as a :class:`CatalogIndex`, loaded once per process.
+"""The catalog snapshot as a :class:`CatalogIndex` of the serving columns, loaded once per process.
 
 The index is rebuilt when the cache namespace ``"catalog"`` changes: the catalog service
 calls :func:`on_catalog_changed` listeners after every snapshot change, and ours bumps it,
@@ -7,68 +7,23 @@ so every process (and every web node) picks up the new catalog on its next reque
 
 from __future__ import annotations
 
-import itertools
 import logging
 import threading
-from dataclasses import dataclass, field
-
-import numpy as np
 
 from reco_app import cache, conf
+from reco_app.datasets.catalog import SERVING_FIELDS, CatalogIndex, load_catalog
 from reco_app.serving.gc_tuning import freeze_loaded
-from reco_app.serving.types import CatalogIndex
 
 logger = logging.getLogger(__name__)
 
-_builds = itertools.count(1)
-
-COLUMNS = (
-    "product_key", "name", "url", "image_url", "price", "category", "brand", "tags",
-    "stock", "in_stock", "published", "launched_at",
-)
-
-
-@dataclass
-class ServingCatalog(CatalogIndex):
-    """A :class:`CatalogIndex` plus what a rendered card needs (URL, image)."""
-
-    build: int = 0  # unique per loaded index in this process (model alignment follows it)
-    urls: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=object))
-    images: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=object))
-
-    def category_name(self, i: int) -> str:
-        code = int(self.category[i])
-        return self.categories[code] if code >= 0 else ""
-
-    def brand_name(self, i: int) -> str:
-        code = int(self.brand[i])
-        return self.brands[code] if code >= 0 else ""
-
-
-def build_catalog(rows: list[dict[str, object]], version: str = "") -> ServingCatalog:
-    index = ServingCatalog.from_rows(rows, version=version)
-    assert isinstance(index, ServingCatalog)
-    index.urls = np.array([r.get("url") or "" for r in rows], dtype=object)
-    index.images = np.array([r.get("image_url") or "" for r in rows], dtype=object)
-    index.build = next(_builds)
-    return index
-
-
-def load_catalog(version: str = "") -> ServingCatalog:
-    from reco_app.models import CatalogItem
-
-    rows = [dict(zip(COLUMNS, values)) for values in CatalogItem.objects.order_by("id").values_list(*COLUMNS)]
-    return build_catalog(rows, version=version)
-
-
 _lock = threading.Lock()
-_current: ServingCatalog | None = None
+_current: CatalogIndex | None = None
 _reloading: str | None = None
 _thread: threading.Thread | None = None
 _dirty = False  # this process changed the catalog (works even while the cache is down)
 
 
-def get_catalog(version: int | None = None) -> ServingCatalog:
+def get_catalog(version: int | None = None) -> CatalogIndex:
     """The process's catalog index for the current ``"catalog"`` namespace version.
 
     The first load happens inline. After that, with ``CATALOG_BACKGROUND_RELOAD`` (default),
@@ -87,12 +42,12 @@ def get_catalog(version: int | None = None) -> ServingCatalog:
     with _lock:
         if _current is None or _current.version != tag or _dirty:
             _dirty = False
-            _current = load_catalog(version=tag)
+            _current = load_catalog(fields=SERVING_FIELDS, version=tag)
             freeze_loaded()
         return _current
 
 
-def loaded() -> ServingCatalog | None:
+def loaded() -> CatalogIndex | None:
     """The index this process has loaded, if any, without checking the cache for a newer
     version (for cheap lookups that tolerate a catalog change still in flight)."""
     return _current
@@ -127,7 +82,7 @@ def _reload(tag: str) -> None:
     from reco_app.serving.model_store import get_model
 
     try:
-        index = load_catalog(version=tag)
+        index = load_catalog(fields=SERVING_FIELDS, version=tag)
         get_model(index)  # align the model before the swap, off the request path
         freeze_loaded()
         with _lock:

@@ -19,6 +19,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from reco_app import cache, conf
+from reco_app.datasets.catalog import TRAINING_FIELDS, load_catalog
 from reco_app.serving.features import catalog_feature_matrix
 from reco_app.serving.gc_tuning import freeze_loaded
 from reco_app.serving.types import CatalogIndex
@@ -106,22 +107,15 @@ def _embed_with_training_spec(
     assert isinstance(artifact, ModelArtifact)
     if "item_feature_spec" not in artifact.manifest:
         return None
-    from reco_app.datasets.events import CatalogArrays
-    from reco_app.models import CatalogItem
     from reco_app.training.cold import embed_items
 
+    # The serving index leaves descriptions out; read the training columns of these rows.
     keys = [str(catalog.keys[i]) for i in cold]
-    rows: dict[str, dict[str, object]] = {}
-    fields = ("product_key", "category", "brand", "price", "tags", "description", "launched_at", "published", "in_stock")
-    for start in range(0, len(keys), 5000):
-        chunk = keys[start : start + 5000]
-        for r in CatalogItem.objects.filter(product_key__in=chunk).values(*fields):
-            rows[r["product_key"]] = {**r, "available": r["published"] and r["in_stock"]}
-    done = np.array([k in rows for k in keys], dtype=bool)
+    rows = load_catalog(fields=TRAINING_FIELDS, keys=keys)
+    done = np.array([k in rows.key_to_idx for k in keys], dtype=bool)
     if not done.any():
         return None
-    arrays = CatalogArrays.from_rows([rows[k] for k in keys if k in rows])
-    emb, bias = embed_items(artifact, arrays)
+    emb, bias = embed_items(artifact, rows)
     return done, emb.astype(np.float32), bias.astype(np.float32)
 
 
@@ -151,17 +145,13 @@ def _active_version() -> tuple[int, str, str] | None:
     return version.pk, version.sha256, version.artifact_name
 
 
-def _catalog_id(catalog: CatalogIndex) -> int:
-    return int(getattr(catalog, "build", 0)) or id(catalog)
-
-
 def get_model(catalog: CatalogIndex, model_ns: int | None = None) -> ServingModel | None:
     """The active model aligned to ``catalog``, or ``None`` when no usable model is active."""
     ns = cache.ns_version("model") if model_ns is None else model_ns
     s = _store
     fresh = s.model_ns == ns and time.monotonic() - s.checked_at < conf.get("MODEL_RECHECK_SECONDS")
     if fresh:
-        model = s.aligned.get(_catalog_id(catalog), _MISSING)
+        model = s.aligned.get(catalog.build, _MISSING)
         if model is not _MISSING:
             return model  # type: ignore[return-value]
     with s.lock:
@@ -171,11 +161,11 @@ def get_model(catalog: CatalogIndex, model_ns: int | None = None) -> ServingMode
             if active != s.active:
                 s.active = active
                 s.aligned.clear()
-        model = s.aligned.get(_catalog_id(catalog), _MISSING)
+        model = s.aligned.get(catalog.build, _MISSING)
         if model is _MISSING:
             model = _load(s.active, catalog)
             freeze_loaded()
-            s.aligned[_catalog_id(catalog)] = model
+            s.aligned[catalog.build] = model
             while len(s.aligned) > 2:
                 s.aligned.pop(next(iter(s.aligned)))
         return model  # type: ignore[return-value]

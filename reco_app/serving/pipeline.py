@@ -27,7 +27,7 @@ from reco_app import conf
 from reco_app.adapter import key_of
 from reco_app.models.events import visitor_subject
 from reco_app.serving import local_cache
-from reco_app.serving.catalog_index import ServingCatalog, get_catalog
+from reco_app.serving.catalog_index import get_catalog
 from reco_app.serving.filters import Available
 from reco_app.serving.model_store import get_model
 from reco_app.serving.placements import Pipeline, UnknownPlacement, get_pipeline
@@ -36,7 +36,7 @@ from reco_app.serving.ranking import EXPLORE, blend
 from reco_app.serving.sources import CandidateSource, SourceInputs
 from reco_app.serving.subjects import Who, resolve
 from reco_app.serving.tokens import make_token
-from reco_app.serving.types import Candidates, ServingContext
+from reco_app.serving.types import Candidates, CatalogIndex, ServingContext
 
 logger = logging.getLogger(__name__)
 
@@ -187,7 +187,7 @@ def _recommend(
     ]
 
 
-def _card(catalog: ServingCatalog, placement: str, position: int, version: int | None, row: Row) -> tuple[Any, ...]:
+def _card(catalog: CatalogIndex, placement: str, position: int, version: int | None, row: Row) -> tuple[Any, ...]:
     """The fields of one :class:`Recommendation`, in order, up to ``source``, plus its token."""
     key, score, source, reason, _rules = row
     i = catalog.key_to_idx[key]
@@ -236,7 +236,7 @@ def _cart_keys(cart: Any) -> list[str]:
 _ALL_PARTS = frozenset({"segments", "device"})
 
 
-def _varies_by(pipeline: Pipeline, catalog: ServingCatalog) -> frozenset[str]:
+def _varies_by(pipeline: Pipeline, catalog: CatalogIndex) -> frozenset[str]:
     """What the placement's rules stage can depend on (a stage without ``varies_by``: everything)."""
     if not pipeline.rules:
         return frozenset()
@@ -289,7 +289,7 @@ def _reset(*, setting: str, **kwargs: Any) -> None:
         _rules_stage.cache_clear()
 
 
-def _profile(pipeline: Pipeline, who: Who, catalog: ServingCatalog, known_users: dict[str, int]) -> Profile:
+def _profile(pipeline: Pipeline, who: Who, catalog: CatalogIndex, known_users: dict[str, int]) -> Profile:
     if not (pipeline.personal and who.personalised and who.subject):
         return Profile()
     profile = load_profile(who.subject, catalog)
@@ -300,7 +300,7 @@ def _profile(pipeline: Pipeline, who: Who, catalog: ServingCatalog, known_users:
     return profile
 
 
-def _run(pipeline: Pipeline, catalog: ServingCatalog, ctx: ServingContext, who: Who, model_ns: int | None, with_rules: bool = True) -> tuple[int | None, list[Row]]:
+def _run(pipeline: Pipeline, catalog: CatalogIndex, ctx: ServingContext, who: Who, model_ns: int | None, with_rules: bool = True) -> tuple[int | None, list[Row]]:
     """One uncached pipeline run: (model version id or None, rows)."""
     model = get_model(catalog, model_ns)
     profile = _profile(pipeline, who, catalog, model.user_index if model else {})

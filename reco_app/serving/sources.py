@@ -25,10 +25,9 @@ from typing import Any
 import numpy as np
 
 from reco_app.serving import stats
-from reco_app.serving.catalog_index import ServingCatalog
 from reco_app.serving.model_store import ServingModel, user_vector
 from reco_app.serving.profile import Profile
-from reco_app.serving.types import ServingContext
+from reco_app.serving.types import CatalogIndex, ServingContext
 
 Scored = tuple[np.ndarray, np.ndarray]  # (catalog rows, scores), best first not required
 EMPTY: Scored = (np.zeros(0, np.int64), np.zeros(0, np.float64))
@@ -38,7 +37,7 @@ EMPTY: Scored = (np.zeros(0, np.int64), np.zeros(0, np.float64))
 class SourceInputs:
     """Everything a source may read; computed once per pipeline run."""
 
-    catalog: ServingCatalog
+    catalog: CatalogIndex
     ctx: ServingContext
     model: ServingModel | None
     profile: Profile

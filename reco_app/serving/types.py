@@ -1,7 +1,8 @@
 """Shared shapes of the serving pipeline: the catalog as arrays, and candidate sets.
 
 Candidate sources, the rules engine and rankers all work on these arrays, so no stage
-loops over products in Python.
+loops over products in Python. The catalog type, :class:`CatalogIndex`, is the one training
+reads too (:mod:`reco_app.datasets.catalog`); it is importable from here as well.
 """
 
 from __future__ import annotations
@@ -11,86 +12,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import scipy.sparse as sp
 
+from reco_app.datasets.catalog import CatalogIndex
 
-@dataclass
-class CatalogIndex:
-    """The catalog snapshot (``CatalogItem``) as column arrays, row ``i`` = one product."""
-
-    keys: np.ndarray  # str, product keys
-    names: np.ndarray  # str
-    category: np.ndarray  # int32 codes into ``categories`` (-1 = none)
-    categories: list[str]
-    brand: np.ndarray  # int32 codes into ``brands`` (-1 = none)
-    brands: list[str]
-    price: np.ndarray  # float64, nan = unknown
-    stock: np.ndarray  # int64, -1 = not tracked
-    in_stock: np.ndarray  # bool
-    published: np.ndarray  # bool
-    launched_at: np.ndarray  # float64 unix seconds, nan = unknown
-    tags: sp.csr_matrix  # (n_items, n_tags) 0/1
-    tag_names: list[str]
-    version: str = ""
-    key_to_idx: dict[str, int] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        if not self.key_to_idx:
-            self.key_to_idx = {str(k): i for i, k in enumerate(self.keys)}
-
-    def __len__(self) -> int:
-        return len(self.keys)
-
-    def indices(self, keys: Any) -> np.ndarray:
-        """Row indices of the given product keys (unknown keys are dropped)."""
-        lookup = self.key_to_idx
-        return np.fromiter((lookup[k] for k in keys if k in lookup), dtype=np.int64)
-
-    @property
-    def available(self) -> np.ndarray:
-        return self.in_stock & self.published
-
-    @classmethod
-    def from_rows(cls, rows: list[dict[str, Any]], version: str = "") -> CatalogIndex:
-        """Build from dicts with CatalogItem field names (tests and the DB loader use this)."""
-        n = len(rows)
-        categories = sorted({r.get("category") or "" for r in rows} - {""})
-        brands = sorted({r.get("brand") or "" for r in rows} - {""})
-        cat_code = {c: i for i, c in enumerate(categories)}
-        brand_code = {b: i for i, b in enumerate(brands)}
-        tag_names = sorted({t for r in rows for t in (r.get("tags") or [])})
-        tag_code = {t: i for i, t in enumerate(tag_names)}
-        indptr = [0]
-        indices: list[int] = []
-        for r in rows:
-            indices.extend(sorted({tag_code[t] for t in (r.get("tags") or [])}))
-            indptr.append(len(indices))
-        tags = sp.csr_matrix(
-            (np.ones(len(indices), np.float32), np.array(indices, np.int64), np.array(indptr, np.int64)),
-            shape=(n, len(tag_names)),
-        )
-
-        def ts(value: Any) -> float:
-            if isinstance(value, dt.datetime):
-                return value.timestamp()
-            return float("nan")
-
-        return cls(
-            keys=np.array([str(r["product_key"]) for r in rows], dtype=str),
-            names=np.array([r.get("name") or "" for r in rows], dtype=object),
-            category=np.array([cat_code.get(r.get("category") or "", -1) for r in rows], np.int32),
-            categories=categories,
-            brand=np.array([brand_code.get(r.get("brand") or "", -1) for r in rows], np.int32),
-            brands=brands,
-            price=np.array([np.nan if r.get("price") is None else float(r["price"]) for r in rows], np.float64),
-            stock=np.array([-1 if r.get("stock") is None else int(r["stock"]) for r in rows], np.int64),
-            in_stock=np.array([bool(r.get("in_stock", True)) for r in rows], bool),
-            published=np.array([bool(r.get("published", True)) for r in rows], bool),
-            launched_at=np.array([ts(r.get("launched_at")) for r in rows], np.float64),
-            tags=tags,
-            tag_names=tag_names,
-            version=version,
-        )
+__all__ = ["CatalogIndex", "Candidates", "ServingContext"]
 
 
 @dataclass

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from reco_app.datasets.events import CatalogArrays
+from reco_app.datasets.catalog import CatalogIndex
 from reco_app.datasets.features import build_item_features
 from reco_app.training.artifact import ModelArtifact
 
 
-def embed_items(artifact: ModelArtifact, catalog: CatalogArrays) -> tuple[np.ndarray, np.ndarray]:
+def embed_items(artifact: ModelArtifact, catalog: CatalogIndex) -> tuple[np.ndarray, np.ndarray]:
     """(embeddings (n, d), biases (n,)) of ``catalog``'s products, known to the model or not."""
     features = build_item_features(
         catalog, catalog.keys, spec=artifact.manifest["item_feature_spec"], names=artifact.feature_names

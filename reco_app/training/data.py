@@ -18,13 +18,8 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from reco_app import conf
-from reco_app.datasets.events import (
-    CatalogArrays,
-    EventArrays,
-    gc_paused,
-    load_catalog,
-    load_events,
-)
+from reco_app.datasets.catalog import TRAINING_FIELDS, CatalogIndex, load_catalog
+from reco_app.datasets.events import EventArrays, gc_paused, load_events
 from reco_app.datasets.features import (
     FeatureMatrix,
     build_item_features,
@@ -86,7 +81,7 @@ def settings_snapshot() -> dict[str, Any]:
 
 def prepare(
     events: EventArrays,
-    catalog: CatalogArrays,
+    catalog: CatalogIndex,
     *,
     until: dt.datetime,
     cfg: dict[str, Any],
@@ -119,7 +114,7 @@ def prepare(
         train_events.select(train_events.timestamps >= t_cut - trend_days * DAY),
         users, items, weights, now=t_cut, half_life_days=trend_days / 2,
     )
-    launched = dict(zip((str(k) for k in catalog.keys), catalog.launched, strict=True))
+    launched = dict(zip((str(k) for k in catalog.keys), catalog.launched_at, strict=True))
     cold = np.array([launched.get(str(k), np.nan) >= t_cut for k in item_keys], dtype=bool)
     item_features = build_item_features(
         catalog, item_keys, price_bands=int(cfg["TRAINING_PRICE_BANDS"]),
@@ -157,7 +152,7 @@ def load_training_data(until: dt.datetime | None = None, progress: Progress = no
     progress("load", 0, 2)
     events = load_events(since=since, until=until, exclude_subjects=suppressed_subjects())
     progress("load", 1, 2)
-    catalog = load_catalog()
+    catalog = load_catalog(fields=TRAINING_FIELDS)
     progress("load", 2, 2)
     with gc_paused():
         return prepare(events, catalog, until=until, cfg=settings_snapshot(), user_feature_provider=user_feature_provider())

@@ -14,7 +14,8 @@ import numpy as np
 from django.utils import timezone
 
 from reco_app import conf
-from reco_app.datasets.events import load_catalog, load_events
+from reco_app.datasets.catalog import TRAINING_FIELDS, load_catalog
+from reco_app.datasets.events import load_events
 from reco_app.datasets.features import (
     FeatureMatrix,
     build_item_features,
@@ -86,7 +87,7 @@ def _update(version: ModelVersion, parent: ModelVersion, events, until: dt.datet
         now=until.timestamp(), half_life_days=conf.get("TRAINING_HALF_LIFE_DAYS"),
     )
     fixed = build_item_features(
-        load_catalog(), art.item_keys, spec=manifest["item_feature_spec"], names=art.feature_names
+        load_catalog(fields=TRAINING_FIELDS), art.item_keys, spec=manifest["item_feature_spec"], names=art.feature_names
     )
     identity = state["identity_items"].astype(bool) | (np.diff(recent.tocsc().indptr) > 0)
     features = FeatureMatrix(drop_identity(fixed, art.item_keys, ~identity), fixed.names, fixed.spec)

@@ -52,12 +52,12 @@ def test_a_tampered_artifact_is_refused(trained, settings) -> None:  # type: ign
 
 
 def test_a_product_added_after_training_gets_a_vector_near_its_category(trained, small_shop) -> None:  # type: ignore[no-untyped-def]
-    from reco_app.datasets.events import CatalogArrays
+    from reco_app.datasets.catalog import CatalogIndex
     from reco_app.training.cold import embed_items
 
     _data, _, artifact = trained
     known = small_shop.catalog[0]
-    new = CatalogArrays.from_rows([{**known, "product_key": "BRAND-NEW"}, known])
+    new = CatalogIndex.from_rows([{**known, "product_key": "BRAND-NEW"}, known])
     emb, _bias = embed_items(artifact, new)
     index = artifact.item_index()
     np.testing.assert_allclose(emb[1], artifact.item_embeddings[index[known["product_key"]]], rtol=1e-5, atol=1e-6)

@@ -5,7 +5,8 @@ import datetime as dt
 import numpy as np
 import pytest
 
-from reco_app.datasets.events import CatalogArrays, EventArrays, load_events
+from reco_app.datasets.catalog import SERVING_FIELDS, TRAINING_FIELDS, CatalogIndex, load_catalog
+from reco_app.datasets.events import EventArrays, load_events
 from reco_app.datasets.features import (
     build_item_features,
     build_user_features,
@@ -14,7 +15,7 @@ from reco_app.datasets.features import (
 )
 from reco_app.datasets.idmaps import encode, index_of, stable_keys
 from reco_app.datasets.interactions import build_interactions
-from reco_app.models import Event
+from reco_app.models import CatalogItem, Event
 
 NOW = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
 WEIGHTS = {"product_view": 1.0, "add_to_cart": 3.0, "remove_from_cart": -2.0, "purchase": 5.0, "rating": 1.0, "search": 0.0}
@@ -92,8 +93,33 @@ def test_only_consented_events_with_a_subject_are_loaded() -> None:
     assert len(load_events(since=when + dt.timedelta(seconds=1))) == 0
 
 
-def catalog() -> CatalogArrays:
-    return CatalogArrays.from_rows([
+def test_the_catalog_index_normalises_the_attributes_training_and_serving_read() -> None:
+    cat = CatalogIndex.from_rows([
+        {"product_key": "p1", "category": "shoes", "brand": "acme", "price": 10, "tags": ["trail", "run", "trail"],
+         "launched_at": NOW, "in_stock": True, "published": False},
+        {"product_key": "p2", "category": "", "brand": None, "price": None, "tags": None, "launched_at": None},
+    ])
+    assert cat.category_names().tolist() == ["shoes", ""] and cat.brand_names().tolist() == ["acme", ""]
+    assert cat.tag_lists() == [["run", "trail"], []]  # a set, as the adapter stores tags
+    assert cat.available.tolist() == [False, True]  # published and in stock
+    assert cat.launched_at[0] == NOW.timestamp() and np.isnan(cat.launched_at[1]) and np.isnan(cat.price[1])
+    assert cat.descriptions.tolist() == ["", ""] and cat.stock.tolist() == [-1, -1]  # not given: neutral
+
+
+@pytest.mark.django_db
+def test_load_catalog_reads_the_fields_and_rows_asked_for() -> None:
+    for key, description in (("b", "second"), ("a", "first")):
+        CatalogItem.objects.create(product_key=key, name=key.upper(), description=description, stock=0, in_stock=False)
+    served = load_catalog(fields=SERVING_FIELDS)
+    assert served.keys.tolist() == ["b", "a"]  # insertion order
+    assert served.names.tolist() == ["B", "A"] and served.descriptions.tolist() == ["", ""]
+    assert served.stock.tolist() == [0, 0] and not served.available.any()
+    some = load_catalog(fields=TRAINING_FIELDS, keys=["a", "gone", "b"])
+    assert some.keys.tolist() == ["a", "b"] and some.descriptions.tolist() == ["first", "second"]
+
+
+def catalog() -> CatalogIndex:
+    return CatalogIndex.from_rows([
         {"product_key": "p1", "category": "shoes", "brand": "acme", "price": 10, "tags": ["run", "trail"],
          "description": "trail shoes with grip grip"},
         {"product_key": "p2", "category": "shoes", "brand": "", "price": 50, "tags": [],
@@ -120,10 +146,10 @@ def test_item_features_encode_identity_metadata_and_words() -> None:
 
 def test_tfidf_weighs_rare_words_more_and_the_vocabulary_is_capped() -> None:
     rows = [{"product_key": f"p{i}", "description": "common " + ("rare " if i < 2 else "")} for i in range(6)]
-    fm = build_item_features(CatalogArrays.from_rows(rows), np.array([r["product_key"] for r in rows], dtype=object))
+    fm = build_item_features(CatalogIndex.from_rows(rows), np.array([r["product_key"] for r in rows], dtype=object))
     first = dict(zip([str(n) for n in fm.names[fm.matrix[0].indices]], fm.matrix[0].data, strict=True))
     assert first["word:rare"] > first["word:common"]
-    capped = build_item_features(CatalogArrays.from_rows(rows), np.array(["p0"], dtype=object), max_vocabulary=1)
+    capped = build_item_features(CatalogIndex.from_rows(rows), np.array(["p0"], dtype=object), max_vocabulary=1)
     assert [n for n in capped.names if str(n).startswith("word:")] == ["word:common"]
 
 

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from reco_app.datasets.events import CatalogArrays, EventArrays
+from reco_app.datasets.catalog import CatalogIndex
+from reco_app.datasets.events import EventArrays
 from reco_app.datasets.idmaps import index_of
 from reco_app.training.data import prepare, settings_snapshot
 from reco_app.training.metrics import eval_users, evaluate, topk
@@ -66,7 +67,7 @@ def _holdout_case(rule: str):  # type: ignore[no-untyped-def]
         ("a", "p1", "purchase", 1.0, after), ("a", "p2", "purchase", 1.0, after),
         ("b", "p3", "product_view", None, before),
     ])
-    catalog = CatalogArrays.from_rows([{"product_key": f"p{i}", "category": "c"} for i in (1, 2, 3, 4)])
+    catalog = CatalogIndex.from_rows([{"product_key": f"p{i}", "category": "c"} for i in (1, 2, 3, 4)])
     return prepare(events, catalog, until=UNTIL, cfg={**settings_snapshot(), "TRAINING_EVAL_EXCLUDE": rule})
 
 
