@@ -9,6 +9,7 @@ Run: ``python benchmarks/bench_shop.py`` (``make bench`` runs it).
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import os
 import sys
 import tempfile
@@ -20,15 +21,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("RECO_VAR_DIR", tempfile.mkdtemp(prefix="bench-shop-"))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "example_shop.settings")
 
-import django  # noqa: E402
+import django
 
 django.setup()
 
-from django.core.management import call_command  # noqa: E402
-from django.db import transaction  # noqa: E402
+from django.core.management import call_command
+from django.db import transaction
 
-from example_shop.shop.seeding import SeedParams, seed_shop  # noqa: E402
-from reco_app.models import Event  # noqa: E402
+from example_shop.shop.seeding import SeedParams, seed_shop
+from reco_app.models import Event
 
 
 def baseline_rate(n: int = 20_000) -> float:
@@ -58,7 +59,7 @@ def main() -> None:
     cpu = time.process_time() - cpu
     print(f"shop_seed default size: {result.products} products, {result.shoppers} shoppers, {result.events:,} events")
     marks.append(("done", began + total))
-    for (msg, at), (_, until) in zip(marks, marks[1:]):
+    for (msg, at), (_, until) in itertools.pairwise(marks):
         print(f"  {until - at:6.1f}s  {msg.strip()}")
     print(f"total {total:.1f}s wall, {cpu:.1f}s CPU in this process (wall includes waiting on a busy machine/DB)")
     print(f"{result.events / total:,.0f} events/s end to end")

@@ -216,8 +216,8 @@ def middleware_overhead() -> None:
                 rates[name].append(n / cpu)
                 if name == "queued":
                     drained.append(n / (cpu + drain_cpu))
-            for name in ratios:
-                ratios[name].append(rates[name][-1] / rates["without"][-1])
+            for name, values in ratios.items():
+                values.append(rates[name][-1] / rates["without"][-1])
             if drained:
                 drained[-1] /= rates["without"][-1]
         w, wo = statistics.median(rates["with"]), statistics.median(rates["without"])
@@ -358,7 +358,10 @@ def beacon_rate(seconds: float = 8.0, threads: int = 6) -> None:
             errors = [0] * threads
             stop = time.perf_counter() + seconds_
 
-            def worker(i: int, per_beacon: int = per_beacon, extra: str = extra, url: str = url, stop: float = stop) -> None:
+            def worker(
+                i: int, per_beacon: int = per_beacon, extra: str = extra, url: str = url, stop: float = stop,
+                counts: list[int] = counts, errors: list[int] = errors,
+            ) -> None:
                 # a lean client (raw socket, request bytes built by hand, like wrk) so that the
                 # load generator takes as little as possible of the 2 cores the server runs on
                 cookie = f"{CONSENT}; csrftoken={CSRF}{extra}"

@@ -13,7 +13,7 @@ from typing import Any
 
 __version__ = "0.1.0.dev0"
 
-__all__ = ["track", "recommend", "__version__"]
+__all__ = ["__version__", "recommend", "track"]
 
 
 def track(*args: Any, **kwargs: Any) -> Any:

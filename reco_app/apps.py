@@ -10,12 +10,15 @@ class RecoAppConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from reco_app import checks  # noqa: F401  (registers system checks)
-        from reco_app import signals
+        from reco_app import (
+            checks,  # noqa: F401  (registers system checks)
+            signals,
+        )
 
         signals.connect_catalog_signals()
         from reco_app.rules import service as _rules  # noqa: F401  (rule cache invalidation, audit)
-        from reco_app.tracking import checks as _tracking_checks, receivers  # noqa: F401  tracking & consent
+        from reco_app.tracking import checks as _tracking_checks  # noqa: F401  tracking & consent
+        from reco_app.tracking import receivers
 
         receivers.connect()
         # segments

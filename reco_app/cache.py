@@ -102,7 +102,7 @@ def get(key: str, default: Any = None) -> Any:
     return value
 
 
-def set(key: str, value: Any, timeout: int | None = None) -> None:  # noqa: A001
+def set(key: str, value: Any, timeout: int | None = None) -> None:
     try:
         get_cache().set(key, value, conf.get("CACHE_TIMEOUT") if timeout is None else timeout)
     except Exception as exc:  # noqa: BLE001

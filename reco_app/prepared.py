@@ -28,7 +28,7 @@ from typing import Any
 from django.apps import apps
 from django.db import DEFAULT_DB_ALIAS, connections, models
 
-_SENTINEL_TIME = dt.datetime(2001, 2, 3, 4, 5, 6, tzinfo=dt.timezone.utc)
+_SENTINEL_TIME = dt.datetime(2001, 2, 3, 4, 5, 6, tzinfo=dt.UTC)
 _MAX_ENTRIES = 64
 
 

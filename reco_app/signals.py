@@ -105,7 +105,7 @@ def connect_catalog_signals() -> None:
 
 
 # --- signals other areas listen to ------------------------------------------------------
-from django.dispatch import Signal  # noqa: E402
+from django.dispatch import Signal
 
 #: Sent by the tracking service after events are durably stored (after commit).
 #: kwargs: ``events`` (list of saved ``Event`` rows).

@@ -9,8 +9,8 @@ app_name = "reco_app"
 urlpatterns: list[URLPattern | URLResolver] = []
 
 # tracking & consent
-from reco_app.consent import views as consent_views  # noqa: E402
-from reco_app.tracking import views as tracking_views  # noqa: E402
+from reco_app.consent import views as consent_views
+from reco_app.tracking import views as tracking_views
 
 urlpatterns += [
     path("t/", tracking_views.beacon, name="beacon"),

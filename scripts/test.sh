@@ -6,5 +6,8 @@ cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
 PY=${VENV:-.venv}/bin/python
 echo "==> database: ${DATABASE_URL:-SQLite (embedded)}; cache: ${REDIS_URL:-local memory}; broker: ${CELERY_BROKER_URL:-eager}"
+echo "==> static checks: ruff (lint) and mypy (types, django-stubs), configured in pyproject.toml"
+${VENV:-.venv}/bin/ruff check .
+$PY -m mypy
 echo "==> running pytest"
 exec $PY -m pytest "$@"

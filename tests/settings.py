@@ -14,8 +14,8 @@ from pathlib import Path
 
 os.environ.setdefault("RECO_VAR_DIR", str(Path(tempfile.gettempdir()) / f"reco-tests-{os.getpid()}"))
 
-from example_shop.settings import *  # noqa: E402,F401,F403
-from example_shop.settings import RECO_APP, VAR_DIR  # noqa: E402
+from example_shop.settings import *
+from example_shop.settings import RECO_APP, VAR_DIR
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 MEDIA_ROOT = VAR_DIR / "media"

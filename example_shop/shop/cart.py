@@ -13,7 +13,6 @@ from decimal import Decimal
 from django.http import HttpRequest
 
 import reco_app
-
 from example_shop.shop.models import Product
 
 SESSION_KEY = "cart"

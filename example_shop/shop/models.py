@@ -80,7 +80,7 @@ class Order(models.Model):
     full_name = models.CharField(max_length=200, blank=True)
     address = models.TextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now)
-    total = models.DecimalField(max_digits=12, decimal_places=2, default=Decimal("0"))
+    total = models.DecimalField(max_digits=12, decimal_places=2, default=Decimal(0))
 
     class Meta:
         ordering = ["-created_at"]
@@ -101,5 +101,5 @@ class OrderLine(models.Model):
     @property
     def line_total(self) -> Decimal:
         if self.unit_price is None or self.quantity is None:  # an empty admin inline row
-            return Decimal("0")
+            return Decimal(0)
         return self.unit_price * self.quantity

@@ -16,10 +16,10 @@ from example_shop.shop.seed_words import (
     CATEGORIES,
     COLOURS,
     MODEL_SUFFIXES,
-    CategorySpec,
     OPENERS,
     PRICE_LEVEL_FACTOR,
     PRICE_LEVEL_NAMES,
+    CategorySpec,
 )
 
 COLD_SHARE = 0.10  # products launched in the last weeks of the window
@@ -106,7 +106,7 @@ def generate_catalog(rng: np.random.Generator, n_products: int, days: int) -> Ca
         w = brand_size * ((b_home == ci) * 1.0 + (b_second == ci) * 0.5)
         brand[members] = rng.choice(len(brands), size=len(members), p=w / w.sum())
 
-    n_cold = int(round(COLD_SHARE * n_products))
+    n_cold = round(COLD_SHARE * n_products)
     launch = -rng.uniform(0, 540, n_products)
     order = rng.permutation(n_products)
     cold_idx, mid_idx = order[:n_cold], order[n_cold : 2 * n_cold]

@@ -226,5 +226,5 @@ def _write_demo_orders(cat: CatalogPlan, history: HistoryPlan, user_ids: dict[st
             for pj, q, _ in lines
         ]
         OrderLine.objects.bulk_create(rows)
-        order.total = sum((r.line_total for r in rows), Decimal("0"))
+        order.total = sum((r.line_total for r in rows), Decimal(0))
         order.save(update_fields=["total"])

@@ -107,11 +107,11 @@ def load_events(
         qs = qs.filter(timestamp__lt=until)
     if types is not None:
         qs = qs.filter(event_type__in=list(types))
-    qs = qs.annotate(_epoch=EpochSeconds("timestamp")).order_by().values_list(
+    rows_qs = qs.annotate(_epoch=EpochSeconds("timestamp")).order_by().values_list(
         "subject", "product_key", "event_type", "value", "_epoch"
     )
     with gc_paused():
-        rows = _fetch(qs)
+        rows = _fetch(rows_qs)
         events = EventArrays.from_rows(rows) if rows else EventArrays.empty()
         del rows
     if exclude_subjects and len(events):

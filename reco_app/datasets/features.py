@@ -66,6 +66,32 @@ def word_idf(descriptions: Sequence[str], max_vocabulary: int) -> dict[str, floa
     return {w: math.log((1 + n) / (1 + df[w])) + 1.0 for w in ranked}
 
 
+# Feature names: training's vocabulary, and what serving looks up to embed a product the
+# model has never seen (``reco_app.serving.features``), so there is one spelling of each.
+def item_feature(key: str) -> str:
+    return f"item:{key}"
+
+
+def category_feature(name: str) -> str:
+    return f"category:{name}"
+
+
+def brand_feature(name: str) -> str:
+    return f"brand:{name}"
+
+
+def price_feature(band: int) -> str:
+    return f"price:{band}"
+
+
+def tag_feature(name: str) -> str:
+    return f"tag:{name}"
+
+
+def word_feature(word: str) -> str:
+    return f"word:{word}"
+
+
 #: Default share of the identity feature in a known product's row (see the module docstring).
 IDENTITY_SHARE = 0.3
 #: Default sum of the feature row of a product the model has no identity for.
@@ -78,23 +104,23 @@ def _item_row(
     key: str, category: str, brand: str, price: float, tags: list[str], description: str,
     edges: list[float], idf: Mapping[str, float], identity_share: float | None,
 ) -> dict[str, float]:
-    identity = f"item:{key}"
+    identity = item_feature(key)
     row: dict[str, float] = {identity: 1.0}
     if category:
-        row[f"category:{category}"] = 1.0
+        row[category_feature(category)] = 1.0
     if brand:
-        row[f"brand:{brand}"] = 1.0
+        row[brand_feature(brand)] = 1.0
     if edges and not math.isnan(price):
-        row[f"price:{int(np.searchsorted(edges, price, side='right'))}"] = 1.0
+        row[price_feature(int(np.searchsorted(edges, price, side="right")))] = 1.0
     for tag in tags:
-        row[f"tag:{tag}"] = 1.0 / len(tags)
+        row[tag_feature(tag)] = 1.0 / len(tags)
     words = [w for w in tokenize(description) if w in idf]
     if words:
         counts = Counter(words)
         tfidf = {w: (c / len(words)) * idf[w] for w, c in counts.items()}
         total = sum(tfidf.values())
         for w, v in tfidf.items():
-            row[f"word:{w}"] = v / total  # the description as a whole weighs like one attribute
+            row[word_feature(w)] = v / total  # the description as a whole weighs like one attribute
     return row if identity_share is None else with_identity_share(row, identity, identity_share)
 
 
@@ -144,12 +170,12 @@ def build_item_features(
     for key in item_keys:
         i = position.get(str(key))
         if i is None:
-            rows.append({f"item:{key}": 1.0})
+            rows.append({item_feature(str(key)): 1.0})
             continue
         attributes = (categories[i], brands[i], prices[i], tags[i], descriptions[i])
         rows.append(_item_row(str(key), *attributes, edges, idf, share))
     fixed = names is not None
-    vocab: dict[str, int] = {str(n): j for j, n in enumerate(names)} if fixed else {}  # type: ignore[union-attr]
+    vocab: dict[str, int] = {str(n): j for j, n in enumerate(names)} if names is not None else {}
     indptr, indices, data = [0], [], []
     for row in rows:
         for name, value in row.items():
@@ -171,7 +197,7 @@ def build_item_features(
     # The rows sum to 1. A product whose identity the model does not know (launched after
     # training) keeps its known features, scaled to the spec's new-product weight.
     index = {str(n): j for j, n in enumerate(names_out)}
-    unseen = np.array([f"item:{k}" not in index for k in item_keys], dtype=bool)
+    unseen = np.array([item_feature(k) not in index for k in item_keys], dtype=bool)
     matrix = scale_rows(sp.csr_matrix(matrix, dtype=np.float32), unseen, new_product_weight(spec))
     return FeatureMatrix(matrix, names_out, dict(spec))
 
@@ -186,7 +212,6 @@ def build_user_features(
     memberships = provider([str(k) for k in user_keys]) if provider else {}
     if not memberships or not any(memberships.values()):
         return None
-    n = len(user_keys)
     segments = sorted({str(s) for segs in memberships.values() for s in segs})
     names = np.array([f"user:{k}" for k in user_keys] + [f"segment:{s}" for s in segments], dtype=object)
     matrix = _user_matrix(user_keys, memberships, {str(name): j for j, name in enumerate(names)}, segment_share)
@@ -231,7 +256,7 @@ def drop_identity(features: FeatureMatrix, item_keys: np.ndarray, rows: np.ndarr
     an unknown identity counting as zero; above it, new products get a deliberate lift.
     """
     index = features.index()
-    cols = np.array([index.get(f"item:{k}", -1) for k in item_keys], dtype=np.int64)
+    cols = np.array([index.get(item_feature(k), -1) for k in item_keys], dtype=np.int64)
     coo = features.matrix.tocoo()
     drop = rows[coo.row] & (coo.col == cols[coo.row])
     matrix = sp.csr_matrix((coo.data[~drop], (coo.row[~drop], coo.col[~drop])), shape=features.matrix.shape)
@@ -257,7 +282,7 @@ def scale_rows(matrix: sp.csr_matrix, rows: np.ndarray, total: float) -> sp.csr_
 def identity_mask(features: FeatureMatrix, item_keys: np.ndarray) -> np.ndarray:
     """Which products have a non-zero identity feature in ``features``."""
     index = features.index()
-    cols = np.array([index.get(f"item:{k}", -1) for k in item_keys], dtype=np.int64)
+    cols = np.array([index.get(item_feature(k), -1) for k in item_keys], dtype=np.int64)
     coo = features.matrix.tocoo()
     mask = np.zeros(len(item_keys), dtype=bool)
     hit = coo.col == cols[coo.row]

@@ -1,18 +1,21 @@
 """reco_app's models. Each area keeps its models in its own module here."""
 
 from reco_app.models.catalog import CatalogItem
+
+# tracking & consent
+from reco_app.models.consent import ConsentRecord
 from reco_app.models.counters import DroppedEventCount
 from reco_app.models.events import Event, EventType
 from reco_app.models.registry import ModelVersion
 
-# tracking & consent
-from reco_app.models.consent import ConsentRecord  # noqa: E402
+# merchandising rules
+from reco_app.models.rules import Rule, RuleChange
+
+# segments
+from reco_app.models.segments import Segment, SegmentKind, SegmentMembership, SegmentSizeSnapshot
+
 # training
 from reco_app.models.training import SuppressedSubject
-# merchandising rules
-from reco_app.models.rules import Rule, RuleChange  # noqa: E402,F401
-# segments
-from reco_app.models.segments import Segment, SegmentKind, SegmentMembership, SegmentSizeSnapshot  # noqa: E402,F401
 
 __all__ = [
     "CatalogItem",

@@ -46,11 +46,16 @@ def check_segments(app_configs: Any = None, **kwargs: Any) -> list[Any]:
         try:
             rule = import_string(path)
             if not (isinstance(rule, type) and issubclass(rule, LiveRule)):
-                raise ImportError("not a LiveRule subclass")
-            if not isinstance(entry, str):
+                why = "not a LiveRule subclass"
+            elif not isinstance(entry, str):
                 rule(**entry[1])
+                why = ""
+            else:
+                why = ""
         except (ImportError, TypeError, IndexError) as exc:
-            errors.append(Error(f'RECO_APP["SEGMENTS_LIVE_RULES"] entry {entry!r} is not usable: {exc}', id="reco_app.E704"))
+            why = str(exc)
+        if why:
+            errors.append(Error(f'RECO_APP["SEGMENTS_LIVE_RULES"] entry {entry!r} is not usable: {why}', id="reco_app.E704"))
 
     wait = cfg.get("SEGMENTS_LIVE_DELAY")
     if isinstance(wait, bool) or not isinstance(wait, (int, float)) or not 0 <= wait <= 3600:

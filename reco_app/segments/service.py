@@ -15,8 +15,8 @@ from typing import Any
 from django.utils import timezone
 
 from reco_app import cache, conf, privacy
-from reco_app.prepared import PreparedQuery
 from reco_app.models.segments import Segment, SegmentMembership
+from reco_app.prepared import PreparedQuery
 from reco_app.segments.store import RunReport, recompute_all, recompute_manual
 
 __all__ = ["RunReport", "recompute_all", "recompute_manual", "segment_choices", "segments_for", "user_features"]

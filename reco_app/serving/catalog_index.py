@@ -88,7 +88,7 @@ def _reload(tag: str) -> None:
         with _lock:
             if _reloading == tag:  # not superseded by a newer reload or a reset
                 _current = index
-    except Exception:  # noqa: BLE001 - keep serving the previous index
+    except Exception:
         logger.exception("reco_app: reloading the catalog index failed")
     finally:
         with _lock:

@@ -1,7 +1,6 @@
-"""Item metadata feature names shared by training (item features) and serving (cold items).
-
-A product the model has never seen gets a vector from the embeddings of its metadata
-features, so both sides must name features the same way. This module is that naming.
+"""Serving's side of the item feature vocabulary: a product the model has never seen gets a
+vector from the embeddings of its metadata features, named as training names them
+(:mod:`reco_app.datasets.features` holds the one spelling of each feature name).
 """
 
 from __future__ import annotations
@@ -11,19 +10,10 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from reco_app.datasets.features import brand_feature, category_feature, tag_feature
 from reco_app.serving.types import CatalogIndex
 
-
-def category_feature(name: str) -> str:
-    return f"category:{name}"
-
-
-def brand_feature(name: str) -> str:
-    return f"brand:{name}"
-
-
-def tag_feature(name: str) -> str:
-    return f"tag:{name}"
+__all__ = ["brand_feature", "catalog_feature_matrix", "category_feature", "item_feature_names", "tag_feature"]
 
 
 def item_feature_names(catalog_row: dict[str, Any]) -> list[str]:

@@ -15,7 +15,7 @@ import numpy as np
 
 from reco_app.datasets.catalog import CatalogIndex
 
-__all__ = ["CatalogIndex", "Candidates", "ServingContext"]
+__all__ = ["Candidates", "CatalogIndex", "ServingContext"]
 
 
 @dataclass

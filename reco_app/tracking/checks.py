@@ -21,10 +21,11 @@ def check_tracking(app_configs: Any = None, **kwargs: Any) -> list[Any]:
         from reco_app.consent.backends import ConsentBackend
 
         backend = import_string(cfg["CONSENT_BACKEND"])
-        if not (isinstance(backend, type) and issubclass(backend, ConsentBackend)):
-            raise ImportError("not a ConsentBackend subclass")
+        why = "" if isinstance(backend, type) and issubclass(backend, ConsentBackend) else "not a ConsentBackend subclass"
     except ImportError as exc:
-        errors.append(Error(f'RECO_APP["CONSENT_BACKEND"] is not a usable consent backend: {exc}', id="reco_app.E101"))
+        why = str(exc)
+    if why:
+        errors.append(Error(f'RECO_APP["CONSENT_BACKEND"] is not a usable consent backend: {why}', id="reco_app.E101"))
     if cfg["CONSENT_MODE"] not in ("opt_in", "opt_out"):
         errors.append(Error('RECO_APP["CONSENT_MODE"] must be "opt_in" or "opt_out".', id="reco_app.E102"))
     if cfg["WITHDRAWAL_ACTION"] not in ("delete", "anonymise"):

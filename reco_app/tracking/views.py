@@ -14,7 +14,6 @@ from reco_app import conf
 from reco_app.tracking.body import BodyError, read_json
 from reco_app.tracking.ingest import ingest_browser
 
-
 # Django's own CSRF checks (stateless: one instance serves every request)
 _CSRF = CsrfViewMiddleware(lambda r: HttpResponse())
 

@@ -103,9 +103,9 @@ def save_artifact(artifact: ModelArtifact, name: str, storage: Storage | None = 
     manifest = {
         **artifact.manifest,
         "sha256": digest,
-        "n_items": int(len(artifact.item_keys)),
-        "n_users": int(len(artifact.user_keys)),
-        "n_features": int(len(artifact.feature_names)),
+        "n_items": len(artifact.item_keys),
+        "n_users": len(artifact.user_keys),
+        "n_features": len(artifact.feature_names),
         "dim": artifact.dim,
     }
     for target in (npz_name, manifest_name):

@@ -21,12 +21,12 @@ from reco_app import conf
 from reco_app.datasets.catalog import TRAINING_FIELDS, CatalogIndex, load_catalog
 from reco_app.datasets.events import EventArrays, gc_paused, load_events
 from reco_app.datasets.features import (
-    FeatureMatrix,
-    build_item_features,
-    build_user_features,
     IDENTITY_SHARE,
     NEW_PRODUCT_WEIGHT,
     SEGMENT_SHARE,
+    FeatureMatrix,
+    build_item_features,
+    build_user_features,
     drop_identity,
 )
 from reco_app.datasets.idmaps import index_of, stable_keys

@@ -12,10 +12,9 @@ from example_shop.shop.models import Brand, Category, Product
 @pytest.fixture(autouse=True)
 def _unbuffered_counts(settings):  # type: ignore[no-untyped-def]
     """Write dropped-event counts at once so tests can read them."""
-    from example_shop.settings import RECO_APP
-
     from django.core.cache import cache
 
+    from example_shop.settings import RECO_APP
     from reco_app.tracking import dropped
 
     cache.clear()  # cached consent decisions are keyed by user pk, which tests reuse

@@ -6,8 +6,8 @@ from django.test import override_settings
 from example_shop.settings import RECO_APP
 from reco_app.models import ConsentRecord, DroppedEventCount, Event
 from reco_app.models.events import ConsentBasis
-from tests.tracking.conftest import accept
 from tests.helpers import customer_key
+from tests.tracking.conftest import accept
 
 pytestmark = pytest.mark.django_db
 

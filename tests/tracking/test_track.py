@@ -7,8 +7,8 @@ from reco_app import cache, track
 from reco_app.models import DroppedEventCount, Event
 from reco_app.signals import event_stored, order_placed
 from reco_app.tracking.context import get_context
-from tests.tracking.conftest import signed_visitor_cookie
 from tests.helpers import customer_key
+from tests.tracking.conftest import signed_visitor_cookie
 
 pytestmark = pytest.mark.django_db
 

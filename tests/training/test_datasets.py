@@ -178,7 +178,7 @@ def test_user_features_are_segments_or_identity_only() -> None:
 def test_fixed_user_features_follow_the_models_segment_share() -> None:
     keys = np.array(["a", "b"], dtype=object)
     names = ["user:a", "user:b", "segment:new", "segment:vip"]
-    provider = lambda subjects: {"a": ["vip", "gone"]}  # noqa: E731 - "gone" is unknown to the model
+    provider = lambda subjects: {"a": ["vip", "gone"]}
     shared = build_user_features_fixed(keys, provider, names, segment_share=0.2)
     np.testing.assert_allclose(shared.toarray()[0], [0.8, 0.0, 0.0, 0.2], rtol=1e-6)
     legacy = build_user_features_fixed(keys, provider, names)  # models before the share: all alike

@@ -4,6 +4,17 @@ from example_shop.shop.views.catalog import category, home, product_detail, prod
 from example_shop.shop.views.checkout import checkout, order_confirmation
 
 __all__ = [
-    "account", "signup", "cart_add", "cart_detail", "cart_remove", "cart_update", "category",
-    "home", "product_detail", "product_image", "search", "checkout", "order_confirmation",
+    "account",
+    "cart_add",
+    "cart_detail",
+    "cart_remove",
+    "cart_update",
+    "category",
+    "checkout",
+    "home",
+    "order_confirmation",
+    "product_detail",
+    "product_image",
+    "search",
+    "signup",
 ]
