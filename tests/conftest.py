@@ -32,6 +32,11 @@ def fresh_serving_state(settings):  # type: ignore[no-untyped-def]
     catalog_index.reset()
     model_store.reset()
     stats.reset()
+    # dropped-event counts a test buffered belong to its database, not the next test's (nor
+    # to the exit flush, when the test database is gone)
+    from reco_app.tracking import dropped
+
+    dropped._pending.clear()
 
 
 def _skip_or_fail(reason: str) -> None:
