@@ -39,6 +39,7 @@ def main() -> None:
         import synthetic_history
 
         from reco_app.models import Event, SegmentMembership
+        from reco_app.models.purchases import line_total
         from reco_app.segments.history import load_history
         from reco_app.segments.service import recompute_all, segments_for, user_features
 
@@ -63,7 +64,7 @@ def main() -> None:
         sample = list(Event.objects.values_list("subject", flat=True).distinct().order_by("subject")[:200])
         t = time.perf_counter()
         for subject in sample:  # the naive way: one aggregate query per shopper
-            Event.objects.consented().for_subject(subject).filter(event_type="purchase").aggregate(Max("timestamp"), Sum("value"))
+            Event.objects.consented().for_subject(subject).filter(event_type="purchase").aggregate(Max("timestamp"), spend=Sum(line_total()))
         naive = (time.perf_counter() - t) / len(sample) * report.shoppers
         print("\nbaselines (same run)")
         print(f"read events only        {floor:8.3f} s   segments total = {total / floor:.1f}x the read")

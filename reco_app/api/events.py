@@ -29,14 +29,15 @@ class EventIn(serializers.Serializer):  # documentation of the format (see valid
     event_id = serializers.UUIDField(required=False, help_text="Client-generated id; re-sending it is a no-op.")
     event_type = serializers.ChoiceField(choices=EventType.choices)
     product = serializers.CharField(max_length=64, required=False, help_text="Product key; required except for search and dwell.")
-    value = serializers.FloatField(required=False, allow_null=True, help_text="Quantity, rating 0-5, or dwell seconds.")
+    value = serializers.FloatField(required=False, allow_null=True, help_text="Quantity (purchase and cart events; a purchase without one counts 1), rating 0-5, or dwell seconds.")
     timestamp = serializers.DateTimeField(required=False, help_text="Default: time of receipt.")
     customer = serializers.CharField(max_length=120, required=False, help_text="The shop's customer key.")
     visitor_id = serializers.CharField(max_length=64, required=False, help_text="Anonymous visitor id when no customer key.")
     session_id = serializers.CharField(max_length=64, required=False)
     consent = serializers.ChoiceField(choices=[(c, c) for c in API_CONSENT], help_text="denied/unknown events are counted, not stored.")
     context = serializers.DictField(  # type: ignore[assignment]  # a declared field: DRF's metaclass takes it off the class
-        required=False, help_text="Plain JSON, e.g. {\"rec_token\": \"...\"}."
+        required=False,
+        help_text="Plain JSON, e.g. {\"rec_token\": \"...\"}. A purchase's \"unit_price\" (a number) prices it; without one, the catalog price does.",
     )
 
 
@@ -97,7 +98,8 @@ class EventBatchView(APIView):
             OpenApiExample(
                 "purchase",
                 value={"events": [{"event_id": "0b7c2c1e-7f38-4a55-9a77-6d3f5b0f4e21", "event_type": "purchase",
-                                   "product": "SKU-1", "value": 2, "customer": "1042", "consent": "granted"}]},
+                                   "product": "SKU-1", "value": 2, "customer": "1042", "consent": "granted",
+                                   "context": {"order": "A-1009", "unit_price": 19.9}}]},
                 request_only=True,
             )
         ],

@@ -4,8 +4,10 @@ Attribution: an ``add_to_cart`` or ``purchase`` of product P counts for a placem
 a ``rec_click`` on P in the same session came first (the latest such click names the
 placement), or when the event itself carries the ``rec_token`` of a recommendation
 (the click with that token, else the event's own ``context["placement"]``, names it).
-Revenue is the sum of ``value`` of attributed purchase events. All queries group by
-day and placement in the database (JSON key lookups work on SQLite and PostgreSQL).
+Revenue is the sum of the line totals of attributed purchase events: quantity (``value``,
+1 when absent) × unit price (``context["unit_price"]``, else the catalog price, else 0),
+summed by :func:`reco_app.models.purchases.line_total` in the same query. All queries group by day and
+placement in the database (JSON key lookups work on SQLite and PostgreSQL).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from django.utils import timezone
 
 from reco_app import conf
 from reco_app.models import DroppedEventCount, Event, EventType, ModelVersion
+from reco_app.models.purchases import line_total
 from reco_app.rules import cache_stats
 
 UNKNOWN = "(unknown)"
@@ -80,7 +83,7 @@ def attributed(since: dt.datetime) -> dict[tuple[str, str], dict[str, float]]:
             ),
         )
         .values("day", "placement", "event_type")
-        .annotate(n=Count("id"), revenue=Sum("value"))
+        .annotate(n=Count("id"), revenue=Sum(line_total(), filter=Q(event_type=EventType.PURCHASE)))
         .order_by()
     )
     out: dict[tuple[str, str], dict[str, float]] = defaultdict(

@@ -11,19 +11,22 @@ from reco_app.models import CatalogItem, Event
 NOW = dt.datetime(2026, 6, 15, 12, 0, tzinfo=dt.UTC)
 
 
-def event(subject: str, event_type: str, *, at: dt.datetime | None = None, days_ago: float = 0, product: str = "p1", value: float | None = None, session: str = "", consent: str = "granted", base: dt.datetime = NOW) -> Event:
+def event(subject: str, event_type: str, *, at: dt.datetime | None = None, days_ago: float = 0, product: str = "p1", value: float | None = None, unit_price: float | None = None, session: str = "", consent: str = "granted", base: dt.datetime = NOW) -> Event:
+    """``value`` of a purchase is the quantity; ``unit_price`` goes into the context."""
     when = at or base - dt.timedelta(days=days_ago)
-    return Event(event_id=uuid.uuid4(), subject=subject, event_type=event_type, timestamp=when, product_key=product, value=value, session_id=session or f"{subject}-{when:%Y%m%d}", consent=consent)
+    context = {} if unit_price is None else {"unit_price": unit_price}
+    return Event(event_id=uuid.uuid4(), subject=subject, event_type=event_type, timestamp=when, product_key=product, value=value, context=context, session_id=session or f"{subject}-{when:%Y%m%d}", consent=consent)
 
 
 def add(*events: Event) -> list[Event]:
     return Event.objects.bulk_create(list(events))
 
 
-def buyer(subject: str, orders: int, last_days_ago: float, spend: float, **kw: Any) -> list[Event]:
+def buyer(subject: str, orders: int, last_days_ago: float, spend: float, quantity: int = 1, **kw: Any) -> list[Event]:
     """``orders`` purchases on distinct days, the last ``last_days_ago`` days before NOW
-    (or ``base=``)."""
-    return add(*(event(subject, "purchase", days_ago=last_days_ago + i, value=spend / orders, **kw) for i in range(orders)))
+    (or ``base=``), each of ``quantity`` units at the unit price that makes ``spend`` in all."""
+    unit_price = spend / orders / quantity
+    return add(*(event(subject, "purchase", days_ago=last_days_ago + i, value=quantity, unit_price=unit_price, **kw) for i in range(orders)))
 
 
 def catalog(**categories: tuple[str, float]) -> None:

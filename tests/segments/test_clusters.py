@@ -24,7 +24,7 @@ def build_three_groups(per_group: int = 12) -> None:
         for s in range(2):  # rare, lapsed, cheap bag buyers
             start = NOW - dt.timedelta(days=50 + s * 10, minutes=i)
             events += [event(f"bag{i}", "product_view", at=start + dt.timedelta(minutes=k), product="bag", session=f"bag{i}-{s}") for k in range(2)]
-            events.append(event(f"bag{i}", "purchase", at=start + dt.timedelta(minutes=3), product="bag", value=20, session=f"bag{i}-{s}"))
+            events.append(event(f"bag{i}", "purchase", at=start + dt.timedelta(minutes=3), product="bag", value=1, session=f"bag{i}-{s}"))
         for s in range(4):  # cart abandoners
             start = NOW - dt.timedelta(days=s * 5 + 2, minutes=i)
             events += [event(f"hat{i}", t, at=start + dt.timedelta(minutes=k), product="hat", session=f"hat{i}-{s}") for k, t in enumerate(["product_view", "add_to_cart"])]

@@ -23,7 +23,7 @@ def test_first_purchase_makes_a_first_time_buyer_then_active() -> None:
     assert stage_of("s") == "new_visitor"
     buyer("s", orders=1, last_days_ago=2, spend=40)
     assert stage_of("s") == "first_time_buyer"
-    add(event("s", "purchase", days_ago=1, value=40))
+    add(event("s", "purchase", days_ago=1, value=1, unit_price=40))
     assert stage_of("s") == "active"
 
 
@@ -48,7 +48,7 @@ def test_a_visit_keeps_a_lapsed_buyer_at_risk_not_churned() -> None:
 def test_vip_by_orders_or_by_spend() -> None:
     buyer("five", orders=5, last_days_ago=1, spend=100)
     buyer("four", orders=4, last_days_ago=1, spend=999)
-    buyer("big", orders=1, last_days_ago=1, spend=1000)
+    buyer("big", orders=1, last_days_ago=1, spend=1000, quantity=4)  # 4 × 250
     assert [stage_of(s) for s in ("five", "four", "big")] == ["vip", "active", "vip"]
 
 

@@ -6,8 +6,9 @@ import pytest
 from reco_app.models import SegmentMembership
 from reco_app.segments import rfm
 from reco_app.segments.history import load_history
+from reco_app.segments.profile import build_profile
 from reco_app.segments.service import recompute_all
-from tests.segments.helpers import NOW, add, buyer, event, reco_settings
+from tests.segments.helpers import NOW, add, buyer, catalog, event, reco_settings
 
 pytestmark = pytest.mark.django_db
 
@@ -49,8 +50,41 @@ def test_named_segments_new_cant_lose_at_risk() -> None:
     assert names == {"fresh": "new", "m2": "potential_loyalist", "m3": "need_attention", "m4": "at_risk", "old_big": "cant_lose"}
 
 
+def spend_by_subject() -> dict[str, float]:
+    h = load_history(NOW)
+    return dict(zip(h.subjects.tolist(), build_profile(h).spend.tolist()))
+
+
+def test_spend_is_quantity_times_the_unit_price_of_the_event() -> None:
+    catalog(p1=("Shoes", 99.0))  # the event's own price wins
+    add(event("s", "purchase", days_ago=1, value=3, unit_price=10))
+    assert spend_by_subject() == {"s": 30.0}
+
+
+def test_spend_without_a_unit_price_uses_the_catalog_price() -> None:
+    catalog(p1=("Shoes", 12.5), p2=("Hats", 4.0))
+    unpriced, odd = event("s", "purchase", days_ago=1, value=3, product="p2"), event("s", "purchase", days_ago=1, value=1, product="p2")
+    unpriced.context, odd.context = {"unit_price": None}, {"unit_price": "cheap"}  # neither is a price
+    add(
+        event("s", "purchase", days_ago=1, value=2),
+        unpriced,
+        odd,
+        event("s", "purchase", days_ago=2, product="p2"),  # no quantity: one
+        event("s", "purchase", days_ago=3, value=5, product="p9"),  # not in the catalog: no money
+        event("s", "add_to_cart", days_ago=1, value=7, unit_price=10),  # not a purchase
+    )
+    assert spend_by_subject() == {"s": 2 * 12.5 + 3 * 4.0 + 4.0 + 4.0}
+
+
+def test_monetary_score_ranks_money_not_units() -> None:
+    buyer("many_cheap", orders=2, last_days_ago=5, spend=20, quantity=10)
+    buyer("few_dear", orders=2, last_days_ago=5, spend=400, quantity=1)
+    m = {s: v[2] for s, v in scores_by_subject().items()}
+    assert m["few_dear"] > m["many_cheap"]
+
+
 def test_several_lines_on_one_day_are_one_order() -> None:
-    add(*(event("basket", "purchase", days_ago=2, value=10, product=f"p{i}") for i in range(3)))
+    add(*(event("basket", "purchase", days_ago=2, value=1, unit_price=10, product=f"p{i}") for i in range(3)))
     buyer("repeat", orders=3, last_days_ago=2, spend=30)
     h = load_history(NOW)
     s = rfm.score(h)

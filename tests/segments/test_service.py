@@ -19,7 +19,7 @@ pytestmark = pytest.mark.django_db
 
 def recent_history() -> None:
     now = timezone.now()
-    add(*(event("s", "purchase", at=now - dt.timedelta(days=d), value=50) for d in (1, 2)))
+    add(*(event("s", "purchase", at=now - dt.timedelta(days=d), value=1, unit_price=50) for d in (1, 2)))
     add(*(event("s", "add_to_cart", at=now - dt.timedelta(minutes=5 - i), product=f"p{i}", session="live") for i in range(3)))
     add(event("other", "product_view", at=now - dt.timedelta(days=3)))
 

@@ -10,17 +10,28 @@ from django.utils import timezone
 from reco_app import privacy
 from reco_app.models import SegmentMembership
 from reco_app.segments import live
+from reco_app.segments.history import load_history
+from reco_app.segments.profile import build_profile
 from reco_app.segments.service import recompute_all, segments_for, user_features
-from tests.segments.helpers import add, event, reco_settings
+from tests.segments.helpers import NOW, add, catalog, event, reco_settings
 
 pytestmark = pytest.mark.services
 
 
 def history() -> None:
     now = timezone.now()
-    add(*(event("s", "purchase", at=now - dt.timedelta(days=d), value=50) for d in (1, 2)))
+    add(*(event("s", "purchase", at=now - dt.timedelta(days=d), value=1, unit_price=50) for d in (1, 2)))
     add(*(event("s", "add_to_cart", at=now - dt.timedelta(minutes=5 - i), product=f"p{i}", session="live") for i in range(3)))
     add(event("other", "product_view", at=now - dt.timedelta(days=3)))
+
+
+def test_spend_on_postgresql(postgres_db: None) -> None:
+    catalog(p1=("Shoes", 99.0), p2=("Hats", 4.0))
+    odd = event("s", "purchase", days_ago=1, value=2, product="p2")
+    odd.context = {"unit_price": "4.50"}  # a string, not a number: the catalog price
+    add(event("s", "purchase", days_ago=1, value=3, unit_price=10), odd, event("s", "purchase", days_ago=2, product="p2"))
+    h = load_history(NOW)
+    assert build_profile(h).spend.tolist() == [30.0 + 2 * 4.0 + 4.0]
 
 
 @reco_settings(SEGMENTS_USER_FEATURE_KINDS=["rfm", "lifecycle"])

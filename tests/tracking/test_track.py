@@ -1,10 +1,14 @@
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 from django.contrib.auth import get_user_model
 
 from reco_app import cache, track
-from reco_app.models import DroppedEventCount, Event
+from reco_app.models import CatalogItem, DroppedEventCount, Event
+from reco_app.segments.history import load_history
+from reco_app.segments.profile import build_profile
 from reco_app.signals import event_stored, order_placed
 from reco_app.tracking.context import get_context
 from tests.helpers import customer_key
@@ -73,6 +77,12 @@ def test_order_placed_records_one_purchase_per_line(rf, product, product_url) ->
     rows = list(Event.objects.order_by("product_key").values_list("event_type", "product_key", "value"))
     assert rows == [("purchase", "SKU-1", 2.0), ("purchase", "SKU-2", 1.0)]
     assert Event.objects.filter(context__order="77").count() == 2
+
+
+def test_an_order_counts_its_line_totals_as_spend(rf, product, product_url) -> None:  # type: ignore[no-untyped-def]
+    CatalogItem.objects.create(product_key="SKU-2", price=4.0)
+    order_placed.send(sender=None, request=_consenting_request(rf, product_url), order=None, lines=[(product, 3, Decimal("10.00")), ("SKU-2", 2, None)])
+    assert build_profile(load_history()).spend.tolist() == [3 * 10.0 + 2 * 4.0]  # the order's price, not the catalog's 59.90
 
 
 def test_login_merges_consented_history_once(consenting, product_url) -> None:  # type: ignore[no-untyped-def]
