@@ -175,7 +175,7 @@ def track_many(
         raw = {"event_type": event_type, "product": key_of(product) or None, "value": value}
         clean, errors = validate(raw)
         errors_ctx: dict[str, str] = {}
-        context = clean_context({**extra, "device": ctx.device}, errors_ctx)
+        context = clean_context({**extra, "device": ctx.device}, errors_ctx, event_type=str(event_type))
         if clean is None or errors_ctx:
             logger.warning("reco_app.track: invalid %s event dropped: %s", event_type, errors or errors_ctx)
             invalid.append(str(event_type))

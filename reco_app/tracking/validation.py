@@ -34,6 +34,8 @@ PRODUCT_TYPES = frozenset(
     }
 )
 EVENT_TYPES = frozenset(EventType.values)
+#: event types whose ``value`` is a quantity
+QUANTITY_TYPES = frozenset({EventType.PURCHASE, EventType.ADD_TO_CART, EventType.REMOVE_FROM_CART})
 MAX_KEY = 64
 MAX_SUBJECT = 120
 MAX_CONTEXT_DEPTH = 4
@@ -112,9 +114,11 @@ def _clean_json(value: Any, depth: int = 0) -> bool:
     return False
 
 
-def clean_context(value: Any, errors: Errors, *, check_size: bool = True) -> dict[str, Any]:
+def clean_context(value: Any, errors: Errors, *, check_size: bool = True, event_type: str = "") -> dict[str, Any]:
     """A valid context, or {} with ``errors["context"]`` set. ``check_size=False`` when the
-    caller has already bounded the size of the whole event (the batch API)."""
+    caller has already bounded the size of the whole event (the batch API). A purchase's
+    ``unit_price`` (what it is worth, :mod:`reco_app.models.purchases`) must be a
+    non-negative number or null."""
     if value is None:
         return {}
     if not isinstance(value, dict):
@@ -130,6 +134,11 @@ def clean_context(value: Any, errors: Errors, *, check_size: bool = True) -> dic
     if check_size and len(json.dumps(value)) > limit:
         errors["context"] = f"At most {limit} bytes."
         return {}
+    if event_type == EventType.PURCHASE and value.get("unit_price") is not None:
+        price = value["unit_price"]
+        if isinstance(price, bool) or not isinstance(price, (int, float)) or not 0 <= price <= MAX_VALUE:
+            errors["context"] = "unit_price must be a non-negative number (or null)."
+            return {}
     return value
 
 
@@ -150,6 +159,8 @@ def _value(raw: Any, event_type: str, errors: Errors) -> float | None:
         return None
     if event_type == EventType.RATING and not 0 <= number <= 5:
         errors["value"] = "A rating is between 0 and 5."
+    elif event_type in QUANTITY_TYPES and number < 0:
+        errors["value"] = "A quantity cannot be negative."
     elif event_type == EventType.DWELL and not 0 <= number <= 86_400:
         errors["value"] = "Dwell time is between 0 and 86400 seconds."
     return number
@@ -229,7 +240,7 @@ def validate(
         timestamp=_timestamp(raw.get("timestamp"), errors, now),
         event_id=_event_id(raw.get("event_id"), errors),
         session_id=_text(raw.get("session_id"), "session_id", MAX_KEY, errors),
-        context=clean_context(raw.get("context"), errors, check_size=check_size),
+        context=clean_context(raw.get("context"), errors, check_size=check_size, event_type=event_type),
     )
     known = _KNOWN_SERVER if server else _KNOWN
     if server:

@@ -64,6 +64,25 @@ def test_bad_events_are_reported_and_the_good_ones_stored(api) -> None:  # type:
     assert DroppedEventCount.objects.get(reason="consent_denied").count == 1
 
 
+def test_a_purchase_needs_a_usable_quantity_and_unit_price(api) -> None:  # type: ignore[no-untyped-def]
+    batch = {"events": [
+        event(value=2, context={"unit_price": 19.9}),
+        event(context={"unit_price": "19.90"}),  # a string: what would it be worth?
+        event(context={"unit_price": -5}),
+        event(value=-1),
+        event(event_type="add_to_cart", value=-2),
+        event(context={"unit_price": None, "order": "A-1"}),  # null: the catalog price counts
+    ]}
+    response = post(api, batch)
+    assert response.status_code == 400
+    body = response.json()
+    assert body["stored"] == 2
+    assert [(r["index"], sorted(r["errors"])) for r in body["rejected"]] == [
+        (1, ["context"]), (2, ["context"]), (3, ["value"]), (4, ["value"])]
+    assert "unit_price" in body["rejected"][0]["errors"]["context"]
+    assert sorted(Event.objects.values_list("value", flat=True)) == [1.0, 2.0]
+
+
 @override_settings(RECO_APP={**RECO_APP, "API_MAX_BYTES": 2000, "API_MAX_EVENTS": 3, "API_MAX_EVENT_BYTES": 600})
 def test_oversize_is_413_before_anything_is_stored(api) -> None:  # type: ignore[no-untyped-def]
     assert post(api, {"events": [event() for _ in range(4)]}).status_code == 413

@@ -63,8 +63,10 @@ def test_track_never_raises_for_bad_input(rf, product_url) -> None:  # type: ign
     assert track(request, "add_to_cart") is None  # no product
     assert track(request, "rating", "SKU-1", float("nan")) is None
     assert track(request, "search", note="\x00") is None
+    assert track(request, "purchase", "SKU-1", 1, unit_price="59.90") is None  # a number, please
     assert Event.objects.count() == 0
-    assert sum(DroppedEventCount.objects.filter(reason="invalid").values_list("count", flat=True)) == 4
+    assert sum(DroppedEventCount.objects.filter(reason="invalid").values_list("count", flat=True)) == 5
+    assert track(request, "purchase", "SKU-1", 1, unit_price=59.9) is not None
 
 
 def test_order_placed_records_one_purchase_per_line(rf, product, product_url) -> None:  # type: ignore[no-untyped-def]
