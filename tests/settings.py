@@ -14,6 +14,22 @@ from pathlib import Path
 
 os.environ.setdefault("RECO_VAR_DIR", str(Path(tempfile.gettempdir()) / f"reco-tests-{os.getpid()}"))
 
+
+def _worker_redis(url: str, worker: int) -> str:
+    """The Redis URL for pytest-xdist worker ``worker``: its own database (the given one
+    plus 4 per worker, modulo 16), since tests clear the cache (FLUSHDB) and the broker."""
+    base, _, db = url.rpartition("/")
+    return f"{base}/{(int(db) + 4 * worker) % 16}" if base.startswith("redis") and db.isdigit() else url
+
+
+# Parallel runs (pytest -n N): each worker gets its own Redis databases, as pytest-django
+# gives each its own test database; a Celery worker a test starts inherits them.
+_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+if _WORKER.startswith("gw") and _WORKER[2:].isdigit() and int(_WORKER[2:]):
+    for _name in ("REDIS_URL", "CELERY_BROKER_URL"):
+        if os.environ.get(_name):
+            os.environ[_name] = _worker_redis(os.environ[_name], int(_WORKER[2:]))
+
 from example_shop.settings import *
 from example_shop.settings import RECO_APP, VAR_DIR
 
