@@ -9,9 +9,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiResponse,
+    PolymorphicProxySerializer,
+    extend_schema,
+)
 from rest_framework import serializers, status
 from rest_framework.authentication import TokenAuthentication
+from rest_framework.parsers import JSONParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -81,6 +87,9 @@ class EventRateThrottle(UserRateThrottle):
 class EventBatchView(APIView):
     authentication_classes = [TokenAuthentication]
     permission_classes = [IsAuthenticated]
+    # the body is read as JSON whatever it is labelled (``read_json``); this names the one
+    # content type the schema documents
+    parser_classes = [JSONParser]
     throttle_classes = [EventRateThrottle]
 
     @extend_schema(
@@ -89,7 +98,11 @@ class EventBatchView(APIView):
         request=BatchIn,
         responses={
             201: BatchOut,
-            400: OpenApiResponse(BatchOut, description="Some events were rejected; the others were stored."),
+            400: OpenApiResponse(
+                PolymorphicProxySerializer(component_name="BatchRejected", serializers=[BatchOut, Detail], resource_type_field_name=None),
+                description="Some events were rejected and the others stored (the counts and per-event errors), "
+                "or the body is not a JSON object with an events list (a detail message).",
+            ),
             401: Detail,
             413: Detail,
             429: OpenApiResponse(Detail, description="Too many requests; see the Retry-After header."),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -21,7 +21,9 @@ from reco_app.serving.placements import UnknownPlacement, get_pipeline, placemen
 class RecommendationQuerySerializer(serializers.Serializer):
     """The query parameters (for the OpenAPI schema; :func:`parse_query` validates them)."""
 
-    limit = serializers.IntegerField(required=False, default=10, min_value=1, help_text="1 to MAX_LIMIT (default 50).")
+    limit = serializers.IntegerField(
+        required=False, default=10, min_value=1, max_value=conf.get("MAX_LIMIT"), help_text="1 to MAX_LIMIT (default 50).",
+    )
     product = serializers.CharField(required=False, max_length=64, help_text="Product key of the page's product.")
     cart = serializers.CharField(required=False, max_length=4000, help_text="Comma-separated product keys in the cart.")
     category = serializers.CharField(required=False, max_length=120, help_text="The page's category (per-category trending).")
@@ -82,6 +84,20 @@ def as_dict(rec: Recommendation) -> dict[str, Any]:
     }
 
 
+class FieldErrors(serializers.Serializer):
+    """400: ``{"<parameter>": ["<message>", ...]}`` for each bad parameter (e.g. ``placement``,
+    ``limit``, ``product``)."""
+
+    placement = serializers.ListField(child=serializers.CharField(), required=False)
+    limit = serializers.ListField(child=serializers.CharField(), required=False)
+    product = serializers.ListField(child=serializers.CharField(), required=False)
+    cart = serializers.ListField(child=serializers.CharField(), required=False)
+
+
+class Refused(serializers.Serializer):
+    detail = serializers.CharField()
+
+
 class RecommendationListSerializer(serializers.Serializer):
     placement = serializers.CharField()
     title = serializers.CharField()
@@ -97,9 +113,19 @@ class RecommendationsView(APIView):
         operation_id="reco_recommendations",
         parameters=[
             RecommendationQuerySerializer,
-            OpenApiParameter("placement", OpenApiTypes.STR, OpenApiParameter.PATH, description="for_you, similar, bought_together, ... or a shop's own"),
+            OpenApiParameter(
+                "placement", OpenApiTypes.STR, OpenApiParameter.PATH, enum=placement_names(),
+                description="A configured placement (RECO_APP[\"PLACEMENTS\"] adds a shop's own).",
+            ),
         ],
-        responses={200: RecommendationListSerializer},
+        responses={
+            200: RecommendationListSerializer,
+            400: OpenApiResponse(FieldErrors, description=(
+                "Bad parameters, as field errors: an unknown placement, a limit out of range, a "
+                "product or cart key the catalog does not know, a placement that needs a product without one."
+            )),
+            403: OpenApiResponse(Refused, description="`subject` without a staff user's API token."),
+        },
         description=(
             "Without `subject`, the visitor of the session (personalised only with consent). "
             "With `subject` (a customer key or `anon:<visitor id>`), server-to-server calls "

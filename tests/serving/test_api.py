@@ -55,4 +55,10 @@ def test_openapi_schema_documents_the_endpoint(trained) -> None:  # type: ignore
 
     schema = SchemaGenerator().get_schema(request=None, public=True)
     op = schema["paths"]["/reco/api/recommendations/{placement}/"]["get"]
-    assert {p["name"] for p in op["parameters"]} >= {"placement", "limit", "product", "cart", "subject"}
+    params = {p["name"]: p for p in op["parameters"]}
+    assert set(params) >= {"placement", "limit", "product", "cart", "subject"}
+    # what the endpoint accepts and answers, so a client (or a schema-driven fuzzer) can tell
+    # a bad request from a bug: the configured placements, the limit's range, 400 and 403
+    assert set(params["placement"]["schema"]["enum"]) >= {"for_you", "similar", "trending"}
+    assert params["limit"]["schema"]["maximum"] == 50
+    assert {"200", "400", "403"} <= set(op["responses"])

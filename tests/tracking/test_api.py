@@ -120,7 +120,13 @@ def test_openapi_schema_documents_the_endpoint(client) -> None:  # type: ignore[
     response = client.get("/reco/api/schema/", HTTP_ACCEPT="application/json")
     assert response.status_code == 200
     schema = json.loads(response.content)
-    assert "post" in schema["paths"]["/reco/api/events/"]
+    op = schema["paths"]["/reco/api/events/"]["post"]
+    assert list(op["requestBody"]["content"]) == ["application/json"]  # the only body it reads
+    assert {"201", "400", "401", "413", "429"} <= set(op["responses"])
+    # a 400 is either the batch's per-event errors or a detail message (a malformed body)
+    shapes = op["responses"]["400"]["content"]["application/json"]["schema"]
+    refs = {s["$ref"].rsplit("/", 1)[-1] for s in schema["components"]["schemas"][shapes["$ref"].rsplit("/", 1)[-1]]["oneOf"]}
+    assert refs == {"BatchOut", "Detail"}
 
 
 def test_large_batches_replayed_on_postgresql_store_each_event_once(postgres_db, api) -> None:  # type: ignore[no-untyped-def]
