@@ -81,7 +81,8 @@ def take() -> dict[str, set[str]]:
     redis.delete(due)  # first: an event stored from now on schedules the next drain
     found: dict[str, set[str]] = defaultdict(set)
     for member in redis.eval(_TAKE, 1, pending):
-        subject, _, prefix = member.decode().rpartition(SEP)
+        text = member.decode() if isinstance(member, bytes) else str(member)
+        subject, _, prefix = text.rpartition(SEP)
         if subject:
             found[subject].add(prefix)
     return dict(found)
