@@ -96,10 +96,11 @@ def export_memberships(subjects: list[str]) -> list[dict[str, Any]]:
 
 
 def erase_memberships(subjects: list[str]) -> int:
-    from reco_app.segments.live import forget_state
+    from reco_app.segments.live import forget_state, queue
 
     count, _ = SegmentMembership.objects.filter(subject__in=subjects).delete()
     forget_state(subjects)
+    queue.forget(subjects)
     for subject in subjects:
         cache.bump(f"subject:{subject}")
     return count

@@ -143,3 +143,26 @@ def test_a_real_worker_drains_the_queue(celery_worker_process, redis_cache) -> N
     assert not re.search(r"Task reco_app\.segments\.evaluate_live\[", text)  # no task per event
     done = re.findall(r"Task reco_app\.segments\.drain_live\[[^\]]+\] succeeded in [0-9.]+s: (\d+)", text)
     assert sum(map(int, done)) == len(shoppers), text[-3000:]  # each shopper evaluated once
+
+
+@pytest.mark.services
+@pytest.mark.django_db
+@reco_settings(SEGMENTS_LIVE_ASYNC=True)
+def test_erasure_takes_a_shopper_out_of_the_queue_and_leaves_no_live_state(redis_cache, published) -> None:  # type: ignore[no-untyped-def]
+    from reco_app.segments.live.state import _state_key
+    from reco_app.segments.service import erase_memberships
+
+    arrive(event("a", "add_to_cart", at=ago(2), product="p1", session="A"))
+    arrive(event("b", "add_to_cart", at=ago(2), product="p1", session="B"))
+    Event.objects.filter(subject="a").delete()  # what erasure does to the events
+    erase_memberships(["a"])
+    assert set(queue.take()) == {"b"}  # "a" is no longer queued
+
+    # an evaluation that was already running when "a" was erased keeps nothing about them
+    from reco_app.segments.live import evaluate_subject
+
+    redis_cache.set(_state_key("a"), ("A", {}, "A"), 60)
+    evaluate_subject("a")
+    assert redis_cache.get(_state_key("a")) is None
+    evaluate_subject("b")  # a shopper with events keeps a state, as before
+    assert redis_cache.get(_state_key("b"))[0] == "B"  # (their pending cart's session)

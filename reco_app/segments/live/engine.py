@@ -133,7 +133,12 @@ def evaluate_subject(
         members[key] = (store.upsert(key, subject, fields, name=hit.name, description=hit.description), hit.expires_at)
         changed = True
     cart_session = _cart_session(recent)
-    if state is None or (state.cart_session, state.members, state.session) != (cart_session, members, recent.current_session):
+    if not members and not len(recent.etype):
+        # nothing to remember: no cached state either (a shopper erased while an evaluation
+        # was queued keeps no key, and a state naming memberships just removed is dropped)
+        if state is not None or not cached:
+            forget_state([subject])
+    elif state is None or (state.cart_session, state.members, state.session) != (cart_session, members, recent.current_session):
         cache.set(_state_key(subject), (cart_session, members, recent.current_session), int(LOOKBACK.total_seconds()))
     if changed:
         cache.bump(f"subject:{subject}")

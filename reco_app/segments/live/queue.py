@@ -72,6 +72,18 @@ def enqueue(todo: dict[str, list[LiveRule]]) -> None:
     evaluate_live_segments.delay(sorted(todo), prefixes)
 
 
+def forget(subjects: list[str]) -> None:
+    """Take these shoppers out of the queue (erasure: no evaluation runs for them later)."""
+    from reco_app.segments.live.engine import rules
+
+    client, redis = _redis()
+    if redis is None or not subjects:
+        return
+    members = [f"{subject}{SEP}{rule.prefix}" for subject in subjects for rule in rules()]
+    if members:
+        redis.srem(_keys(client)[0], *members)
+
+
 def take() -> dict[str, set[str]]:
     """Empty the queue: pending shoppers and the prefixes of their rules to run."""
     client, redis = _redis()
