@@ -19,9 +19,11 @@ def recompute_segments() -> dict[str, Any]:
 
 @shared_task(name="reco_app.segments.sweep_live", acks_late=True, soft_time_limit=300, time_limit=360)
 def sweep_live_segments() -> int:
-    """Find carts abandoned since and drop expired live memberships: schedule e.g. every 10 min."""
-    from reco_app.segments.live import sweep
+    """Find carts abandoned since and drop expired live memberships: schedule e.g. every 10 min.
+    Also evaluates what is queued (SEGMENTS_LIVE_ASYNC), should a drain task have been lost."""
+    from reco_app.segments.live import queue, sweep
 
+    queue.drain()
     return sweep()
 
 

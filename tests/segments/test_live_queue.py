@@ -166,3 +166,19 @@ def test_erasure_takes_a_shopper_out_of_the_queue_and_leaves_no_live_state(redis
     assert redis_cache.get(_state_key("a")) is None
     evaluate_subject("b")  # a shopper with events keeps a state, as before
     assert redis_cache.get(_state_key("b"))[0] == "B"  # (their pending cart's session)
+
+
+@pytest.mark.services
+@pytest.mark.django_db
+@reco_settings(SEGMENTS_LIVE_ASYNC=True)
+def test_the_live_command_evaluates_what_is_queued(redis_cache, published) -> None:  # type: ignore[no-untyped-def]
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    for i in range(3):
+        arrive(event("a", "add_to_cart", at=ago(3 - i), product=f"p{i}", session="A"))
+    out = StringIO()
+    call_command("reco_segments", "--live", stdout=out)  # e.g. where no worker runs the drain
+    assert "queued shoppers evaluated: 1" in out.getvalue()
+    assert segments_for("a") == ["live:high_intent"]

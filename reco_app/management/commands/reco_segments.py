@@ -8,15 +8,22 @@ from django.core.management.base import BaseCommand
 
 
 class Command(BaseCommand):
-    help = "Recompute shopper segments (RFM, lifecycle, clusters, manual); --live sweeps live segments."
+    help = (
+        "Recompute shopper segments (RFM, lifecycle, clusters, manual); --live evaluates the "
+        "queued live rules and sweeps live segments."
+    )
 
     def add_arguments(self, parser: Any) -> None:
-        parser.add_argument("--live", action="store_true", help="Only sweep live segments (abandoned carts, expiry).")
+        parser.add_argument(
+            "--live", action="store_true",
+            help="Only live segments: the queued evaluations (SEGMENTS_LIVE_ASYNC), abandoned carts, expiry.",
+        )
 
     def handle(self, *args: Any, live: bool = False, **options: Any) -> None:
         if live:
-            from reco_app.segments.live import sweep
+            from reco_app.segments.live import queue, sweep
 
+            self.stdout.write(f"queued shoppers evaluated: {queue.drain()}")
             self.stdout.write(f"expired live memberships removed: {sweep()}")
             return
         from reco_app.segments.service import recompute_all
