@@ -23,9 +23,11 @@ def _worker_redis(url: str, worker: int) -> str:
 
 
 # Parallel runs (pytest -n N): each worker gets its own Redis databases, as pytest-django
-# gives each its own test database; a Celery worker a test starts inherits them.
+# gives each its own test database. A process a test starts (a Celery worker) inherits the
+# shifted URLs and the marker, so it does not shift them a second time.
 _WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
-if _WORKER.startswith("gw") and _WORKER[2:].isdigit() and int(_WORKER[2:]):
+if _WORKER.startswith("gw") and _WORKER[2:].isdigit() and int(_WORKER[2:]) and not os.environ.get("RECO_TESTS_REDIS_SHIFTED"):
+    os.environ["RECO_TESTS_REDIS_SHIFTED"] = _WORKER
     for _name in ("REDIS_URL", "CELERY_BROKER_URL"):
         if os.environ.get(_name):
             os.environ[_name] = _worker_redis(os.environ[_name], int(_WORKER[2:]))
