@@ -3,8 +3,8 @@
 A purchase's ``value`` is the quantity bought (1 when absent). Its money, the line total,
 is quantity × unit price; the unit price is ``context["unit_price"]`` when the event
 carries a number there (``order_placed`` does; API clients may), else the product's
-catalog price (``CatalogItem.price``), else 0. The dashboard sums line totals in the
-database; the segment job (``reco_app.segments.history``) applies the same rule to arrays.
+catalog price (``CatalogItem.price``), else 0. Both the dashboard and the segment
+job (``reco_app.segments.history``) compute it in the database with these expressions.
 """
 
 from __future__ import annotations
@@ -53,9 +53,10 @@ class ContextNumber(Func):
         return sql.format(col=col, key=self.key), (*params, *params)
 
 
-def context_unit_price() -> Case:
-    """The unit price a ``purchase`` event carries (NULL for other events and when absent)."""
-    return Case(When(event_type=EventType.PURCHASE, then=ContextNumber(UNIT_PRICE_KEY)), output_field=FloatField())
+def purchase_amount() -> Case:
+    """The line total of a ``purchase`` event, 0 for other events (the catalog price is
+    looked up for purchases only)."""
+    return Case(When(event_type=EventType.PURCHASE, then=line_total()), default=Value(0.0), output_field=FloatField())
 
 
 def line_total() -> Expression:

@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from reco_app import conf
 from reco_app.models import CatalogItem, Event
-from reco_app.models.purchases import context_unit_price
+from reco_app.models.purchases import purchase_amount
 
 DAY = 86400.0
 
@@ -28,7 +28,9 @@ class History:
     etype: np.ndarray  # per event: event type (str array)
     ts: np.ndarray  # per event: epoch seconds
     value: np.ndarray  # per event: value (nan when absent); a purchase's is the quantity
-    unit_price: np.ndarray  # per event: a purchase's context["unit_price"] (nan when absent)
+    #: per event: money of a purchase (quantity × unit price, as
+    #: :func:`reco_app.models.purchases.line_total` prices it), 0 for other events
+    amount: np.ndarray
     price: np.ndarray  # per event: catalog price of the product (nan when unknown)
     cat: np.ndarray  # per event: category id (-1 when unknown)
     session: np.ndarray  # per event: session id, unique across subjects
@@ -41,15 +43,6 @@ class History:
     @cached_property
     def is_purchase(self) -> np.ndarray:
         return self.etype == "purchase"
-
-    @cached_property
-    def amount(self) -> np.ndarray:
-        """Money per purchase (0 for other events): quantity (``value``, 1 when absent) ×
-        unit price (the event's own, else the catalog price, else 0), as
-        :func:`reco_app.models.purchases.line_total` computes it in the database."""
-        quantity = np.where(np.isnan(self.value), 1.0, self.value)
-        unit_price = np.nan_to_num(np.where(np.isnan(self.unit_price), self.price, self.unit_price), nan=0.0)
-        return np.where(self.is_purchase, quantity * unit_price, 0.0)
 
     def per_subject(self, weights: np.ndarray | None = None, mask: np.ndarray | None = None) -> np.ndarray:
         """Sum of ``weights`` (or a count) per subject over events in ``mask``."""
@@ -93,18 +86,18 @@ def load_history(now: dt.datetime | None = None, window_days: int | None = None)
         Event.objects.consented()
         .since(now - dt.timedelta(days=days))
         .filter(timestamp__lte=now)
-        .annotate(unit_price=context_unit_price())
-        .values_list("subject", "event_type", "product_key", "value", "unit_price", "session_id", "timestamp")
+        .annotate(amount=purchase_amount())
+        .values_list("subject", "event_type", "product_key", "value", "amount", "session_id", "timestamp")
         .order_by()
     )
     if not rows:
         empty = np.zeros(0)
         return History(now.timestamp(), np.zeros(0, object), empty.astype(np.int64), empty.astype(str), empty, empty, empty, empty, empty.astype(np.int64), empty.astype(np.int64))
-    subject_col, type_col, product_col, value_col, unit_price_col, session_col, ts_col = zip(*rows)
+    subject_col, type_col, product_col, value_col, amount_col, session_col, ts_col = zip(*rows)
     subjects, subj = _factorize(list(subject_col))
     ts = np.fromiter((t.timestamp() for t in ts_col), float, len(rows))
     value = np.array(value_col, float)  # None becomes nan
-    unit_price = np.array(unit_price_col, float)
+    amount = np.array(amount_col, float)
 
     products, prod = _factorize(list(product_col))
     catalog = {k: (c, p) for k, c, p in CatalogItem.objects.values_list("product_key", "category", "price").order_by()}
@@ -125,7 +118,7 @@ def load_history(now: dt.datetime | None = None, window_days: int | None = None)
         etype=np.asarray(type_col, dtype=str),
         ts=ts,
         value=value,
-        unit_price=unit_price,
+        amount=amount,
         price=prod_price[prod],
         cat=prod_cat[prod],
         session=session,
