@@ -32,6 +32,13 @@ if _WORKER.startswith("gw") and _WORKER[2:].isdigit() and int(_WORKER[2:]) and n
         if os.environ.get(_name):
             os.environ[_name] = _worker_redis(os.environ[_name], int(_WORKER[2:]))
 
+# RECO_TESTS_DRIVER=psycopg2: run on psycopg2 although psycopg 3 is installed (CI runs the
+# PostgreSQL tests on both drivers; Django picks psycopg 3 whenever it can import it).
+if os.environ.get("RECO_TESTS_DRIVER") == "psycopg2":
+    import sys
+
+    sys.modules["psycopg"] = None  # type: ignore[assignment]  # "import psycopg" now fails
+
 from example_shop.settings import *
 from example_shop.settings import RECO_APP, VAR_DIR
 

@@ -109,7 +109,8 @@ class SyntheticShop:
 
 
 def event_writer(cursor: Any) -> Callable[[list[tuple[Any, ...]]], None]:
-    """Write rows of EVENT_COLUMNS values: COPY on PostgreSQL, ``executemany`` elsewhere.
+    """Write rows of EVENT_COLUMNS values: COPY on PostgreSQL with psycopg 3, ``executemany``
+    elsewhere (psycopg2 included).
 
     ``Event.objects.bulk_create`` spends ~10x more per row in Python than this.
     """
@@ -117,7 +118,9 @@ def event_writer(cursor: Any) -> Callable[[list[tuple[Any, ...]]], None]:
     quote = connection.ops.quote_name
     table = quote(Event._meta.db_table)
     columns = ", ".join(quote(str(f.column)) for f in fields)
-    if connection.vendor == "postgresql":
+    from reco_app.tracking.pg_copy import copy_usable
+
+    if copy_usable():
         ctx_at = EVENT_COLUMNS.index("context")
 
         def copy_rows(rows: list[tuple[Any, ...]]) -> None:

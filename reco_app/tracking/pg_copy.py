@@ -1,8 +1,10 @@
-"""PostgreSQL fast path for event batches: COPY into a temporary table, then one
-``INSERT … SELECT … ON CONFLICT (event_id) DO NOTHING RETURNING`` into the event table.
+"""PostgreSQL fast paths for events: a batch is COPYed into a temporary table, then moved
+with one ``INSERT … SELECT … ON CONFLICT (event_id) DO NOTHING RETURNING`` into the event
+table; a single event is one plain ``INSERT … ON CONFLICT DO NOTHING RETURNING``.
 
 Several times faster than ``bulk_create`` for large batches, and idempotency comes from the
-unique ``event_id`` inside the database (a concurrent re-send cannot slip through).
+unique ``event_id`` inside the database (a concurrent re-send cannot slip through). COPY from
+Python needs psycopg 3; with psycopg2, batches take the ORM path (:func:`copy_usable`).
 """
 
 from __future__ import annotations
@@ -24,7 +26,17 @@ TEMP = "reco_event_incoming_n"  # (a new name: the layout gained the row number)
 
 
 def usable() -> bool:
+    """The single-event INSERT: PostgreSQL with either driver."""
     return connection.vendor == "postgresql"
+
+
+def copy_usable() -> bool:
+    """The COPY batch path: PostgreSQL through psycopg 3 (psycopg2 has no ``cursor.copy``)."""
+    if connection.vendor != "postgresql":
+        return False
+    from django.db.backends.postgresql.psycopg_any import is_psycopg3
+
+    return bool(is_psycopg3)
 
 
 def _values(row: Event, now: Any) -> tuple[Any, ...]:

@@ -33,7 +33,7 @@ from reco_app.tracking.dropped import count_dropped
 from reco_app.tracking.validation import CleanEvent, clean_context, validate
 
 logger = logging.getLogger(__name__)
-#: batches at least this large use PostgreSQL COPY (small ones: one INSERT is cheaper)
+#: batches at least this large use PostgreSQL COPY with psycopg 3 (small ones: one INSERT is cheaper)
 PG_COPY_MIN = 50
 
 
@@ -84,7 +84,7 @@ def store(rows: list[Event]) -> StoreResult:
             unique[key] = row
     if not unique:
         return result
-    if pg_copy.usable() and len(unique) >= PG_COPY_MIN:
+    if pg_copy.copy_usable() and len(unique) >= PG_COPY_MIN:
         with transaction.atomic():
             inserted = pg_copy.insert(list(unique.values()))
             _stored(result, [row for key, row in unique.items() if key in inserted])
