@@ -41,5 +41,7 @@ def export_subjects(subjects: list[str]) -> dict[str, Any]:
     return {h.name: h.export(subjects) for h in holders()}
 
 
-def erase_subjects(subjects: list[str]) -> dict[str, int]:
-    return {h.name: h.erase(subjects) for h in holders()}
+def erase_subjects(subjects: list[str], *, skip: tuple[str, ...] = ()) -> dict[str, int]:
+    """Erase the subjects' data from every holder but those named in ``skip`` (a withdrawal
+    of consent handles events itself and keeps the consent records)."""
+    return {h.name: h.erase(subjects) for h in holders() if h.name not in skip}

@@ -46,7 +46,10 @@ class CookieConsentBackend(ConsentBackend):
     """django-cookie-consent: acceptance of the ``CONSENT_COOKIE_GROUP`` cookie group.
 
     A logged-in user without a cookie decision falls back to their latest
-    :class:`~reco_app.models.ConsentRecord`, so consent follows the account across devices.
+    :class:`~reco_app.models.ConsentRecord`, so consent follows the account across devices;
+    a refusal recorded on the account (withdrawn on another device or on the "Your data"
+    page, a privacy signal under opt-out) also outranks an acceptance kept only in this
+    browser, until the shopper accepts again while signed in (which records a grant).
     """
 
     def decision(self, request: HttpRequest) -> Decision:
@@ -62,6 +65,8 @@ class CookieConsentBackend(ConsentBackend):
             return Decision.DENIED
         if value is not None:
             # Any accepted version counts: a group we ship without cookies has no versions.
+            if self._account_decision(request) is Decision.DENIED:
+                return Decision.DENIED
             return Decision.GRANTED
         return self._account_decision(request)
 

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import random
+import uuid
 from typing import Any
 
 from django.db import transaction
+from django.db.models import F, Q, QuerySet
 from django.http import HttpRequest, HttpResponseBase
 
 from reco_app import cache, conf
@@ -34,15 +38,22 @@ def grant(request: HttpRequest, response: HttpResponseBase) -> None:
     record(ctx.user, ctx.subject if ctx.user else "", granted=True, method=ConsentRecord.Method.BANNER)
 
 
-def subjects_of_request(request: HttpRequest) -> list[str]:
-    """Every subject key the current visitor's events may be stored under."""
+def subjects_of_request(request: HttpRequest) -> tuple[list[str], list[str]]:
+    """(subject keys, visitor ids) the current visitor's data may be stored under: the
+    browser's visitor id (its anonymous subject, and events it sent that were joined to an
+    account at login) and, when signed in, the account's customer key and the visitor ids
+    joined to it."""
+    from reco_app.consent.privacy import subjects_for_user
+
     ctx = get_context(request)
     subjects: list[str] = []
+    visitors: list[str] = []
     if ctx.known_visitor_id:
         subjects.append(visitor_subject(ctx.known_visitor_id))
+        visitors.append(ctx.known_visitor_id)
     if ctx.user is not None:
-        subjects.append(ctx.subject)
-    return subjects
+        subjects.extend(s for s in subjects_for_user(ctx.user) if s not in subjects)
+    return subjects, visitors
 
 
 def refuse(request: HttpRequest, response: HttpResponseBase, *, withdrawal: bool = True) -> int:
@@ -50,26 +61,95 @@ def refuse(request: HttpRequest, response: HttpResponseBase, *, withdrawal: bool
     get_backend().refuse(request, response)
     ctx = get_context(request)
     method = ConsentRecord.Method.WITHDRAWAL if withdrawal else ConsentRecord.Method.BANNER
+    subjects, visitors = subjects_of_request(request)  # (before the refusal hides the account's history)
     record(ctx.user, ctx.subject if ctx.user else "", granted=False, method=method)
-    removed = forget_events(subjects_of_request(request))
+    removed = forget(subjects, visitors)
     if request.COOKIES.get(conf.get("VISITOR_COOKIE_NAME")):
         response.delete_cookie(conf.get("VISITOR_COOKIE_NAME"), samesite="Lax")
     response.reco_skip_cookie = True  # type: ignore[attr-defined]
     return removed
 
 
-def forget_events(subjects: list[str]) -> int:
-    """Delete (or, with WITHDRAWAL_ACTION="anonymise", anonymise) the subjects' events."""
-    subjects = [s for s in subjects if s]
-    if not subjects:
+def consent_gone(request: HttpRequest, *, had_cookie: bool) -> int:
+    """Consent does not allow tracking on this request of a human visitor: apply the
+    withdrawal however consent went away (reco's buttons call :func:`refuse` directly).
+
+    * The browser still carried a visitor cookie (consent declined in the shop's own cookie
+      settings, the consent cookie cleared or expired, GPC/DNT in the opt-out regime): the
+      browser's visitor id is forgotten.
+    * A signed-in shopper who refused on this request (the cookie group declined, or a
+      privacy signal) while their account holds no refusal yet: the refusal is recorded on
+      the account, and everything collected under the account is forgotten too; their
+      other devices follow from their next request.
+
+    Returns the number of events removed (or anonymised)."""
+    from reco_app.consent.backends import Decision, account_decision
+
+    ctx = get_context(request)
+    state = ctx.consent
+    subjects: list[str] = []
+    visitors: list[str] = []
+    if had_cookie and ctx.known_visitor_id:
+        subjects, visitors = [visitor_subject(ctx.known_visitor_id)], [ctx.known_visitor_id]
+    user = ctx.user
+    refused = state.decision is Decision.DENIED or bool(state.signal)
+    if user is not None and refused:
+        account = account_decision(user)
+        if account is not Decision.DENIED:  # (once: the refusal recorded here makes it DENIED)
+            from reco_app.consent.privacy import subjects_for_user
+
+            subjects.extend(s for s in subjects_for_user(user) if s not in subjects)
+            method = ConsentRecord.Method.COOKIE_SETTINGS if state.decision is Decision.DENIED else ConsentRecord.Method.SIGNAL
+            record(user, ctx.subject, granted=False, method=method)
+    return forget(subjects, visitors)
+
+
+def forget(subjects: list[str], visitor_ids: list[str] | None = None) -> int:
+    """Apply a withdrawal of consent to what was collected under it.
+
+    The events of ``subjects``, and those sent by ``visitor_ids`` (a browser's events joined
+    to an account at login), are deleted, or with ``WITHDRAWAL_ACTION="anonymise"``
+    anonymised (:func:`anonymise`). Everything derived from them is erased as an erasure
+    request would (segment memberships and live-segment state, the model vectors, cached
+    recommendations: every privacy holder but the events, handled here, and the consent
+    records, kept as the proof of the decisions). Returns the number of events affected."""
+    subjects = list(dict.fromkeys(s for s in subjects if s))
+    visitor_ids = [v for v in visitor_ids or () if v]
+    if not subjects and not visitor_ids:
         return 0
+    from reco_app import privacy
+
     with transaction.atomic():
-        qs = Event.objects.filter(subject__in=subjects)
+        qs = Event.objects.filter(Q(subject__in=subjects) | Q(visitor_id__in=visitor_ids))
         if conf.get("WITHDRAWAL_ACTION") == "anonymise":
-            count = qs.update(
-                subject="", user=None, visitor_id="", session_id="", context={}, consent=ConsentBasis.ANONYMISED
-            )
+            count = anonymise(qs)
         else:
             count, _ = qs.delete()
+        privacy.erase_subjects(subjects, skip=("events", "consent_records"))
     cache.bump_many(f"subject:{s}" for s in subjects)
     return count
+
+
+def anonymise(events: QuerySet[Event]) -> int:
+    """Replace events by copies that cannot be traced back to a person or a visit: no
+    subject, user, visitor, session or context; a new event id; the time cut to the day
+    (also as the time received); the copies stored in random order. What remains is which
+    products one unnamed shopper viewed, carted or bought on which days (the copies of one
+    withdrawal are stored together), for aggregate figures such as popularity."""
+    rows = list(events.values_list("product_key", "event_type", "value", "timestamp", "source"))
+    events.delete()
+    random.SystemRandom().shuffle(rows)
+    copies = [
+        Event(event_id=uuid.uuid4(), subject="", visitor_id="", session_id="", user=None, context={},
+              consent=ConsentBasis.ANONYMISED, product_key=product, event_type=kind, value=value,
+              timestamp=_day(at), source=source)
+        for product, kind, value, at, source in rows
+    ]
+    created = Event.objects.bulk_create(copies, batch_size=1000)
+    # received_at is set on insert (auto_now_add): the moment of the withdrawal would tie the copies together
+    Event.objects.filter(pk__in=[e.pk for e in created if e.pk is not None]).update(received_at=F("timestamp"))
+    return len(rows)
+
+
+def _day(at: dt.datetime) -> dt.datetime:
+    return at.astimezone(dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0)

@@ -137,13 +137,17 @@ class VisitorContext:
         """Set the visitor cookie only with consent; remove it when consent is gone."""
         name = conf.get("VISITOR_COOKIE_NAME")
         if not self.may_track:
-            if self.request.COOKIES.get(name) and not self.is_bot:
-                # Consent is gone (refused elsewhere, GPC, expired): so is the history.
+            if self.is_bot:
+                return
+            had_cookie = bool(self.request.COOKIES.get(name))
+            if had_cookie:
                 response.delete_cookie(name, samesite="Lax")
-                if self._cookie:
-                    from reco_app.consent.service import forget_events
+            refused = self.consent.refusal_reason != "no_consent"  # declined, or GPC/DNT
+            if had_cookie or (refused and self.user is not None):
+                # Consent is gone (refused elsewhere, GPC, expired): so is the history.
+                from reco_app.consent.service import consent_gone
 
-                    forget_events([visitor_subject(self._cookie[0])])
+                consent_gone(self.request, had_cookie=had_cookie and self._cookie is not None)
             return
         old = self._cookie
         fresh = (

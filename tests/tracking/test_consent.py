@@ -113,3 +113,104 @@ def test_cookie_group_exists_for_the_banner() -> None:
     from cookie_consent.models import CookieGroup
 
     assert CookieGroup.objects.filter(varname="personalisation").exists()
+
+
+def _member(subject: str, key: str = "live:high_intent") -> None:
+    from reco_app.models import Segment, SegmentMembership
+
+    segment, _ = Segment.objects.get_or_create(key=key, defaults={"name": key, "kind": "live"})
+    SegmentMembership.objects.create(segment=segment, subject=subject, reason="3 add-to-carts in this session")
+
+
+def _signed_in(client, django_user_model, username: str):  # type: ignore[no-untyped-def]
+    """Sign in through the shop's login form (so the login signal sees the browser's cookies)."""
+    user = django_user_model.objects.create_user(username, password="pw-123456")
+    assert client.post("/accounts/login/", {"username": username, "password": "pw-123456"}).status_code == 302
+    return user
+
+
+def test_declining_in_the_shops_cookie_settings_withdraws_for_the_account(consenting, django_user_model, product_url) -> None:  # type: ignore[no-untyped-def]
+    """Consent withdrawn outside reco's own buttons (django-cookie-consent's settings page)
+    reaches a signed-in shopper's history and their other devices, from the next request."""
+    from reco_app.models import SegmentMembership, SuppressedSubject
+
+    user = _signed_in(consenting, django_user_model, "carol")
+    consenting.get(product_url)
+    consenting.get(product_url)
+    key = customer_key(user)
+    assert Event.objects.filter(subject=key).count() == 2
+    _member(key)
+    consenting.post("/cookies/decline/", {"cookie_groups": "personalisation"})
+    assert Event.objects.filter(subject=key).count() == 2  # the cookie page itself is not ours
+    response = consenting.get(product_url)  # the next request applies the withdrawal
+    assert Event.objects.count() == 0 and response.cookies["reco_v"]["max-age"] == 0
+    assert not SegmentMembership.objects.filter(subject=key).exists()
+    assert SuppressedSubject.objects.filter(subject=key).exists()  # the trained vector is ignored
+    latest = ConsentRecord.objects.for_user(user).first()
+    assert (latest.granted, latest.method) == (False, "cookie_settings")
+    second_device = type(consenting)()
+    second_device.force_login(user)
+    second_device.get(product_url)
+    assert Event.objects.count() == 0  # the account's refusal follows it
+
+
+def test_a_refusal_on_one_device_outranks_an_acceptance_kept_by_another(client, django_user_model, product_url) -> None:  # type: ignore[no-untyped-def]
+    user = _signed_in(client, django_user_model, "hank")
+    accept(client)
+    device_b = type(client)()
+    accept(device_b)  # accepted in this browser too ...
+    device_b.force_login(user)
+    device_b.get(product_url)
+    assert Event.objects.count() == 1
+    client.post("/reco/consent/refuse/", {"withdraw": "1"})  # ... then withdrawn on device A
+    assert Event.objects.count() == 0
+    response = device_b.get(product_url)
+    assert Event.objects.count() == 0 and response.cookies["reco_v"]["max-age"] == 0
+    assert b"Turn on personalised recommendations" in device_b.get("/reco/privacy/").content
+    accept(device_b)  # accepting again while signed in records a grant on the account
+    device_b.get(product_url)
+    assert Event.objects.get().subject == customer_key(user)
+    assert ConsentRecord.objects.for_user(user).first().granted
+
+
+@override_settings(RECO_APP={**RECO_APP, "CONSENT_MODE": "opt_out"})
+def test_gpc_under_opt_out_withdraws_a_signed_in_shoppers_history(client, django_user_model, product_url) -> None:  # type: ignore[no-untyped-def]
+    user = _signed_in(client, django_user_model, "ivy")
+    client.get(product_url)
+    client.get(product_url)
+    assert Event.objects.filter(subject=customer_key(user), consent=ConsentBasis.OPT_OUT).count() == 2
+    client.get(product_url, HTTP_SEC_GPC="1")
+    assert Event.objects.count() == 0
+    latest = ConsentRecord.objects.for_user(user).first()
+    assert (latest.granted, latest.method) == (False, "signal")
+    client.get(product_url, HTTP_SEC_GPC="1")
+    assert ConsentRecord.objects.for_user(user).count() == 1  # recorded once
+
+
+def test_withdrawal_reaches_the_browsers_events_joined_to_an_account_and_its_segments(consenting, django_user_model, product_url) -> None:  # type: ignore[no-untyped-def]
+    from reco_app.models import SegmentMembership
+
+    consenting.get(product_url)
+    vid = Event.objects.get().visitor_id
+    _member(f"anon:{vid}")
+    user = _signed_in(consenting, django_user_model, "bob")  # the anonymous view joins bob's history
+    assert Event.objects.get().subject == customer_key(user)
+    assert consenting.post("/accounts/logout/").status_code == 302  # (the test client's logout drops every cookie)
+    consenting.post("/reco/consent/refuse/", {"withdraw": "1"})  # withdrawn while signed out
+    assert Event.objects.count() == 0
+    assert not SegmentMembership.objects.exists()
+
+
+@override_settings(RECO_APP={**RECO_APP, "WITHDRAWAL_ACTION": "anonymise"})
+def test_anonymised_copies_carry_nothing_that_ties_them_to_the_visit(consenting, product_url) -> None:  # type: ignore[no-untyped-def]
+    consenting.get(product_url)
+    consenting.get(product_url, {"rt": "token"})
+    before = {e.event_id: e for e in Event.objects.all()}
+    consenting.post("/reco/consent/refuse/", {"withdraw": "1"})
+    copies = list(Event.objects.all())
+    assert len(copies) == 2 and not set(before) & {e.event_id for e in copies}
+    for e in copies:
+        assert (e.subject, e.visitor_id, e.session_id, e.user_id, e.context) == ("", "", "", None, {})
+        assert (e.event_type, e.product_key, e.consent) == ("product_view", "SKU-1", ConsentBasis.ANONYMISED)
+        assert (e.timestamp.hour, e.timestamp.minute, e.timestamp.second, e.timestamp.microsecond) == (0, 0, 0, 0)
+        assert e.received_at == e.timestamp

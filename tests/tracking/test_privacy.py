@@ -23,7 +23,9 @@ def shopper(consenting, product_url, django_user_model):  # type: ignore[no-unty
     user = django_user_model.objects.create_user("dee", password="pw-123456")
     consenting.post("/accounts/login/", {"username": "dee", "password": "pw-123456"})
     consenting.get(product_url)
-    ConsentRecord.objects.create(user=user, subject=customer_key(user), granted=False, method="banner", policy_version="0")
+    # an earlier refusal (a month before the grant at login): kept as proof by erasure
+    refusal = ConsentRecord.objects.create(user=user, subject=customer_key(user), granted=False, method="banner", policy_version="0")
+    ConsentRecord.objects.filter(pk=refusal.pk).update(created_at=timezone.now() - dt.timedelta(days=30))
     Event.objects.create(subject="someone-else", event_type="purchase", product_key="SKU-1", timestamp=timezone.now())
     return user
 
