@@ -3,6 +3,31 @@
 Keys embed namespace versions (``ns_version("model")``, ``ns_version("rules")``…), so
 invalidating a whole namespace is one ``bump(ns)``: old keys are simply never read again
 and expire. Every call survives a cache outage (Redis down → compute, don't fail).
+
+Shoppers' namespaces (``subject:<key>``) name a person, so unlike the global ones they
+expire and erasure deletes them (:func:`purge_subjects`). Why that is safe:
+
+* a namespace key that is missing is *created* by whoever reads or bumps it first, at a
+  fresh version: the current time in microseconds (:func:`fresh_version`), then counting
+  up by one per bump. No reader keys anything with a missing subject namespace (there is
+  no "version 1 when unknown" for them). So a version never comes back: an old version
+  would recur only if a namespace were re-created within fewer microseconds than it had
+  bumps, before its previous life began (clocks of the web servers, which write the fresh
+  value, are assumed to agree within far more than a shopper's bump count in µs);
+* hence an entry keyed with an expired or deleted namespace version (a list in another
+  process's memory, a list written by a request that raced an erasure) is never served
+  again, however long it lives;
+* the expiry itself, :func:`subject_ns_timeout`, is ``2 × CACHE_TIMEOUT + 60`` seconds,
+  refreshed by every bump: longer than anything keyed with the version (lists and segment
+  keys live at most ``CACHE_TIMEOUT``; the process-local copies as long, see
+  :mod:`reco_app.serving.local_cache`), so a namespace expires only after what was keyed
+  with it, and an expiry never costs a cache hit that would still have been valid. The
+  fresh-version rule above is what keeps expiry (and deletion) safe; the TTL only keeps it
+  cheap.
+
+Entries that hold a shopper's data are written with ``set(..., subject=…)`` so they are
+also listed in the shopper's index (a Redis set ``reco:keys:subject:<key>`` with the same
+expiry), which erasure reads to delete them without scanning the key space.
 """
 
 from __future__ import annotations
@@ -10,6 +35,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+import time
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
@@ -21,9 +47,19 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 PREFIX = "reco"
 _SPACE = re.compile(r"\s")
-#: bump every key in one command (a 500-subject batch: one command instead of 500); a
-#: namespace never read starts at 1 first, so it moves past the 1 readers assume
-_INCR = "local v for _, key in ipairs(KEYS) do redis.call('SETNX', key, 1) v = redis.call('INCR', key) end return v"
+SUBJECT_NS = "subject:"
+#: bump every key in one command (a 500-subject batch: one command instead of 500). ARGV[1]
+#: is the fresh version a missing key starts from (global namespaces: 1, as their readers
+#: assume 1 when missing); ARGV[2] the expiry of the key, in seconds (0: none, global ones)
+_INCR = (
+    "local v for _, key in ipairs(KEYS) do redis.call('SET', key, ARGV[1], 'NX') v = redis.call('INCR', key) "
+    "if ARGV[2] ~= '0' then redis.call('EXPIRE', key, ARGV[2]) end end return v"
+)
+#: create missing subject namespaces at a fresh version (with their expiry) and read them all
+_ENSURE = (
+    "local out = {} for i, key in ipairs(KEYS) do redis.call('SET', key, ARGV[1], 'NX', 'EX', ARGV[2]) "
+    "out[i] = redis.call('GET', key) end return out"
+)
 
 # Process-local hit/miss counters (the dashboard reads the shared ones in the cache).
 stats = {"hits": 0, "misses": 0, "errors": 0}
@@ -42,14 +78,38 @@ def make_key(*parts: Any) -> str:
     return f"{PREFIX}:{raw}"
 
 
+def is_subject_ns(namespace: str) -> bool:
+    return namespace.startswith(SUBJECT_NS)
+
+
+def subject_ns_timeout() -> int:
+    """Expiry of a shopper's namespace key and of their index of cached entries: longer than
+    anything keyed with it lives (``CACHE_TIMEOUT``), see the module docstring."""
+    return 2 * int(conf.get("CACHE_TIMEOUT")) + 60
+
+
+def fresh_version() -> int:
+    """The version a (re)created subject namespace starts from: now, in microseconds."""
+    return time.time_ns() // 1000
+
+
+def _start(namespace: str) -> tuple[int, int | None]:
+    """(first version, expiry) of a namespace created now."""
+    if is_subject_ns(namespace):
+        return fresh_version(), subject_ns_timeout()
+    return 1, None
+
+
 def ns_version(namespace: str) -> int:
-    """Current version of a namespace (1 when unknown or the cache is down)."""
+    """Current version of a namespace, created if missing (1 when the cache is down).
+    Global namespaces start at 1; shoppers' ones at a fresh version (module docstring)."""
     key = make_key("ns", namespace)
     try:
         value = get_cache().get(key)
         if value is None:
-            get_cache().add(key, 1, timeout=None)
-            value = get_cache().get(key) or 1
+            first, timeout = _start(namespace)
+            get_cache().add(key, first, timeout=timeout)
+            value = get_cache().get(key) or first
         return int(value)
     except Exception as exc:  # noqa: BLE001 - cache outage must not break serving
         stats["errors"] += 1
@@ -78,13 +138,25 @@ def _bump(names: list[str]) -> int:
         cache = get_cache()
         client = getattr(cache, "client", None)
         if client is not None and hasattr(client, "get_client"):
-            keys = [client.make_key(make_key("ns", name)) for name in names]
-            return int(client.get_client(write=True).eval(_INCR, len(keys), *keys))
+            version = 0
+            # one script per kind (a batch's shoppers are all subject namespaces: one command)
+            for subject in (True, False):
+                group = [n for n in names if is_subject_ns(n) == subject]
+                if group:
+                    first, timeout = _start(group[0])
+                    keys = [client.make_key(make_key("ns", name)) for name in group]
+                    version = int(client.get_client(write=True).eval(_INCR, len(keys), *keys, first, timeout or 0))
+            if names and is_subject_ns(names[-1]) != is_subject_ns(names[0]):
+                version = ns_version(names[-1])  # mixed batch (not made by reco_app): say the last one's
+            return version
         version = 0
         for name in names:
             key = make_key("ns", name)
-            cache.add(key, 1, timeout=None)
+            first, timeout = _start(name)
+            cache.add(key, first, timeout=timeout)
             version = int(cache.incr(key))
+            if timeout:
+                cache.touch(key, timeout)
         return version
     except Exception as exc:  # noqa: BLE001
         stats["errors"] += 1
@@ -102,12 +174,125 @@ def get(key: str, default: Any = None) -> Any:
     return value
 
 
-def set(key: str, value: Any, timeout: int | None = None) -> None:
+def ensure_subject_versions(names: list[str]) -> dict[str, int]:
+    """Versions of these subject namespaces, creating the missing ones at a fresh version
+    (one round trip on django-redis). Raises when the cache is down."""
+    cache = get_cache()
+    client = getattr(cache, "client", None)
+    first, timeout = fresh_version(), subject_ns_timeout()
+    if client is not None and hasattr(client, "get_client"):
+        keys = [client.make_key(make_key("ns", name)) for name in names]
+        found = client.get_client(write=True).eval(_ENSURE, len(keys), *keys, first, timeout)
+        return {name: int(value) for name, value in zip(names, found, strict=True)}
+    out = {}
+    for name in names:
+        key = make_key("ns", name)
+        cache.add(key, first, timeout=timeout)
+        out[name] = int(cache.get(key) or first)
+    return out
+
+
+def _index_key(subject: str) -> str:
+    return make_key("keys", SUBJECT_NS + subject)
+
+
+def set(key: str, value: Any, timeout: int | None = None, *, subject: str | None = None) -> None:
+    """Cache ``value``; with ``subject``, the entry holds that shopper's data and is listed in
+    their index so erasure finds it (same round trip on django-redis)."""
+    timeout = conf.get("CACHE_TIMEOUT") if timeout is None else timeout
     try:
-        get_cache().set(key, value, conf.get("CACHE_TIMEOUT") if timeout is None else timeout)
+        cache = get_cache()
+        if not subject:
+            cache.set(key, value, timeout)
+            return
+        client = getattr(cache, "client", None)
+        if client is not None and hasattr(client, "get_client"):
+            full, index = client.make_key(key), client.make_key(_index_key(subject))
+            pipe = client.get_client(write=True).pipeline(transaction=False)
+            if timeout:
+                pipe.set(full, client.encode(value), ex=int(timeout))
+            else:
+                pipe.set(full, client.encode(value))
+            pipe.sadd(index, key)
+            pipe.expire(index, subject_ns_timeout())
+            pipe.execute()
+            return
+        cache.set(key, value, timeout)
+        listed = cache.get(_index_key(subject)) or frozenset()
+        cache.set(_index_key(subject), frozenset(listed) | {key}, subject_ns_timeout())
     except Exception as exc:  # noqa: BLE001
         stats["errors"] += 1
         logger.warning("reco cache unavailable (set): %s", exc)
+
+
+def subject_entries(subject: str) -> dict[str, Any]:
+    """The cached entries listed in a shopper's index that still exist: key → value."""
+    try:
+        cache = get_cache()
+        client = getattr(cache, "client", None)
+        if client is not None and hasattr(client, "get_client"):
+            redis = client.get_client(write=True)
+            listed = sorted(_text(k) for k in redis.smembers(client.make_key(_index_key(subject))))
+            values = redis.mget([client.make_key(k) for k in listed]) if listed else []
+            return {k: client.decode(v) for k, v in zip(listed, values, strict=True) if v is not None}
+        listed = sorted(cache.get(_index_key(subject)) or ())
+        found = cache.get_many(listed)
+        return {k: found[k] for k in listed if k in found}
+    except Exception as exc:  # noqa: BLE001
+        stats["errors"] += 1
+        logger.warning("reco cache unavailable (subject entries): %s", exc)
+        return {}
+
+
+def purge_subjects(subjects: Iterable[str], extra_keys: Iterable[str] = ()) -> int:
+    """Delete every indexed entry of these shoppers, ``extra_keys`` (entries at keys known
+    without an index), their indexes, and then their namespace keys: a namespace re-created
+    later starts at a fresh version, so nothing keyed with the old one is read again.
+    Returns the number of entries deleted (index and namespace keys not counted)."""
+    global generation
+    names = list(dict.fromkeys(s for s in subjects if s))
+    extra = list(dict.fromkeys(extra_keys))
+    generation += 1
+    try:
+        cache = get_cache()
+        client = getattr(cache, "client", None)
+        if client is not None and hasattr(client, "get_client"):
+            redis = client.get_client(write=True)
+            indexes = [client.make_key(_index_key(s)) for s in names]
+            pipe = redis.pipeline(transaction=False)
+            for index in indexes:
+                pipe.smembers(index)
+            listed = sorted({_text(k) for members in pipe.execute() for k in members})
+            entries = [client.make_key(k) for k in [*listed, *extra]]
+            deleted = int(redis.delete(*entries)) if entries else 0
+            # the namespaces last: once nothing keyed with their versions is left
+            if names:
+                redis.delete(*indexes, *(client.make_key(make_key("ns", SUBJECT_NS + s)) for s in names))
+            _forget_local(listed)
+            return deleted
+        listed_local: list[str] = []
+        for s in names:
+            listed_local.extend(cache.get(_index_key(s)) or ())
+        keys = [*listed_local, *extra]
+        deleted = sum(1 for k in keys if cache.has_key(k))
+        cache.delete_many(keys)
+        cache.delete_many([_index_key(s) for s in names] + [make_key("ns", SUBJECT_NS + s) for s in names])
+        _forget_local(listed_local)
+        return deleted
+    except Exception as exc:  # noqa: BLE001
+        stats["errors"] += 1
+        logger.warning("reco cache unavailable (purge): %s", exc)
+        return 0
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _forget_local(keys: list[str]) -> None:
+    from reco_app.serving import local_cache
+
+    local_cache.forget(keys)
 
 
 def delete(*keys: str) -> None:
@@ -121,12 +306,12 @@ def delete(*keys: str) -> None:
 _MISSING = object()
 
 
-def get_or_set(key: str, compute: Callable[[], T], timeout: int | None = None) -> T:
+def get_or_set(key: str, compute: Callable[[], T], timeout: int | None = None, *, subject: str | None = None) -> T:
     value = get(key, _MISSING)
     if value is not _MISSING:
         stats["hits"] += 1
         return value  # type: ignore[return-value]
     stats["misses"] += 1
     value = compute()
-    set(key, value, timeout)
+    set(key, value, timeout, subject=subject)
     return value

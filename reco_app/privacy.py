@@ -15,6 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from django.db import transaction
+
 Exporter = Callable[[list[str]], Any]
 Eraser = Callable[[list[str]], int]
 
@@ -43,5 +45,7 @@ def export_subjects(subjects: list[str]) -> dict[str, Any]:
 
 def erase_subjects(subjects: list[str], *, skip: tuple[str, ...] = ()) -> dict[str, int]:
     """Erase the subjects' data from every holder but those named in ``skip`` (a withdrawal
-    of consent handles events itself and keeps the consent records)."""
-    return {h.name: h.erase(subjects) for h in holders() if h.name not in skip}
+    of consent handles events itself and keeps the consent records), in one transaction (a
+    holder may defer cache work until it has committed, with ``transaction.on_commit``)."""
+    with transaction.atomic():
+        return {h.name: h.erase(subjects) for h in holders() if h.name not in skip}

@@ -13,7 +13,6 @@ from django.utils.html import format_html
 from django.utils.http import urlencode
 from django.utils.translation import gettext_lazy as _
 
-from reco_app import privacy
 from reco_app.models import CatalogItem, Event
 
 
@@ -58,10 +57,6 @@ class CatalogItemAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         return format_html('<a href="{}?{}">{}</a>', reverse("admin:reco_app_rule_preview"), query, _("preview"))
 
 
-def _subjects(queryset: QuerySet[Event]) -> list[str]:
-    return sorted(set(queryset.exclude(subject="").values_list("subject", flat=True)))
-
-
 @admin.register(Event)
 class EventAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     """The event store: read-only (events are facts); privacy actions per shopper."""
@@ -87,14 +82,19 @@ class EventAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
     @admin.action(description=_("Export the personal data of these events' shoppers"), permissions=["view"])
     def export_shoppers(self, request: HttpRequest, queryset: QuerySet[Event]) -> HttpResponse:
-        subjects = _subjects(queryset)
-        data = {"subjects": subjects, "data": privacy.export_subjects(subjects)}
+        from reco_app.admin.tracking import _subjects
+        from reco_app.consent import privacy
+
+        data = privacy.export(_subjects(queryset))
         response = HttpResponse(json.dumps(data, indent=2, default=str), content_type="application/json")
         response["Content-Disposition"] = 'attachment; filename="reco-personal-data.json"'
         return response
 
     @admin.action(description=_("Erase the personal data of these events' shoppers"), permissions=["delete"])
     def erase_shoppers(self, request: HttpRequest, queryset: QuerySet[Event]) -> HttpResponse | None:
+        from reco_app.admin.tracking import _subjects
+        from reco_app.consent import privacy
+
         subjects = _subjects(queryset)
         if not request.POST.get("confirm"):
             context = {
@@ -106,7 +106,7 @@ class EventAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
                 "action": "erase_shoppers",
             }
             return TemplateResponse(request, "admin/reco_app/event/erase_confirmation.html", context)
-        counts = privacy.erase_subjects(subjects)
+        counts = privacy.erase(subjects)  # one transaction, like every erasure
         self.message_user(
             request,
             _("Erased the data of %(n)d shoppers: %(counts)s") % {"n": len(subjects), "counts": counts or "-"},

@@ -13,7 +13,16 @@ from reco_app.models import ConsentRecord
 
 
 def _subjects(queryset: QuerySet[Any]) -> list[str]:
-    return sorted({s for s in queryset.values_list("subject", flat=True) if s})
+    """Every subject key of the people of the selected rows (events or consent records):
+    their subjects and users, expanded by ``privacy.expand_subjects``."""
+    selected = [s for s in queryset.order_by().values_list("subject", flat=True).distinct() if s]
+    users: list[Any] = []
+    if any(f.name == "user" for f in queryset.model._meta.concrete_fields):
+        from django.contrib.auth import get_user_model
+
+        ids = {pk for pk in queryset.order_by().values_list("user", flat=True).distinct() if pk is not None}
+        users = list(get_user_model()._default_manager.filter(pk__in=ids))
+    return privacy.expand_subjects(selected, users)
 
 
 @admin.action(description="Export all data of the selected shoppers (JSON)")

@@ -2,21 +2,24 @@
 
 The person is named by a user or a subject key; :func:`subjects_for_user` finds every
 subject key their data may sit under (their customer key and the anonymous visitor ids
-joined to it at login). Each area registers its holder with ``reco_app.privacy.register``;
-this module registers events, consent records and cached recommendations.
+joined to it at login), :func:`expand_subjects` does the same for subject keys picked in the
+admin. Each area registers its holder with ``reco_app.privacy.register``; this module
+registers events, consent records, cached recommendations and cached state.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import uuid
+from collections.abc import Iterable
 from typing import Any
 
-from django.db import transaction
+from django.db import models, transaction
 from django.utils import timezone
 
 from reco_app import cache, conf, privacy
 from reco_app.models import ConsentRecord, Event
-from reco_app.models.events import visitor_subject
+from reco_app.models.events import ANONYMOUS_PREFIX, visitor_subject
 
 PURGE_CHUNK = 5_000
 
@@ -24,7 +27,12 @@ PURGE_CHUNK = 5_000
 def subjects_for_user(user: Any) -> list[str]:
     from reco_app.adapter import get_adapter
 
-    key = get_adapter().customer_key(user)
+    return _subjects_for_key(get_adapter().customer_key(user))
+
+
+def _subjects_for_key(key: str) -> list[str]:
+    """A customer key and the ``anon:<visitor id>`` subjects joined to it (its events carry
+    the visitor ids they were recorded under)."""
     visitors = (
         Event.objects.filter(subject=key)
         .exclude(visitor_id="")
@@ -33,6 +41,40 @@ def subjects_for_user(user: Any) -> list[str]:
         .distinct()
     )
     return [key, *sorted(visitor_subject(v) for v in visitors)]
+
+
+def expand_subjects(subjects: Iterable[str], users: Iterable[Any] = ()) -> list[str]:
+    """Every subject key of the people named by ``subjects`` (and ``users``): what the admin
+    actions export and erase, so they cover what ``reco_privacy --user`` and the "Your data"
+    page cover.
+
+    * a customer key → :func:`subjects_for_user` of its user (the key and the anonymous
+      visitor ids joined to it), also when the shop has no such user (any more);
+    * ``anon:<visitor id>`` → itself, and, when that visitor's events now sit under exactly
+      one customer key (they logged in: their anonymous history was joined to it), that
+      customer's subjects too: it is the same person. A visitor id found under several
+      customer keys (a shared device) is not expanded, as that would reach other people:
+      erase each customer by their own key.
+    """
+    from reco_app.adapter import get_adapter
+
+    out: list[str] = []
+    for user in users:
+        out.extend(subjects_for_user(user))
+    for subject in dict.fromkeys(s for s in subjects if s):
+        if subject.startswith(ANONYMOUS_PREFIX):
+            owners = list(
+                Event.objects.filter(visitor_id=subject[len(ANONYMOUS_PREFIX):])
+                .exclude(subject="").exclude(subject__startswith=ANONYMOUS_PREFIX)
+                .order_by().values_list("subject", flat=True).distinct()[:2]
+            )
+            if len(owners) == 1:
+                out.extend(_subjects_for_key(owners[0]))
+            out.append(subject)
+            continue
+        user = get_adapter().get_user_for_customer_key(subject)
+        out.extend(subjects_for_user(user) if user is not None else _subjects_for_key(subject))
+    return sorted(dict.fromkeys(out), key=lambda s: (s.startswith(ANONYMOUS_PREFIX), s))  # customer keys first
 
 
 def export(subjects: list[str]) -> dict[str, Any]:
@@ -44,19 +86,40 @@ def export(subjects: list[str]) -> dict[str, Any]:
 
 
 def erase(subjects: list[str]) -> dict[str, int]:
+    """Erase everything of these subjects, in one transaction; their cached entries and
+    cache namespaces go once it has committed (see :func:`erase_cached`)."""
     with transaction.atomic():
         return privacy.erase_subjects(subjects)
 
 
 # --- holders -------------------------------------------------------------------------------
-EVENT_FIELDS = ("event_id", "event_type", "product_key", "value", "timestamp", "session_id", "context", "consent", "source", "subject")
+def _fields(model: type[models.Model]) -> tuple[str, ...]:
+    """Every stored column of ``model`` (``user_id`` for a foreign key)."""
+    return tuple(f.attname for f in model._meta.concrete_fields)
+
+
+#: every column of an event: an access request gets all of them
+EVENT_FIELDS = _fields(Event)
+CONSENT_FIELDS = _fields(ConsentRecord)
+
+
+def _json(value: Any) -> Any:
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, dict):
+        return {str(k): _json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_json(v) for v in value]
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    return str(value)
 
 
 def export_events(subjects: list[str]) -> list[dict[str, Any]]:
     rows = Event.objects.filter(subject__in=subjects).order_by("timestamp", "id").values(*EVENT_FIELDS)
-    return [
-        {**row, "event_id": str(row["event_id"]), "timestamp": row["timestamp"].isoformat()} for row in rows
-    ]
+    return [_json(row) for row in rows]
 
 
 def erase_events(subjects: list[str]) -> int:
@@ -72,8 +135,8 @@ def _consent_qs(subjects: list[str]) -> Any:
 
 
 def export_consent(subjects: list[str]) -> list[dict[str, Any]]:
-    rows = _consent_qs(subjects).order_by("created_at").values("purpose", "granted", "policy_version", "method", "created_at")
-    return [{**row, "created_at": row["created_at"].isoformat()} for row in rows]
+    rows = _consent_qs(subjects).order_by("created_at", "id").values(*CONSENT_FIELDS)
+    return [_json(row) for row in rows]
 
 
 def erase_consent(subjects: list[str]) -> int:
@@ -82,19 +145,116 @@ def erase_consent(subjects: list[str]) -> int:
     return deleted
 
 
-def export_cached(subjects: list[str]) -> dict[str, str]:
-    return {"note": "Recommendations are computed on request and cached for minutes; none are kept."}
+def export_cached(subjects: list[str]) -> dict[str, Any]:
+    """The cached entries computed for them (recommendation lists, segment keys), as they
+    are in the shared cache now."""
+    seconds = int(conf.get("CACHE_TIMEOUT"))
+    return {
+        "kept": (
+            f"Recommendation lists and segment lists computed for these subjects are cached for at most {seconds} "
+            "seconds after they were computed, and deleted on erasure. A web process may keep a copy in its memory for "
+            "as long; after an erasure it is never served again."
+        ),
+        "entries": [
+            {"subject": subject, "key": key, "value": _json(value)}
+            for subject in subjects for key, value in cache.subject_entries(subject).items()
+        ],
+    }
 
 
 def erase_cached(subjects: list[str]) -> int:
-    cache.bump_many(f"subject:{s}" for s in subjects)
-    return len(subjects)
+    """Move their namespaces now (nothing cached before is read from here on), and once the
+    erasure has committed delete their cached entries and then their namespace keys (every
+    holder has bumped them by then; a request that read their data before the commit can
+    only have cached it under a version that is never current again)."""
+    versions = _subject_versions(subjects)
+    cache.bump_many(f"{cache.SUBJECT_NS}{s}" for s in subjects)
+    found = sum(len(cache.subject_entries(s)) for s in subjects)
+
+    def purge() -> None:
+        after = _subject_versions(subjects)
+        cache.purge_subjects(subjects, _state_keys(subjects, [versions, after]))
+
+    transaction.on_commit(purge)
+    return found
+
+
+def _subject_versions(subjects: list[str]) -> dict[str, int]:
+    """Their namespace versions as stored (missing ones left out: reading must not create)."""
+    keys = {s: cache.make_key("ns", f"{cache.SUBJECT_NS}{s}") for s in subjects}
+    try:
+        found = cache.get_cache().get_many(list(keys.values()))
+    except Exception:  # noqa: BLE001 - cache down: nothing to find
+        return {}
+    return {s: int(found[k]) for s, k in keys.items() if found.get(k) is not None}
+
+
+def _users(subjects: list[str]) -> list[Any]:
+    from reco_app.adapter import get_adapter
+
+    return [u for s in subjects if not s.startswith(ANONYMOUS_PREFIX) and (u := get_adapter().get_user_for_customer_key(s))]
+
+
+def _state_keys(subjects: list[str], versions: list[dict[str, int]]) -> list[str]:
+    """Cache keys of their per-subject state that are known without an index: the live
+    segment state, the "suppressed" flag (at the given namespace versions) and the cached
+    consent decision of their account."""
+    from reco_app.consent.backends import account_decision_key
+    from reco_app.segments.live.state import _state_key
+
+    keys = [_state_key(s) for s in subjects]
+    keys += [cache.make_key("suppressed", v[s], s) for v in versions for s in subjects if s in v]
+    keys += [account_decision_key(u.pk) for u in _users(subjects)]
+    return list(dict.fromkeys(keys))
+
+
+def export_cached_state(subjects: list[str]) -> dict[str, Any]:
+    """Per-subject state reco_app keeps in the cache: the live-segment state (the session of
+    a pending cart, live memberships with their expiry, the newest session), the cached
+    consent decision of their account and the cached "suppressed" flag."""
+    from reco_app.consent.backends import account_decision_key
+    from reco_app.segments.live import LOOKBACK, load_state
+
+    live = {}
+    for subject in subjects:
+        state = load_state(subject)
+        if state is not None:
+            live[subject] = {
+                "cart_session": state.cart_session,
+                "memberships": {k: {"id": pk, "expires_at": _json(exp)} for k, (pk, exp) in state.members.items()},
+                "session": state.session,
+            }
+    versions = _subject_versions(subjects)
+    suppressed = {s: cache.get(cache.make_key("suppressed", v, s)) for s, v in versions.items()}
+    decisions = {str(u.pk): cache.get(account_decision_key(u.pk)) for u in _users(subjects)}
+    return {
+        "kept": (
+            f"The live-segment state is cached for at most {int(LOOKBACK.total_seconds())} seconds after the last "
+            "evaluation; the consent decision and the suppressed flag for at most "
+            f"{int(conf.get('CACHE_TIMEOUT'))} seconds. All are deleted on erasure."
+        ),
+        "live_segment_state": live,
+        "consent_decision": {k: v for k, v in decisions.items() if v is not None},
+        "suppressed_flag": {k: v for k, v in suppressed.items() if v is not None},
+    }
+
+
+def erase_cached_state(subjects: list[str]) -> int:
+    """Deleted now (and again with the cached entries once the erasure has committed)."""
+    keys = _state_keys(subjects, [_subject_versions(subjects)])
+    try:
+        found = len(cache.get_cache().get_many(keys))
+    except Exception:  # noqa: BLE001
+        found = 0
+    cache.delete(*keys)
+    return found
 
 
 def register_holders() -> None:
     privacy.register("events", export=export_events, erase=erase_events)
     privacy.register("consent_records", export=export_consent, erase=erase_consent)
     privacy.register("cached_recommendations", export=export_cached, erase=erase_cached)
+    privacy.register("cached_state", export=export_cached_state, erase=erase_cached_state)
 
 
 # --- retention -----------------------------------------------------------------------------

@@ -50,7 +50,7 @@ def segments_for(subject: str | None) -> list[str]:
     timeout = int(conf.get("CACHE_TIMEOUT"))
     if expiries:
         timeout = max(1, min(timeout, int((min(expiries) - now).total_seconds())))
-    cache.set(key, keys, timeout)
+    cache.set(key, keys, timeout, subject=subject)  # indexed: erasure deletes it
     return keys
 
 

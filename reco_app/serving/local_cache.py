@@ -3,8 +3,11 @@
 * the versions of the global namespaces (``model``, ``rules``, ``catalog``) are kept for
   ``LOCAL_NS_SECONDS`` — so other processes see a bump within that delay, and this process
   at once (serving's signal receivers call :func:`forget_namespaces`);
-* finished lists are kept in an LRU of ``LOCAL_CACHE_SIZE`` entries. Their keys carry every
-  namespace version, so an entry is never stale, only unused.
+* finished lists are kept in an LRU of ``LOCAL_CACHE_SIZE`` entries, each at most
+  ``CACHE_TIMEOUT`` seconds (as long as its copy in the shared cache). Their keys carry every
+  namespace version, so an entry is never stale, only unused: a shopper's namespace that
+  expired or was erased comes back at a fresh version (:mod:`reco_app.cache`), so a list
+  another process still holds for them is never served again.
 
 A cached list then costs no cache round trip at all; shoppers' own namespaces
 (``subject:<key>``) are always read from the shared cache.
@@ -33,9 +36,10 @@ _MISSING = object()
 def ns_versions(names: list[str]) -> dict[str, int]:
     """Namespace versions: global ones from the local memo, the rest in one round trip.
 
-    A missing namespace is version 1, as ``reco_cache.ns_version`` would make it; not writing
-    it saves round trips for the many shoppers whose namespace was never bumped (``bump``
-    starts a missing namespace at 1 before incrementing, so it moves to 2).
+    A missing global namespace is version 1, as ``reco_cache.ns_version`` would make it
+    (not writing it saves a round trip; ``bump`` starts a missing one at 1 before
+    incrementing, so it moves to 2). A missing shopper namespace is created at a fresh
+    version instead (``reco_cache.ensure_subject_versions``).
     """
     now = time.monotonic()
     out: dict[str, int] = {}
@@ -50,6 +54,12 @@ def ns_versions(names: list[str]) -> dict[str, int]:
         keys = {n: reco_cache.make_key("ns", n) for n in wanted}
         try:
             found = reco_cache.get_cache().get_many(list(keys.values()))
+            # a shopper's missing namespace is created at a fresh version (one more round
+            # trip, only then): nothing is ever keyed with a version it could return to
+            missing = [n for n, k in keys.items() if found.get(k) is None and reco_cache.is_subject_ns(n)]
+            if missing:
+                created = reco_cache.ensure_subject_versions(missing)
+                found.update({keys[n]: v for n, v in created.items()})
         except Exception:  # noqa: BLE001 - cache down: every namespace reads as 1, like ns_version
             reco_cache.stats["errors"] += 1
             found = {}
@@ -65,21 +75,33 @@ def forget_namespaces() -> None:
     _ns.clear()
 
 
-def get_or_set(key: str, compute: Any) -> Any:
-    """The list under ``key``: from this process, else the shared cache, else ``compute()``."""
+def get_or_set(key: str, compute: Any, *, subject: str | None = None) -> Any:
+    """The list under ``key``: from this process, else the shared cache, else ``compute()``.
+    ``subject``: the list is that shopper's (indexed for erasure in the shared cache)."""
     size = int(conf.get("LOCAL_CACHE_SIZE"))
+    now = time.monotonic()
     if size:
-        value = _lists.get(key, _MISSING)
-        if value is not _MISSING:
+        found = _lists.get(key, _MISSING)
+        if found is not _MISSING and found[0] > now:  # type: ignore[index]
             reco_cache.stats["hits"] += 1
-            return value
-    value = reco_cache.get_or_set(key, compute)
+            return found[1]  # type: ignore[index]
+    value = reco_cache.get_or_set(key, compute, subject=subject)
     if size:
+        expires = now + float(conf.get("CACHE_TIMEOUT"))
         with _lock:
-            _lists[key] = value
-            while len(_lists) > size:
+            _lists.pop(key, None)
+            _lists[key] = (expires, value)  # insertion order = expiry order
+            while _lists and (len(_lists) > size or next(iter(_lists.values()))[0] <= now):
                 _lists.popitem(last=False)
     return value
+
+
+def forget(keys: list[str]) -> None:
+    """Drop these lists from this process (erasure; other processes never read them again
+    and drop them once ``CACHE_TIMEOUT`` has passed, at the next list they keep)."""
+    with _lock:
+        for key in keys:
+            _lists.pop(key, None)
 
 
 def clear() -> None:
