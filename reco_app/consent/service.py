@@ -121,12 +121,15 @@ def forget(subjects: list[str], visitor_ids: list[str] | None = None) -> int:
 
     with transaction.atomic():
         qs = Event.objects.filter(Q(subject__in=subjects) | Q(visitor_id__in=visitor_ids))
+        # accounts that keep other data but lose events this browser sent: their lists change
+        others = set(qs.exclude(subject__in=subjects).order_by().values_list("subject", flat=True).distinct())
         if conf.get("WITHDRAWAL_ACTION") == "anonymise":
             count = anonymise(qs)
         else:
             count, _ = qs.delete()
+        # the subjects' cached lists and namespaces go with the other holders' data
         privacy.erase_subjects(subjects, skip=("events", "consent_records"))
-    cache.bump_many(f"subject:{s}" for s in subjects)
+    cache.bump_many(f"subject:{s}" for s in others if s)
     return count
 
 

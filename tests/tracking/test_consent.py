@@ -196,8 +196,12 @@ def test_withdrawal_reaches_the_browsers_events_joined_to_an_account_and_its_seg
     user = _signed_in(consenting, django_user_model, "bob")  # the anonymous view joins bob's history
     assert Event.objects.get().subject == customer_key(user)
     assert consenting.post("/accounts/logout/").status_code == 302  # (the test client's logout drops every cookie)
+    from reco_app import cache
+
+    before = cache.ns_version(f"subject:{customer_key(user)}")
     consenting.post("/reco/consent/refuse/", {"withdraw": "1"})  # withdrawn while signed out
     assert Event.objects.count() == 0
+    assert cache.ns_version(f"subject:{customer_key(user)}") > before  # bob's cached lists are stale now
     assert not SegmentMembership.objects.exists()
 
 
