@@ -139,6 +139,11 @@ DEFAULTS: dict[str, Any] = {
     "TRAINING_GUARDRAIL_TOLERANCE": 0.0,
     "TRAINING_AUTO_ACTIVATE": True,
     "TRAINING_TIME_LIMIT": 3 * 3600,
+    # Retention of model artefacts: besides the active version and the one a rollback would
+    # go to, keep the files of the newest N versions and of those younger than these hours;
+    # the others' files are deleted (their rows stay, marked pruned).
+    "TRAINING_KEEP_VERSIONS": 3,
+    "TRAINING_KEEP_HOURS": 24,
 
     # --- serving ----------------------------------------------------------------------
     # (keys added by the serving area go below this line)

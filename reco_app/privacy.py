@@ -46,6 +46,13 @@ def export_subjects(subjects: list[str]) -> dict[str, Any]:
 def erase_subjects(subjects: list[str], *, skip: tuple[str, ...] = ()) -> dict[str, int]:
     """Erase the subjects' data from every holder but those named in ``skip`` (a withdrawal
     of consent handles events itself and keeps the consent records), in one transaction (a
-    holder may defer cache work until it has committed, with ``transaction.on_commit``)."""
+    holder may defer cache work until it has committed, with ``transaction.on_commit``).
+
+    The transaction holds the erasure lock and records an erasure marker per subject, so
+    that no job that read the shopper before stores them again (:mod:`reco_app.erasure`)."""
+    from reco_app import erasure
+
     with transaction.atomic():
+        erasure.lock_exclusive()
+        erasure.record(subjects)
         return {h.name: h.erase(subjects) for h in holders() if h.name not in skip}

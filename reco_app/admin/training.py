@@ -38,7 +38,7 @@ class ModelVersionAdmin(admin.ModelAdmin):
     readonly_fields = [
         "status", "kind", "parent", "evaluation_table", "metrics", "params", "data_from", "data_until",
         "artifact_name", "sha256", "n_users", "n_items", "n_interactions", "error", "created_at",
-        "started_at", "finished_at", "activated_at",
+        "started_at", "finished_at", "activated_at", "pruned_at",
     ]
     exclude = ["evaluation"]
 
@@ -153,9 +153,9 @@ class ModelVersionAdmin(admin.ModelAdmin):
 
 @admin.register(SuppressedSubject)
 class SuppressedSubjectAdmin(admin.ModelAdmin):
-    list_display = ["subject", "created_at"]
+    list_display = ["subject", "created_at", "last_version"]
     search_fields = ["=subject"]
-    readonly_fields = ["subject", "created_at"]
+    readonly_fields = ["subject", "created_at", "last_version"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

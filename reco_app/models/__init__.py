@@ -5,6 +5,7 @@ from reco_app.models.catalog import CatalogItem
 # tracking & consent
 from reco_app.models.consent import ConsentRecord
 from reco_app.models.counters import DroppedEventCount
+from reco_app.models.erasure import ErasureMarker
 from reco_app.models.events import Event, EventType
 from reco_app.models.registry import ModelVersion
 
@@ -21,6 +22,7 @@ __all__ = [
     "CatalogItem",
     "ConsentRecord",
     "DroppedEventCount",
+    "ErasureMarker",
     "Event",
     "EventType",
     "ModelVersion",

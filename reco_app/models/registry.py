@@ -46,6 +46,8 @@ class ModelVersion(models.Model):
     started_at = models.DateTimeField(_("started at"), null=True, blank=True)
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
     activated_at = models.DateTimeField(_("activated at"), null=True, blank=True)
+    #: when retention deleted the artefact files (the row stays for its metrics)
+    pruned_at = models.DateTimeField(_("files pruned at"), null=True, blank=True)
 
     objects = models.Manager.from_queryset(ModelVersionQuerySet)()
 

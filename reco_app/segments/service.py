@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
+from django.db import transaction
 from django.utils import timezone
 
 from reco_app import cache, conf, privacy
@@ -99,8 +100,18 @@ def erase_memberships(subjects: list[str]) -> int:
     from reco_app.segments.live import forget_state, queue
 
     count, _ = SegmentMembership.objects.filter(subject__in=subjects).delete()
-    forget_state(subjects)
-    queue.forget(subjects)
+    subjects = list(subjects)
+
+    def forget() -> None:
+        forget_state(subjects)
+        queue.forget(subjects)
+
+    # Now, and again once the erasure has committed: until then a live evaluation still sees
+    # the shopper's events and may queue them or cache a state again (its membership writes
+    # wait for the erasure lock, then find no events: reco_app.segments.live.engine). The
+    # namespace is bumped now only: after commit the erasure deletes it (consent.privacy).
+    forget()
+    transaction.on_commit(forget)
     for subject in subjects:
         cache.bump(f"subject:{subject}")
     return count

@@ -7,10 +7,11 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+import numpy as np
 from django.db import transaction
 from django.utils import timezone
 
-from reco_app import cache
+from reco_app import cache, erasure
 from reco_app.models.segments import (
     BATCH_KINDS,
     Segment,
@@ -46,6 +47,7 @@ def recompute_all(now: dt.datetime | None = None) -> RunReport:
         report.timings[stage] = t - clock
         clock = t
 
+    mark = erasure.mark()  # before reading: shoppers erased from now on are not stored
     h = load_history(now)
     report.shoppers, report.events = h.n_subjects, len(h.subj)
     lap("load")
@@ -58,7 +60,7 @@ def recompute_all(now: dt.datetime | None = None) -> RunReport:
     lap("clusters")
     results += manual.compute(h, p)
     lap("manual")
-    store(results, h, now, kinds=BATCH_KINDS)
+    store(results, h, now, kinds=BATCH_KINDS, erased_after=mark)  # sizes then leave out the erased
     lap("store")
     report.sizes = {r.key: r.size for r in results}
     return report
@@ -67,20 +69,41 @@ def recompute_all(now: dt.datetime | None = None) -> RunReport:
 def recompute_manual(segment: Segment, now: dt.datetime | None = None) -> int:
     """Recompute one manual segment (after a merchandiser edits it); returns its size."""
     now = now or timezone.now()
+    mark = erasure.mark()
     h = load_history(now)
     results = manual.compute(h, segments=[segment] if segment.enabled else [])
     SegmentMembership.objects.filter(segment=segment).delete()
-    store(results, h, now, kinds=())
+    store(results, h, now, kinds=(), erased_after=mark)
     return results[0].size if results else 0
 
 
-def store(results: Iterable[SegmentResult], h: History, now: dt.datetime, kinds: Iterable[str]) -> None:
-    """Replace the memberships of ``kinds`` (and of each result's segment) with ``results``."""
+def store(
+    results: Iterable[SegmentResult], h: History, now: dt.datetime, kinds: Iterable[str], erased_after: int | None = None,
+) -> dict[str, int]:
+    """Replace the memberships of ``kinds`` (and of each result's segment) with ``results``.
+
+    ``erased_after``: the :func:`reco_app.erasure.mark` taken before ``h`` was read; the
+    shoppers erased since are left out (their erasure has deleted what they had). The
+    results are changed in place (members, scores, reasons); returns, per segment key, how
+    many members were left out that way.
+    """
     results = list(results)
+    skipped: dict[str, int] = {}
     with transaction.atomic():
+        erasure.lock_shared()  # an erasure in progress commits first; later ones wait for this
         segments = _ensure_segments(results)
         SegmentMembership.objects.filter(segment__kind__in=list(kinds)).delete()
         SegmentMembership.objects.filter(segment__in=[segments[r.key] for r in results]).delete()
+        # after the first writes: on SQLite this transaction now holds the write lock
+        erased = erasure.erased_since(erased_after) if erased_after is not None else set()
+        if erased:
+            gone = np.isin(h.subjects, list(erased))
+            for r in results:
+                keep = ~gone[r.members]
+                if not keep.all():
+                    skipped[r.key] = int((~keep).sum())
+                    r.members, r.scores = r.members[keep], r.scores[keep]
+                    r.reasons = [reason for reason, k in zip(r.reasons, keep.tolist()) if k]
         rows = (
             SegmentMembership(segment=segments[r.key], subject=subject, score=score, reason=reason[:300], computed_at=now)
             for r in results
@@ -99,6 +122,7 @@ def store(results: Iterable[SegmentResult], h: History, now: dt.datetime, kinds:
         # Bump after commit too, so no reader caches the old memberships under the new version.
         transaction.on_commit(lambda: cache.bump("segments"))
     cache.bump("segments")
+    return skipped
 
 
 def _ensure_segments(results: list[SegmentResult]) -> dict[str, Segment]:

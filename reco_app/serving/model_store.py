@@ -225,8 +225,8 @@ def user_vector(subject: str | None, model: ServingModel | None | object = _CURR
     if subject and (i := model.user_index.get(subject)) is not None:
         from reco_app.training.suppression import is_suppressed
 
-        # An erased shopper's trained vector is excluded until the next retrain.
-        if not is_suppressed(subject):
+        # An erased shopper's trained vector is excluded in the versions trained before the erasure.
+        if not is_suppressed(subject, model.version_id):
             return model.user_embeddings[i]
     if recent_rows is None:
         from reco_app.serving.catalog_index import get_catalog

@@ -1,4 +1,4 @@
-"""System checks of the training settings (ids reco_app.E401–E403)."""
+"""System checks of the training settings (ids reco_app.E401–E404)."""
 
 from __future__ import annotations
 
@@ -32,4 +32,11 @@ def check_training_settings(app_configs: Any = None, **kwargs: Any) -> list[Erro
         value = conf.get(key)
         if not isinstance(value, (int, float)) or value <= 0:
             errors.append(Error(f'RECO_APP["{key}"] must be a positive number, not {value!r}.', id="reco_app.E403"))
+    for key in ("TRAINING_KEEP_VERSIONS", "TRAINING_KEEP_HOURS"):
+        value = conf.get(key)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            errors.append(Error(
+                f'RECO_APP["{key}"] must be a whole number, 0 or more, not {value!r}.',
+                hint="Old model artefacts are pruned by it (docs/training.rst, Retention).", id="reco_app.E404",
+            ))
     return errors

@@ -144,13 +144,15 @@ def user_feature_provider() -> Callable[[list[str]], dict[str, list[str]]] | Non
 
 
 def load_training_data(until: dt.datetime | None = None, progress: Progress = no_progress) -> TrainingData:
-    """Read consented events of the training window and the catalog, then :func:`prepare`."""
-    from reco_app.training.suppression import suppressed_subjects
+    """Read consented events of the training window and the catalog, then :func:`prepare`.
 
+    Erased shoppers are not left out by key: their erasure deleted their events, so what
+    is read of them is what they did since (with consent again); versions trained before
+    an erasure are suppressed by :mod:`reco_app.training.suppression`."""
     until = until or timezone.now()
     since = until - dt.timedelta(days=float(conf.get("TRAINING_WINDOW_DAYS")))
     progress("load", 0, 2)
-    events = load_events(since=since, until=until, exclude_subjects=suppressed_subjects())
+    events = load_events(since=since, until=until)
     progress("load", 1, 2)
     catalog = load_catalog(fields=TRAINING_FIELDS)
     progress("load", 2, 2)

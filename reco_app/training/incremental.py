@@ -51,7 +51,7 @@ def train_incremental(
         return None
     until, since = until or timezone.now(), parent.data_until
     progress("load", 0, 2)
-    events = load_events(since=parent.data_until, until=until, exclude_subjects=suppressed_subjects())
+    events = load_events(since=parent.data_until, until=until, exclude_subjects=suppressed_subjects(parent.pk))
     if not len(events):
         return None
     version = claim(lambda: ModelVersion.objects.create(
@@ -71,6 +71,9 @@ def train_incremental(
     if version.status == Status.READY and parent.status == Status.ACTIVE and conf.get("TRAINING_AUTO_ACTIVATE"):
         activate(version)
         version.refresh_from_db()
+    from reco_app.training.retention import prune_quietly
+
+    prune_quietly()
     return version
 
 
@@ -79,9 +82,12 @@ def _update(version: ModelVersion, parent: ModelVersion, events, until: dt.datet
     manifest = art.manifest
     params = TrainParams(**{k: v for k, v in manifest["params"].items() if k in TrainParams.__dataclass_fields__})
     state = load_state(parent.artifact_name, manifest["state_sha256"])
+    # Shoppers erased since (or shortly before) the parent was trained are not carried over:
+    # read after this run's claim, so an erasure committed later suppresses this version too.
+    user_keys, user_feature_names = drop_users(art.user_keys, manifest.get("user_feature_names", []), state, set(suppressed_subjects(parent.pk)))
     model = restore_model(params, state)
     progress("load", 1, 2)
-    users, items = index_of(art.user_keys), index_of(art.item_keys)
+    users, items = index_of(user_keys), index_of(art.item_keys)
     recent = build_interactions(
         events, users, items, conf.get("EVENT_WEIGHTS"),
         now=until.timestamp(), half_life_days=conf.get("TRAINING_HALF_LIFE_DAYS"),
@@ -92,7 +98,7 @@ def _update(version: ModelVersion, parent: ModelVersion, events, until: dt.datet
     identity = state["identity_items"].astype(bool) | (np.diff(recent.tocsc().indptr) > 0)
     features = FeatureMatrix(drop_identity(fixed, art.item_keys, ~identity), fixed.names, fixed.spec)
     user_features = build_user_features_fixed(
-        art.user_keys, user_feature_provider(), manifest.get("user_feature_names", []),
+        user_keys, user_feature_provider(), user_feature_names,
         segment_share=(manifest.get("user_feature_spec") or {}).get("segment_share"),
     )
     progress("load", 2, 2)
@@ -103,10 +109,10 @@ def _update(version: ModelVersion, parent: ModelVersion, events, until: dt.datet
     name = artifact_name(version, timezone.now())
     state_sha = save_state(name, {**model_state(model), "identity_items": identity})
     artifact = build_artifact(
-        model, art.user_keys, art.item_keys, features, user_features,
+        model, user_keys, art.item_keys, features, user_features,
         {
             **{k: v for k, v in manifest.items() if k not in ("sha256", "n_items", "n_users", "n_features", "dim")},
-            "version": version.pk, "kind": version.kind, "parent": parent.pk,
+            "version": version.pk, "kind": version.kind, "parent": parent.pk, "user_feature_names": user_feature_names,
             "data_until": until.isoformat(), "state_sha256": state_sha,
         },
     )
@@ -114,3 +120,29 @@ def _update(version: ModelVersion, parent: ModelVersion, events, until: dt.datet
         version, artifact, name, data=None, metrics=dict(parent.metrics),
         evaluation={**parent.evaluation, "inherited_from": parent.pk}, n_interactions=recent.nnz,
     )
+
+
+#: the training state's arrays with one row per user (per user feature with user features)
+USER_STATE = (
+    "user_embeddings", "user_embedding_gradients", "user_embedding_momentum",
+    "user_biases", "user_bias_gradients", "user_bias_momentum",
+)
+
+
+def drop_users(
+    user_keys: np.ndarray, feature_names: list[str], state: dict[str, np.ndarray], erased: set[str],
+) -> tuple[np.ndarray, list[str]]:
+    """``user_keys`` and user feature names without the ``erased`` subjects, whose rows are
+    removed from ``state`` (in place): their vectors and adagrad state are not carried over."""
+    gone = np.isin(np.asarray(user_keys, dtype=str), np.array(sorted(erased), dtype=str)) if erased else None
+    if gone is None or not gone.any():
+        return np.asarray(user_keys), list(feature_names)
+    if feature_names:  # rows of the state are features: drop the shoppers' identity features
+        keep = np.array([not (n.startswith("user:") and n[5:] in erased) for n in feature_names], bool)
+        feature_names = [n for n, k in zip(feature_names, keep.tolist()) if k]
+    else:  # identity only: one row per shopper
+        keep = ~gone
+    for name in USER_STATE:
+        if name in state:
+            state[name] = state[name][keep]
+    return np.asarray(user_keys)[~gone], list(feature_names)

@@ -8,9 +8,10 @@ import uuid
 from collections.abc import Callable
 from typing import TypeVar
 
+from django.db import transaction
 from django.utils import timezone
 
-from reco_app import cache, conf
+from reco_app import cache, conf, erasure
 from reco_app.models import ModelVersion
 
 LOCK_KEY = "training-lock"
@@ -57,7 +58,11 @@ def claim(create: Callable[[], T]) -> T:
         fail_stale()
         if running():
             raise TrainingBusy("another training is still running")
-        return create()
+        with transaction.atomic():
+            # ordered with erasures: one in progress commits before this run exists (and
+            # reads its data), a later one sees this run and suppresses it (reco_app.erasure)
+            erasure.lock_shared()
+            return create()
     finally:
         if acquired and cache.get(key) == token:
             cache.delete(key)

@@ -82,6 +82,9 @@ def train(
     version.refresh_from_db()
     if version.status == Status.READY:
         _maybe_activate(version, activate_policy)
+    from reco_app.training.retention import prune_quietly
+
+    prune_quietly()
     return version
 
 
@@ -198,6 +201,8 @@ def activate(version: ModelVersion) -> ModelVersion:
     """Make ``version`` the one active model (transactional); the previous one is retired."""
     if version.status not in (Status.READY, Status.RETIRED, Status.ACTIVE):
         raise RegistryError(f"v{version.pk} is {version.status}; only ready or retired versions can be activated")
+    if version.pruned_at is not None:
+        raise RegistryError(f"v{version.pk}'s files were pruned (retention); it cannot be activated")
     if version.artifact_name:
         try:
             artifacts.load_artifact(version.artifact_name, expected_sha256=version.sha256 or None)
@@ -208,8 +213,8 @@ def activate(version: ModelVersion) -> ModelVersion:
         target = ModelVersion.objects.select_for_update().get(pk=version.pk)
         if target.status == Status.ACTIVE:
             return target
-        if target.status not in (Status.READY, Status.RETIRED):
-            raise RegistryError(f"v{target.pk} is {target.status}")
+        if target.status not in (Status.READY, Status.RETIRED) or target.pruned_at is not None:
+            raise RegistryError(f"v{target.pk} is {target.status}{' (pruned)' if target.pruned_at else ''}")
         ModelVersion.objects.filter(status=Status.ACTIVE).update(status=Status.RETIRED)
         target.status, target.activated_at = Status.ACTIVE, timezone.now()
         target.save(update_fields=["status", "activated_at"])
@@ -225,7 +230,7 @@ def rollback() -> ModelVersion:
             raise RegistryError("no active version to roll back")
         previous = (
             ModelVersion.objects.select_for_update()
-            .filter(status=Status.RETIRED, activated_at__isnull=False)
+            .filter(status=Status.RETIRED, activated_at__isnull=False, pruned_at__isnull=True)
             .order_by("-activated_at", "-id")
             .first()
         )

@@ -1,13 +1,25 @@
 """Erased shoppers and the "model vectors" privacy holder.
 
-Erasure removes a shopper's events (their holders do that); the active model still has a
-vector for them until the next retrain. We record the subject as suppressed, so serving
-(:func:`is_suppressed`) treats them as unknown at once, and the next training skips them.
+Erasure removes a shopper's events (their holders do that); model artefacts trained before
+still hold a vector for them. We record the subject as suppressed *for those versions* —
+every version up to the highest id when the erasure ran, including one being trained then
+(:mod:`reco_app.erasure` orders an erasure and a training's start) — so serving
+(:func:`is_suppressed`) treats them as unknown in those versions at once, and incremental
+updates of those versions drop them. Versions trained later know the shopper only from
+events they stored after the erasure (a shopper who consents again is trained normally).
+
+A row is recorded only if a kept artefact holds the subject (or a training is running, whose
+artefact cannot be read yet), and deleted once no kept artefact is as old as the erasure
+(:func:`reco_app.training.retention.prune_suppressed`).
 """
 
 from __future__ import annotations
 
+import io
 from typing import Any
+
+import numpy as np
+from django.utils import timezone
 
 from reco_app import cache, privacy
 from reco_app.models import ModelVersion, SuppressedSubject
@@ -15,52 +27,92 @@ from reco_app.prepared import PreparedQuery
 
 # compiled once: serving asks this on every cache miss of a shopper with a trained vector
 _SUPPRESSED = PreparedQuery(
-    lambda subject: SuppressedSubject.objects.filter(subject=subject).order_by().values_list("pk")[:1],
+    lambda subject: SuppressedSubject.objects.filter(subject=subject).order_by().values_list("last_version")[:1],
     subject=("reco_app.SuppressedSubject", "subject"),
 )
+#: user keys per artefact (name, sha256), read once per process
+_user_keys_read: dict[tuple[str, str], frozenset[str]] = {}
 
 
-def suppressed_subjects() -> list[str]:
-    return list(SuppressedSubject.objects.values_list("subject", flat=True))
+def suppressed_subjects(version_id: int | None = None) -> list[str]:
+    """Suppressed subjects (only those whose erasure applies to ``version_id``, if given)."""
+    rows = SuppressedSubject.objects.all()
+    if version_id is not None:
+        rows = rows.filter(last_version__gte=version_id)
+    return list(rows.values_list("subject", flat=True))
 
 
-def is_suppressed(subject: str | None) -> bool:
-    """Whether serving must ignore this shopper's model vector (cached per subject)."""
+def is_suppressed(subject: str | None, version_id: int | None = None) -> bool:
+    """Whether serving must ignore this shopper's vector in model ``version_id`` (in any
+    version if None). The cached flag (per subject, key ``suppressed``) is the row's
+    ``last_version``, 0 without a row."""
     if not subject:
         return False
+
+    def last_version() -> int:
+        rows = _SUPPRESSED.rows(subject=subject)
+        return int(rows[0][0]) if rows else 0
+
     key = cache.make_key("suppressed", cache.ns_version(f"subject:{subject}"), subject)
-    return bool(cache.get_or_set(key, lambda: bool(_SUPPRESSED.rows(subject=subject))))
+    last = int(cache.get_or_set(key, last_version) or 0)
+    return last > 0 and (version_id is None or version_id <= last)
 
 
-def _active_user_keys() -> tuple[int | None, set[str]]:
-    from reco_app.training.artifact import ArtifactError, load_artifact
+def kept_versions() -> Any:
+    """Versions whose artefact is kept or still to come (not pruned, not failed)."""
+    return ModelVersion.objects.filter(pruned_at__isnull=True).exclude(status=ModelVersion.Status.FAILED)
 
-    version = ModelVersion.objects.active()
-    if version is None or not version.artifact_name:
-        return None, set()
+
+def _user_keys(version: ModelVersion) -> frozenset[str] | None:
+    """The artefact's user keys (only that array is decompressed); None if unreadable."""
+    from reco_app.training.artifact import _names, get_storage
+
+    cached = _user_keys_read.get((version.artifact_name, version.sha256))
+    if cached is not None:
+        return cached
     try:
-        artifact = load_artifact(version.artifact_name, expected_sha256=version.sha256 or None)
-    except ArtifactError:
-        return version.pk, set()
-    return version.pk, {str(k) for k in artifact.user_keys}
+        with get_storage().open(_names(version.artifact_name)[0], "rb") as fh:
+            payload = fh.read()
+        with np.load(io.BytesIO(payload), allow_pickle=False) as data:
+            keys = frozenset(str(k) for k in data["user_keys"].tolist())
+    except (OSError, ValueError, KeyError):
+        return None
+    _user_keys_read[(version.artifact_name, version.sha256)] = keys
+    return keys
+
+
+def _holding(subjects: list[str]) -> list[str]:
+    """The subjects some kept artefact may hold (all of them while a training runs)."""
+    found: set[str] = set()
+    for version in kept_versions():
+        keys = _user_keys(version) if version.artifact_name and version.status != ModelVersion.Status.TRAINING else None
+        if keys is None:
+            return list(subjects)
+        found.update(s for s in subjects if s in keys)
+    return [s for s in subjects if s in found]
 
 
 def export_vectors(subjects: list[str]) -> dict[str, Any]:
-    version, keys = _active_user_keys()
+    version = ModelVersion.objects.active()
+    keys = _user_keys(version) if version is not None and version.artifact_name else None
     return {
-        "active_model_version": version,
-        "subjects_with_vector": sorted(s for s in subjects if s in keys),
+        "active_model_version": version.pk if version is not None else None,
+        "subjects_with_vector": sorted(s for s in subjects if s in (keys or ())),
         "suppressed": sorted(SuppressedSubject.objects.filter(subject__in=subjects).values_list("subject", flat=True)),
     }
 
 
 def erase_vectors(subjects: list[str]) -> int:
-    created = 0
-    for subject in subjects:
-        _, new = SuppressedSubject.objects.get_or_create(subject=subject)
-        created += int(new)
-        cache.bump(f"subject:{subject}")
-    return created
+    """Suppress the subjects some kept artefact holds, in every version up to the newest;
+    returns how many were (again) suppressed."""
+    subjects = list(dict.fromkeys(subjects))
+    top = ModelVersion.objects.order_by("-id").values_list("id", flat=True).first() or 0
+    now = timezone.now()
+    targets = _holding(subjects) if top else []
+    for subject in targets:
+        SuppressedSubject.objects.update_or_create(subject=subject, defaults={"last_version": top, "created_at": now})
+    cache.bump_many(f"subject:{s}" for s in subjects)
+    return len(targets)
 
 
 def register() -> None:

@@ -10,11 +10,12 @@ from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
+from django.db import transaction
 from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
-from reco_app import cache, conf
+from reco_app import cache, conf, erasure
 from reco_app.models import CatalogItem, Event
 from reco_app.models.events import PERSONAL_BASES
 from reco_app.models.segments import SegmentMembership
@@ -85,6 +86,45 @@ def _cart_session(recent: Recent) -> str:
 
 
 _UNREAD: Any = object()
+# compiled once: asked before a live evaluation's writes (an erased shopper has no events)
+_STILL_THERE = PreparedQuery(
+    lambda subject: Event.objects.filter(subject=subject).order_by().values_list("pk")[:1],
+    subject=("reco_app.Event", "subject"),
+)
+
+
+class _Erased(Exception):
+    """The shopper was erased while their evaluation ran: its writes are rolled back."""
+
+
+def _needs_write(stored: tuple[int, dt.datetime | None] | None, hit: LiveHit) -> bool:
+    if stored is None:
+        return True
+    expires = stored[1]
+    return not (
+        expires == hit.expires_at
+        or (expires is not None and hit.expires_at is not None and dt.timedelta(0) <= hit.expires_at - expires < EXPIRY_REFRESH)
+    )
+
+
+def _write(subject: str, todo: list[tuple[str, LiveHit]], members: dict[str, tuple[int, dt.datetime | None]], now: dt.datetime) -> bool:
+    """Refresh or add these memberships (``members`` updated); True if one was added."""
+    added = False
+    for key, hit in todo:
+        fields = {"score": hit.score, "reason": hit.reason[:300], "computed_at": now, "expires_at": hit.expires_at}
+        if key in members and store.refresh(members[key][0], fields):
+            members[key] = (members[key][0], hit.expires_at)
+            continue
+        members[key] = (store.upsert(key, subject, fields, name=hit.name, description=hit.description), hit.expires_at)
+        added = True
+    return added
+
+
+def _write_state(
+    subject: str, state: LiveState | None, cart_session: str, members: dict[str, tuple[int, dt.datetime | None]], session: str,
+) -> None:
+    if state is None or (state.cart_session, state.members, state.session) != (cart_session, members, session):
+        cache.set(_state_key(subject), (cart_session, members, session), int(LOOKBACK.total_seconds()))
 
 
 def evaluate_subject(
@@ -118,28 +158,31 @@ def evaluate_subject(
         # nothing cascades: one DELETE; a membership already gone (expired, erased) deletes nothing
         store.remove([members.pop(key)[0] for key in stale])
         changed = True
-    for key, hit in wanted.items():
-        fields = {"score": hit.score, "reason": hit.reason[:300], "computed_at": now, "expires_at": hit.expires_at}
-        if key in members:
-            stored = members[key][1]
-            if stored == hit.expires_at or (
-                stored is not None and hit.expires_at is not None
-                and dt.timedelta(0) <= hit.expires_at - stored < EXPIRY_REFRESH
-            ):
-                continue
-            if store.refresh(members[key][0], fields):
-                members[key] = (members[key][0], hit.expires_at)
-                continue
-        members[key] = (store.upsert(key, subject, fields, name=hit.name, description=hit.description), hit.expires_at)
-        changed = True
+    todo = [(key, hit) for key, hit in wanted.items() if _needs_write(members.get(key), hit)]
     cart_session = _cart_session(recent)
-    if not members and not len(recent.etype):
+    if not todo and not members and not len(recent.etype):
         # nothing to remember: no cached state either (a shopper erased while an evaluation
         # was queued keeps no key, and a state naming memberships just removed is dropped)
         if state is not None or not cached:
             forget_state([subject])
-    elif state is None or (state.cart_session, state.members, state.session) != (cart_session, members, recent.current_session):
-        cache.set(_state_key(subject), (cart_session, members, recent.current_session), int(LOOKBACK.total_seconds()))
+    elif todo or not cached:
+        # Writes that may follow an erasure of this shopper (their events were read before
+        # it): wait for an erasure in progress, write, then check that the shopper still has
+        # events — an erasure deletes every one — and undo if not. The state is written
+        # before the check, so an erasure committing after it deletes it (on commit).
+        try:
+            with transaction.atomic():
+                erasure.lock_shared()
+                changed = _write(subject, todo, members, now) or changed
+                _write_state(subject, state, cart_session, members, recent.current_session)
+                if not _STILL_THERE.rows(subject=subject):
+                    raise _Erased
+        except _Erased:
+            forget_state([subject])
+            cache.bump(f"subject:{subject}")
+            return []
+    else:  # the request path with nothing but a new state to cache: no query (see docs)
+        _write_state(subject, state, cart_session, members, recent.current_session)
     if changed:
         cache.bump(f"subject:{subject}")
     return hits
