@@ -8,6 +8,7 @@ subclass in ``RECO_APP["ADAPTER"]``. Resolve it with :func:`get_adapter`.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from collections.abc import Iterable
 from decimal import Decimal
 from functools import cache
@@ -62,6 +63,23 @@ def _as_number(value: Any, kind: type[int | float]) -> Any:
         return kind(value)
     except (TypeError, ValueError, ArithmeticError):
         return None
+
+
+#: Length of the ``subject`` columns (events, consent records, segment memberships).
+SUBJECT_MAX = 128
+_DIGEST_CHARS = 32  # 128 bits of SHA-256
+
+
+def customer_subject(key: str) -> str:
+    """The subject a customer key is stored under: the key itself when it fits the
+    ``subject`` columns (128 characters), else its first 95 characters, ``~`` and 32 hex
+    digits of the SHA-256 of the whole key — 128 characters, the same for the same key
+    whichever path brings it (``adapter.customer_key``, the event API, the imports), and
+    unchanged when shortened again."""
+    if len(key) <= SUBJECT_MAX:
+        return key
+    digest = hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()[:_DIGEST_CHARS]
+    return f"{key[:SUBJECT_MAX - _DIGEST_CHARS - 1]}~{digest}"
 
 
 def _as_aware(value: dt.datetime) -> dt.datetime:
@@ -228,6 +246,9 @@ class ShopAdapter:
 
         Must match the ``user_id`` column of imported event files, so that imported history
         and live history belong to the same shopper. Defaults to the user's primary key.
+        The adapter :func:`get_adapter` returns stores a key longer than 128 characters in
+        the shortened form of :func:`reco_app.models.events.customer_subject`, as the event
+        API and the imports do.
         """
         return str(user.pk)
 
@@ -244,7 +265,26 @@ class ShopAdapter:
 @cache
 def get_adapter() -> ShopAdapter:
     cls = import_string(conf.get("ADAPTER"))
-    return cls()
+    return _storable_keys(cls)()
+
+
+def _storable_keys(cls: type[ShopAdapter]) -> type[ShopAdapter]:
+    """``cls`` whose ``customer_key`` answers the subject the key is stored under: the one
+    place a customer key from the shop's code meets the 128-character ``subject`` columns,
+    so every path (request context, login, consent records, serving) agrees. Only the
+    outermost call is shortened: a subclass building on ``super().customer_key()`` gets the
+    whole key, as imported files and the event API give it."""
+    if not isinstance(cls, type) or not issubclass(cls, ShopAdapter):
+        return cls  # reported by the system check (reco_app.E008); used as it is
+    raw = cls.customer_key
+
+    def customer_key(self: ShopAdapter, user: Any) -> str:
+        return customer_subject(raw(self, user))
+
+    return type(cls.__name__, (cls,), {
+        "customer_key": customer_key, "__module__": cls.__module__, "__qualname__": cls.__qualname__,
+        "__doc__": cls.__doc__,
+    })
 
 
 def key_of(product: Any) -> str:

@@ -37,7 +37,7 @@ class EventIn(serializers.Serializer):  # documentation of the format (see valid
     product = serializers.CharField(max_length=64, required=False, help_text="Product key; required except for search and dwell.")
     value = serializers.FloatField(required=False, allow_null=True, help_text="Quantity (purchase and cart events; a purchase without one counts 1), rating 0-5, or dwell seconds.")
     timestamp = serializers.DateTimeField(required=False, help_text="Default: time of receipt.")
-    customer = serializers.CharField(max_length=120, required=False, help_text="The shop's customer key.")
+    customer = serializers.CharField(required=False, help_text="The shop's customer key (one over 128 characters is stored shortened: see the docs).")
     visitor_id = serializers.CharField(max_length=64, required=False, help_text="Anonymous visitor id when no customer key.")
     session_id = serializers.CharField(max_length=64, required=False)
     consent = serializers.ChoiceField(choices=[(c, c) for c in API_CONSENT], help_text="denied/unknown events are counted, not stored.")

@@ -19,6 +19,7 @@ from pathlib import Path
 from django.db import DEFAULT_DB_ALIAS, DatabaseError
 
 from reco_app import conf
+from reco_app.adapter import SUBJECT_MAX, customer_subject
 from reco_app.importing.csvfile import (
     IssueLog,
     RowError,
@@ -47,7 +48,6 @@ NON_NEGATIVE = frozenset(str(t.value) for t in (EventType.PURCHASE, EventType.AD
 #: Types that need no product (a search is about a query, not a product).
 PRODUCTLESS = frozenset({str(EventType.SEARCH.value)})
 
-_SUBJECT_MAX: int = getattr(Event._meta.get_field("subject"), "max_length", None) or 128
 _PRODUCT_MAX: int = getattr(Event._meta.get_field("product_key"), "max_length", None) or 64
 
 
@@ -87,12 +87,12 @@ def parse_row(fields: list[str], columns: dict[str, int], now_us: int) -> EventR
         raise RowError(f"unknown event_type {event_type!r}")
     if not subject:
         raise RowError("user_id is empty")
-    if len(subject) > _SUBJECT_MAX:
-        raise RowError(f"user_id is longer than {_SUBJECT_MAX} characters")
     if not (subject.isprintable() and product.isprintable()):
         raise RowError("user_id and product_id must not contain control characters")
     if subject.startswith(ANONYMOUS_PREFIX):
         raise RowError(f"user_id must not start with {ANONYMOUS_PREFIX!r} (reserved for anonymous visitors)")
+    if len(subject) > SUBJECT_MAX:  # stored shortened, as adapter.customer_key() gives it
+        subject = customer_subject(subject)
     if not product and event_type not in PRODUCTLESS:
         raise RowError("product_id is empty")
     if len(product) > _PRODUCT_MAX:

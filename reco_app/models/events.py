@@ -8,6 +8,8 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from reco_app.adapter import SUBJECT_MAX
+
 
 class EventType(models.TextChoices):
     PRODUCT_VIEW = "product_view", _("product view")
@@ -71,7 +73,7 @@ class Event(models.Model):
     event_id = models.UUIDField(_("event id"), default=uuid.uuid4, unique=True, editable=False)
     # The shopper: a customer key (adapter.customer_key(user), or ``user_id`` of an
     # imported file) or ``anon:<visitor id>`` for an anonymous visitor; "" once anonymised.
-    subject = models.CharField(_("subject"), max_length=128, blank=True)
+    subject = models.CharField(_("subject"), max_length=SUBJECT_MAX, blank=True)
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("user"),

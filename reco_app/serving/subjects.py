@@ -38,10 +38,11 @@ def resolve(subject: Any) -> Who:
       non-personalised recommendations;
     * a user object: that shopper (``adapter.customer_key(user)``);
     * ``"anon:<visitor id>"``: that anonymous visitor;
-    * any other string: a customer key, as in imported event files (or a bare visitor id);
+    * any other string: a customer key, as in imported event files (or a bare visitor id;
+      a key over 128 characters is read under its stored, shortened form);
     * ``None``: nobody (non-personalised).
     """
-    from reco_app.adapter import get_adapter
+    from reco_app.adapter import customer_subject, get_adapter
 
     if subject is None:
         return Who(None, False)
@@ -70,7 +71,7 @@ def resolve(subject: Any) -> Who:
             return Who(None, False)
         if key.startswith(ANONYMOUS_PREFIX):
             return Who(key, True, visitor_id=key[len(ANONYMOUS_PREFIX):])
-        return Who(key, True, guess_visitor=True)
+        return Who(customer_subject(key), True, guess_visitor=True)
     if getattr(subject, "is_authenticated", False) and getattr(subject, "pk", None) is not None:
         return Who(get_adapter().customer_key(subject), True, user=subject)
     return Who(None, False)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+import sys
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,6 +20,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from reco_app import conf
+from reco_app.adapter import customer_subject
 from reco_app.models.events import ConsentBasis, EventType
 
 PRODUCT_TYPES = frozenset(
@@ -37,7 +39,6 @@ EVENT_TYPES = frozenset(EventType.values)
 #: event types whose ``value`` is a quantity
 QUANTITY_TYPES = frozenset({EventType.PURCHASE, EventType.ADD_TO_CART, EventType.REMOVE_FROM_CART})
 MAX_KEY = 64
-MAX_SUBJECT = 120
 MAX_CONTEXT_DEPTH = 4
 MAX_CONTEXT_ITEMS = 64
 MAX_STRING = 2000
@@ -244,7 +245,9 @@ def validate(
     )
     known = _KNOWN_SERVER if server else _KNOWN
     if server:
-        customer = _text(raw.get("customer"), "customer", MAX_SUBJECT, errors)
+        # a customer key of any length (the event's size is bounded): one longer than the
+        # subject column is stored shortened, as adapter.customer_key() and the imports do
+        customer = _text(raw.get("customer"), "customer", sys.maxsize, errors)
         visitor = _text(raw.get("visitor_id"), "visitor_id", MAX_KEY, errors)
         if customer.startswith("anon:"):
             errors["customer"] = "A customer key cannot start with 'anon:'."
@@ -253,7 +256,7 @@ def validate(
         consent = raw.get("consent")
         if consent not in API_CONSENT:
             errors["consent"] = f"Must be one of: {', '.join(API_CONSENT)}."
-        event.subject = customer or (f"anon:{visitor}" if visitor else "")
+        event.subject = customer_subject(customer) if customer else (f"anon:{visitor}" if visitor else "")
         event.visitor_id = visitor
         event.consent = consent if isinstance(consent, str) else ""
     if unknown := set(raw) - known:
