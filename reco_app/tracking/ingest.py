@@ -12,7 +12,7 @@ from reco_app.models import Event
 from reco_app.tracking.context import get_context
 from reco_app.tracking.dropped import count_dropped
 from reco_app.tracking.service import store, to_row, visitor_row
-from reco_app.tracking.validation import EVENT_TYPES, CleanEvent, validate
+from reco_app.tracking.validation import EVENT_TYPES, CleanEvent, printable, validate
 
 
 @dataclass
@@ -27,7 +27,12 @@ class IngestResult:
             "stored": len(self.stored),
             "duplicates": len(self.duplicates),
             "dropped": self.dropped,
-            "rejected": [{"index": i, "errors": e} for i, e in sorted(self.rejected.items())],
+            # every message made printable, whatever a validator put in it: an answer that
+            # cannot be encoded would be a 500 after the good events were stored
+            "rejected": [
+                {"index": i, "errors": {printable(k): printable(v) for k, v in e.items()}}
+                for i, e in sorted(self.rejected.items())
+            ],
         }
 
 

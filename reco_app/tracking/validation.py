@@ -93,6 +93,14 @@ def _safe_string(value: str) -> bool:
     return True
 
 
+def printable(text: str) -> str:
+    """``text`` as it can go into a response body: characters UTF-8 cannot encode (lone
+    surrogates, from JSON such as ``"\\udc80"``) written as backslash escapes."""
+    if text.isascii():
+        return text
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def _clean_json(value: Any, depth: int = 0) -> bool:
     """JSON storable in PostgreSQL jsonb: finite numbers, clean strings, bounded nesting."""
     if depth > MAX_CONTEXT_DEPTH:
@@ -260,5 +268,7 @@ def validate(
         event.visitor_id = visitor
         event.consent = consent if isinstance(consent, str) else ""
     if unknown := set(raw) - known:
-        errors["non_field_errors"] = f"Unknown fields: {', '.join(sorted(str(k)[:40] for k in unknown)[:10])}."
+        # names are echoed escaped: a raw lone surrogate would make the answer unencodable
+        names = sorted(printable(str(k)[:40]) for k in unknown)[:10]
+        errors["non_field_errors"] = f"Unknown fields: {', '.join(names)}."
     return (None, errors) if errors else (event, {})

@@ -127,3 +127,32 @@ def consenting_fast(db):  # type: ignore[no-untyped-def]
 @given(payload=beacon_payload)
 def test_fuzzed_beacons_never_500_on_the_wsgi_fast_path(consenting_fast, payload) -> None:  # type: ignore[no-untyped-def]
     _fuzz_beacon(consenting_fast, payload)
+
+
+# any code point, lone surrogates often (JSON "\udc80" decodes to one; st.characters() has none)
+field_name = st.lists(st.one_of(st.characters(categories=["Cs"]), st.characters(), st.sampled_from("ab_")), min_size=1, max_size=6).map("".join)
+
+
+@hsettings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(names=st.lists(field_name, min_size=1, max_size=3, unique=True))
+def test_any_field_name_is_answered_and_the_batch_stored_once(api, unthrottled, names) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    good = {"event_type": "product_view", "product": "SKU-1", "customer": "1042", "consent": "granted"}
+    odd = {**good, **dict.fromkeys(names, "x")}
+    payload = {"events": [{**good, "event_id": str(uuid.uuid4())}, odd]}
+    before = Event.objects.count()
+    response = api.post(URL, data=_encode(payload), content_type="application/json")
+    assert response.status_code in (201, 400), response.content[:300]
+    body = json.loads(response.content.decode("utf-8"))  # strictly UTF-8
+    assert Event.objects.count() - before == body["stored"]
+    if response.status_code == 400:  # an unknown name (or a known one with a bad value)
+        assert body["stored"] == 1 and body["rejected"][0]["index"] == 1
+    assert api.post(URL, data=_encode({"events": payload["events"][:1]}), content_type="application/json").json()["duplicates"] == 1
+
+
+def test_a_lone_surrogate_field_name_is_a_400_that_names_it_escaped(api) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    event = {"event_id": str(uuid.uuid4()), "event_type": "product_view", "product": "SKU-1", "customer": "1042", "consent": "granted"}
+    payload = {"events": [event, {**event, "event_id": str(uuid.uuid4()), "\udc80": 1}]}
+    response = api.post(URL, data=_encode(payload), content_type="application/json")
+    assert response.status_code == 400
+    assert response.json()["rejected"] == [{"index": 1, "errors": {"non_field_errors": "Unknown fields: \\udc80."}}]
+    assert Event.objects.count() == 1
