@@ -28,7 +28,7 @@ from reco_app import conf
 from reco_app.models.events import EventType
 from reco_app.tracking.body import BodyError, read_json
 from reco_app.tracking.ingest import ingest_batch
-from reco_app.tracking.validation import API_CONSENT
+from reco_app.tracking.validation import API_CONSENT, json_size
 
 
 class EventIn(serializers.Serializer):  # documentation of the format (see validation.py)
@@ -136,6 +136,5 @@ class EventBatchView(APIView):
 
 
 def _oversized(events: list[Any], limit: int) -> list[int]:
-    import json
-
-    return [i for i, e in enumerate(events) if len(json.dumps(e)) > limit]
+    size = json_size
+    return [i for i, e in enumerate(events) if size(e) > limit]

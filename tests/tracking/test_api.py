@@ -144,3 +144,26 @@ def test_large_batches_replayed_on_postgresql_store_each_event_once(postgres_db,
 def test_odd_content_lengths_are_4xx(api, length: str, code: int) -> None:  # type: ignore[no-untyped-def]
     assert post(api, {"events": [event()]}, CONTENT_LENGTH=length).status_code == code
     assert Event.objects.count() == 0
+
+
+def test_event_sizes_count_utf8_bytes_not_ascii_escapes(api, rf) -> None:  # type: ignore[no-untyped-def]
+    # 3,000 emoji: 12 KB of UTF-8, but 36 KB of "\ud83d\ude00" escapes - under the 32 KiB limit
+    emoji = {"a": "😀" * 1500, "b": "😀" * 1500}
+    response = post(api, {"events": [event(context=emoji), event()]})
+    assert response.status_code == 201, response.content[:200]
+    assert Event.objects.count() == 2
+    # 36,000 bytes of "é" are over it, as before
+    over = {f"k{i}": "é" * 2000 for i in range(9)}
+    assert post(api, {"events": [event(context=over)]}).status_code == 413
+    # track() and the beacon measure a context the same way
+    from reco_app import track
+
+    request = rf.get("/")
+    request.COOKIES["cookie_consent"] = "personalisation=2026-01-01"
+    from django.contrib.auth.models import AnonymousUser
+
+    request.user = AnonymousUser()
+    assert track(request, "search", **emoji) is not None
+    assert track(request, "search", **over) is None
+    assert Event.objects.count() == 3
+
