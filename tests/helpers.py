@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 from pathlib import Path
 from typing import Any
+
+from django.test import Client
 
 from reco_app.adapter import get_adapter
 
@@ -62,6 +65,28 @@ class WSGIClient:
                 self.cookies[key] = morsel  # type: ignore[attr-defined]
         response.json = lambda: json.loads(body)  # type: ignore[attr-defined]
         return response
+
+
+class ChunkedClient(WSGIClient, Client):
+    """Posts bodies as a WSGI server hands over a ``Transfer-Encoding: chunked`` request: no
+    Content-Length, the input a stream that ends with the body, and ``wsgi.input_terminated``
+    when the server says so (gunicorn does; wsgiref does not). Form posts keep their length:
+    Django cannot read a form without one (the consent buttons are forms)."""
+
+    def __init__(self, app: object, *, terminated: bool, **defaults: object) -> None:
+        super().__init__(**defaults)
+        self.wsgi_app = app
+        self.terminated = terminated
+
+    def _base_environ(self, **request: object) -> dict[str, object]:
+        environ: dict[str, object] = super()._base_environ(**request)  # type: ignore[misc]
+        if environ["REQUEST_METHOD"] == "POST" and not str(environ.get("CONTENT_TYPE")).startswith("multipart/"):
+            body = environ["wsgi.input"].read()  # type: ignore[attr-defined]
+            environ.update({"wsgi.input": io.BytesIO(body), "HTTP_TRANSFER_ENCODING": "chunked"})
+            environ.pop("CONTENT_LENGTH", None)
+            if self.terminated:
+                environ["wsgi.input_terminated"] = True
+        return environ
 
 
 def service_env(tmp_path: Path) -> dict[str, str]:

@@ -167,3 +167,67 @@ def test_event_sizes_count_utf8_bytes_not_ascii_escapes(api, rf) -> None:  # typ
     assert track(request, "search", **over) is None
     assert Event.objects.count() == 3
 
+
+def test_chunked_batches_are_read_within_the_limit_or_refused_with_411(api, settings) -> None:  # type: ignore[no-untyped-def]
+    from django.core.handlers.wsgi import WSGIHandler
+
+    from tests.helpers import ChunkedClient
+
+    auth = api.defaults["HTTP_AUTHORIZATION"]
+    chunked = ChunkedClient(WSGIHandler(), terminated=True, HTTP_AUTHORIZATION=auth)
+    response = post(chunked, {"events": [event(), event(product="SKU-2")]})
+    assert response.status_code == 201 and response.json()["stored"] == 2
+    settings.RECO_APP = {**settings.RECO_APP, "API_MAX_BYTES": 1000}
+    response = post(chunked, {"events": [event() for _ in range(10)]})  # no length to check first
+    assert response.status_code == 413 and "larger than 1000 bytes" in response.json()["detail"]
+    unterminated = ChunkedClient(WSGIHandler(), terminated=False, HTTP_AUTHORIZATION=auth)
+    response = post(unterminated, {"events": [event()]})
+    assert response.status_code == 411 and "Content-Length" in response.json()["detail"]
+    assert Event.objects.count() == 2
+
+
+def test_chunked_batches_under_gunicorn(postgres_db, transactional_db, tmp_path, django_user_model) -> None:  # type: ignore[no-untyped-def]
+    import http.client
+    import shutil
+    import socket
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    from tests.helpers import ROOT, service_env
+
+    token = Token.objects.create(user=django_user_model.objects.create_user("feed", password="pw-123456"))
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    gunicorn = shutil.which("gunicorn", path=str(Path(sys.executable).parent)) or "gunicorn"
+    proc = subprocess.Popen(
+        [gunicorn, "-w", "1", "-b", f"127.0.0.1:{port}", "--log-level", "warning", "example_shop.wsgi:application"],
+        env=service_env(tmp_path), cwd=ROOT,
+    )
+    try:
+        deadline = time.time() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                assert proc.poll() is None and time.time() < deadline, "gunicorn did not start"
+                time.sleep(0.2)
+        body = json.dumps({"events": [event(), event(product="SKU-2")]}).encode()
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=20)
+        # an iterable body without Content-Length: http.client sends it chunked
+        conn.request("POST", URL, body=iter([body[:50], body[50:]]),
+                     headers={"Authorization": f"Token {token.key}", "Content-Type": "application/json"})
+        response = conn.getresponse()
+        answer = response.read()
+        conn.close()
+        assert response.status == 201, answer
+        assert json.loads(answer)["stored"] == 2 and Event.objects.count() == 2
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()

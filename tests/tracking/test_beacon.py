@@ -11,7 +11,7 @@ from reco_app import wsgi as reco_wsgi
 from reco_app.models import Event
 from reco_app.tracking.context import cookie_signer
 from reco_app.wsgi import beacon_fast_path, serve
-from tests.helpers import WSGIClient, customer_key
+from tests.helpers import ChunkedClient, WSGIClient, customer_key
 from tests.tracking.conftest import accept
 
 pytestmark = pytest.mark.django_db
@@ -153,3 +153,22 @@ def test_fast_path_refuses_bad_hosts_and_leaves_other_requests_to_django(db, mon
     assert client.get(URL).status_code == 405  # only POSTs take the fast path
     assert client.get("/").status_code == 200 and served == [1]
     assert Event.objects.count() == 0
+
+
+@pytest.mark.parametrize("stack", ["django", "fast_path"])
+def test_chunked_beacons_are_read_or_refused_with_411(db, stack: str, settings) -> None:  # type: ignore[no-untyped-def]
+    app = WSGIHandler() if stack == "django" else beacon_fast_path(WSGIHandler())
+    client = ChunkedClient(app, terminated=True, enforce_csrf_checks=True)
+    client.get("/")
+    _accept(client)
+    response = beacon(client, [IMPRESSION, {"event_type": "dwell", "value": 2}], HTTP_ORIGIN=ORIGIN)
+    assert response.status_code == 204
+    assert Event.objects.count() == 2
+    settings.RECO_APP = {**settings.RECO_APP, "BEACON_MAX_BYTES": 300}
+    response = beacon(client, [IMPRESSION] * 5, HTTP_ORIGIN=ORIGIN)  # checked while reading
+    assert response.status_code == 413 and "larger than 300 bytes" in response.json()["detail"]
+    unterminated = ChunkedClient(app, terminated=False, enforce_csrf_checks=True)
+    unterminated.cookies = client.cookies
+    response = beacon(unterminated, [IMPRESSION], HTTP_ORIGIN=ORIGIN)
+    assert response.status_code == 411 and "Content-Length" in response.json()["detail"]
+    assert Event.objects.count() == 2
