@@ -30,6 +30,7 @@ from django.core import signals
 from django.core.handlers.exception import response_for_exception
 from django.core.handlers.wsgi import WSGIRequest, get_script_name
 from django.http import HttpResponseBase
+from django.http.cookie import parse_cookie
 from django.urls import NoReverseMatch, get_script_prefix, reverse, set_script_prefix
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
@@ -71,7 +72,11 @@ def beacon_fast_path(application: WSGIApp) -> WSGIApp:
             path = state["path"] = _beacon_path()
         if not path or environ.get("PATH_INFO") != path or settings.CSRF_USE_SESSIONS:
             return False
-        return f"{settings.SESSION_COOKIE_NAME}=" not in environ.get("HTTP_COOKIE", "")
+        cookies = environ.get("HTTP_COOKIE", "")
+        name = settings.SESSION_COOKIE_NAME
+        # parsed as Django parses it ("sessionid =x" is a session cookie too), and only
+        # when the name occurs at all: most anonymous beacons skip the parsing
+        return name not in cookies or name not in parse_cookie(cookies)
 
     def wrapped(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         if not takes(environ):

@@ -23,6 +23,9 @@ def _same_site(request: HttpRequest) -> bool:
     without an Origin header, only a same-origin ``Sec-Fetch-Site`` is accepted."""
     if request.META.get("HTTP_ORIGIN"):
         return bool(_CSRF._origin_verified(request))  # type: ignore[attr-defined]  # Django's own check
+    # "same-origin" as the browser saw it: the Host must be one of ours (ALLOWED_HOSTS;
+    # DisallowedHost is answered 400 by Django's exception handling, on the fast path too)
+    request.get_host()
     return request.META.get("HTTP_SEC_FETCH_SITE") == "same-origin"
 
 

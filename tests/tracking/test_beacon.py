@@ -172,3 +172,23 @@ def test_chunked_beacons_are_read_or_refused_with_411(db, stack: str, settings) 
     response = beacon(unterminated, [IMPRESSION], HTTP_ORIGIN=ORIGIN)
     assert response.status_code == 411 and "Content-Length" in response.json()["detail"]
     assert Event.objects.count() == 2
+
+
+def test_a_host_outside_allowed_hosts_is_400_without_origin_too(browser) -> None:  # type: ignore[no-untyped-def]
+    _accept(browser)
+    response = beacon(browser, [IMPRESSION], HTTP_HOST="evil.example", HTTP_SEC_FETCH_SITE="same-origin")
+    assert response.status_code == 400
+    assert Event.objects.count() == 0
+
+
+def test_a_session_cookie_however_spelled_goes_through_django(db, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    user = get_user_model().objects.create_user("ada", password="x" * 12)
+    client, served = _fast_browser(monkeypatch)
+    client.force_login(user)
+    _accept(client)
+    session = client.cookies.pop("sessionid").value
+    others = "; ".join(f"{k}={m.value}" for k, m in client.cookies.items())
+    # Django reads "sessionid =<key>" as the session cookie: so must the fast path
+    response = beacon(client, [IMPRESSION], HTTP_ORIGIN=ORIGIN, HTTP_COOKIE=f"{others}; sessionid ={session}")
+    assert response.status_code == 204 and served == []
+    assert list(Event.objects.values_list("user_id", "subject")) == [(user.pk, customer_key(user))]
