@@ -13,6 +13,7 @@ from django.http import HttpRequest, HttpResponseBase
 
 from reco_app import conf
 from reco_app.tracking.context import VisitorContext
+from reco_app.tracking.validation import safe_string
 
 MAX_TOKEN = 512
 
@@ -50,7 +51,9 @@ def finish(request: HttpRequest, response: HttpResponseBase) -> None:
         from reco_app.tracking.service import track
 
         token = request.GET.get("rt", "")
-        extra: dict[str, Any] = {"rec_token": token} if token and len(token) <= MAX_TOKEN else {}
+        # a token the event could not store (too long, a NUL) is dropped, never the view
+        valid = token and len(token) <= MAX_TOKEN and safe_string(token)
+        extra: dict[str, Any] = {"rec_token": token} if valid else {}
         track(request, "product_view", product, **extra)
     if not getattr(response, "reco_skip_cookie", False):
         ctx.update_cookie(response)

@@ -75,13 +75,13 @@ def _text(value: Any, name: str, limit: int, errors: Errors, *, required: bool =
     if len(value) > limit:
         errors[name] = f"At most {limit} characters."
         return ""
-    if not _safe_string(value) or value.strip() != value:
+    if not safe_string(value) or value.strip() != value:
         errors[name] = "Contains characters that are not allowed."
         return ""
     return value
 
 
-def _safe_string(value: str) -> bool:
+def safe_string(value: str) -> bool:
     if "\x00" in value:
         return False
     if value.isascii():  # the common case, and no surrogate can hide in it
@@ -117,7 +117,7 @@ def _clean_json(value: Any, depth: int = 0) -> bool:
     if depth > MAX_CONTEXT_DEPTH:
         return False
     if isinstance(value, str):  # the common case first
-        return len(value) <= MAX_STRING and _safe_string(value)
+        return len(value) <= MAX_STRING and safe_string(value)
     if value is None or isinstance(value, bool):
         return True
     if isinstance(value, int):
@@ -128,7 +128,7 @@ def _clean_json(value: Any, depth: int = 0) -> bool:
         return len(value) <= MAX_CONTEXT_ITEMS and all(_clean_json(v, depth + 1) for v in value)
     if isinstance(value, dict):
         return len(value) <= MAX_CONTEXT_ITEMS and all(
-            isinstance(k, str) and len(k) <= MAX_KEY and _safe_string(k) and _clean_json(v, depth + 1)
+            isinstance(k, str) and len(k) <= MAX_KEY and safe_string(k) and _clean_json(v, depth + 1)
             for k, v in value.items()
         )
     return False

@@ -7,7 +7,7 @@ from asgiref.sync import async_to_sync
 from django.http import HttpResponse
 from django.test import RequestFactory
 
-from reco_app.models import Event
+from reco_app.models import DroppedEventCount, Event
 from reco_app.tracking.context import device_class
 from reco_app.tracking.middleware import RecoMiddleware
 from tests.tracking.conftest import signed_visitor_cookie
@@ -39,6 +39,15 @@ def test_a_tampered_cookie_gives_a_new_visitor(consenting, product_url) -> None:
 def test_rec_token_from_the_link_is_kept_for_attribution(consenting, product_url) -> None:  # type: ignore[no-untyped-def]
     consenting.get(product_url + "?rt=tok123")
     assert Event.objects.get().context["rec_token"] == "tok123"
+
+
+@pytest.mark.parametrize("query", ["?rt=%00", "?rt=a%00b", "?rt=" + "t" * 513, "?rt=%ED%B2%80"])
+def test_an_unstorable_rec_token_drops_only_the_token(consenting, product_url, query: str) -> None:  # type: ignore[no-untyped-def]
+    assert consenting.get(product_url + query).status_code == 200
+    view = Event.objects.get(event_type="product_view")
+    token = view.context.get("rec_token", "")
+    assert "\x00" not in token and len(token) <= 512
+    assert not DroppedEventCount.objects.filter(reason="invalid").exists()
 
 
 def test_async_stack_gets_the_same_context(rf: RequestFactory) -> None:
