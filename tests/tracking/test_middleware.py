@@ -65,6 +65,9 @@ def test_async_stack_gets_the_same_context(rf: RequestFactory) -> None:
     assert seen == {"device": "mobile", "consent": False}
 
 
+CUBOT = "Mozilla/5.0 (Linux; Android 10; CUBOT X30) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Mobile Safari/537.36"
+
+
 @pytest.mark.parametrize(
     ("ua", "device"),
     [
@@ -73,10 +76,31 @@ def test_async_stack_gets_the_same_context(rf: RequestFactory) -> None:
         ("Mozilla/5.0 (iPad; CPU OS 17_0 like Mac OS X) AppleWebKit/605.1.15", "tablet"),
         ("Mozilla/5.0 (compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm)", "bot"),
         ("", "unknown"),
+        # bot hints count at the start or end of a word, not inside one, nor in a phone brand
+        (CUBOT, "mobile"),
+        ("Mozilla/5.0 (Linux; Android 9; CUBOT_P30) Chrome/99 Mobile Safari/537.36", "mobile"),
+        ("Mozilla/5.0 (Windows NT 10.0) AbbottHealth/2.1 Chrome/120 Safari/537.36", "desktop"),
+        ("Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)", "bot"),
+        ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 HeadlessChrome/120.0 Safari/537.36", "bot"),
+        ("Mozilla/5.0 (compatible; Yahoo! Slurp)", "bot"),
+        ("Mozilla/5.0 (compatible; Baiduspider/2.0)", "bot"),
+        ("Slackbot-LinkExpanding 1.0", "bot"),
+        ("AdsBot-Google (+http://www.google.com/adsbot.html)", "bot"),
+        ("python-requests/2.31", "bot"),
+        ("curl/8.5.0", "bot"),
+        ("Apache-HttpClient/4.5.14 (Java/17)", "bot"),
+        ("Mozilla/5.0 (compatible; Bingpreview/1.0b)", "bot"),
     ],
 )
 def test_device_class(ua: str, device: str) -> None:
     assert device_class(ua) == device
+
+
+def test_cubot_phones_get_the_banner_and_are_tracked_with_consent(client, product_url) -> None:  # type: ignore[no-untyped-def]
+    assert b"reco-consent-banner" in client.get("/", HTTP_USER_AGENT=CUBOT).content
+    client.post("/reco/consent/accept/", {"next": "/"}, HTTP_USER_AGENT=CUBOT)
+    assert client.get(product_url, HTTP_USER_AGENT=CUBOT).status_code == 200
+    assert Event.objects.get().context["device"] == "mobile"
 
 
 def test_system_checks_catch_bad_tracking_settings(settings) -> None:  # type: ignore[no-untyped-def]
