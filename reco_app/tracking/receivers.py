@@ -53,17 +53,44 @@ def on_login(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
         record(user, ctx.subject, granted=True, method=ConsentRecord.Method.LOGIN)
 
 
+#: stands for a quantity that is missing or no number: the event validation refuses it
+_NOT_A_NUMBER = "not a number"
+
+
+def _number(value: Any, *, required: bool = False) -> Any:
+    """``value`` as a float when it is a number (int, Decimal, "2"); ``None`` when it is
+    ``None`` and not required; else something the event validation refuses."""
+    if value is None:
+        return _NOT_A_NUMBER if required else None
+    if isinstance(value, bool):
+        return _NOT_A_NUMBER
+    try:
+        return float(value)
+    except (TypeError, ValueError, ArithmeticError):
+        return _NOT_A_NUMBER
+
+
 def on_order_placed(sender: Any, request: Any = None, order: Any = None, lines: Any = (), user: Any = None, **kwargs: Any) -> list[Event]:
-    """One ``purchase`` event per order line (value = quantity) for the ordering visitor."""
+    """One ``purchase`` event per order line (value = quantity) for the ordering visitor.
+
+    Sent after the order is committed, so it must not raise: a malformed line (not a
+    (product, quantity, unit price) triple, no quantity, a quantity or price that is no
+    number) goes to the validation as it is and is dropped and counted there, as with
+    ``track()`` (consent first, then "invalid")."""
     if request is None:
         return []
     from reco_app.tracking.service import track_many
 
     order_ref = str(getattr(order, "pk", "") or "")
     items: list[tuple[str, Any, float | None, dict[str, Any]]] = []
-    for product, quantity, unit_price in lines:
-        price = float(unit_price) if unit_price is not None else None
-        items.append(("purchase", product, float(quantity), {"order": order_ref, "unit_price": price}))
+    for line in lines or ():
+        try:
+            product, quantity, unit_price = line
+        except (TypeError, ValueError):
+            items.append(("purchase", None, _NOT_A_NUMBER, {}))  # type: ignore[arg-type]  # refused
+            continue
+        price = _number(unit_price)
+        items.append(("purchase", product, _number(quantity, required=True), {"order": order_ref, "unit_price": price}))
     return track_many(request, items)
 
 

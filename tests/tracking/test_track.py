@@ -81,6 +81,19 @@ def test_order_placed_records_one_purchase_per_line(rf, product, product_url) ->
     assert Event.objects.filter(context__order="77").count() == 2
 
 
+def test_malformed_order_lines_are_dropped_as_invalid_without_raising(rf, product, product_url) -> None:  # type: ignore[no-untyped-def]
+    request = _consenting_request(rf, product_url)
+    lines = [
+        (product, 1, Decimal("59.90")),  # the one good line
+        (product, None, Decimal("59.90")), (product, "n/a", None), (product, 1, "n/a"), (product, True, None),
+        (product, Decimal("NaN"), None), (product, 10**400, None), (product, -1, None), ("SKU-2",), None, 42,
+    ]
+    order_placed.send(sender=None, request=request, order=None, lines=lines)
+    assert list(Event.objects.values_list("product_key", "value", "context__unit_price")) == [("SKU-1", 1.0, 59.9)]
+    invalid = DroppedEventCount.objects.get(reason="invalid", event_type="purchase")
+    assert invalid.count == len(lines) - 1
+
+
 def test_an_order_counts_its_line_totals_as_spend(rf, product, product_url) -> None:  # type: ignore[no-untyped-def]
     CatalogItem.objects.create(product_key="SKU-2", price=4.0)
     order_placed.send(sender=None, request=_consenting_request(rf, product_url), order=None, lines=[(product, 3, Decimal("10.00")), ("SKU-2", 2, None)])
