@@ -7,9 +7,10 @@ import time
 import pytest
 
 pytestmark = [pytest.mark.browser]
+# the first card of its section, third of its list (the section shows a later part of it)
 CARD = """() => {
   const s = document.createElement('section');
-  s.innerHTML = '<div class="reco-card" data-reco-token="tok-1" data-reco-product="SKU-1" data-reco-placement="home">'
+  s.innerHTML = '<div class="reco-card" data-reco-token="tok-1" data-reco-product="SKU-1" data-reco-placement="home" data-reco-position="3">'
     + '<a href="#x">Trail runner</a></div>';
   document.body.prepend(s);
 }"""
@@ -37,6 +38,7 @@ def test_accepting_the_banner_then_impressions_and_clicks_are_beaconed(transacti
     assert _wait_for(lambda: Event.objects.filter(event_type="rec_click").exists())
     click = Event.objects.get(event_type="rec_click")
     assert (click.product_key, click.context["rec_token"], click.context["placement"], click.source) == ("SKU-1", "tok-1", "home", "browser")
+    assert click.context["position"] == 3  # the card's data-reco-position, 1-based like its token
     assert Event.objects.filter(event_type="rec_impression", context__rec_token="tok-1").count() == 1
     cookies = {c["name"]: c for c in page.context.cookies()}
     assert cookies["reco_v"]["httpOnly"] and cookies["reco_v"]["sameSite"] == "Lax"

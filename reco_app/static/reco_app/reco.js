@@ -47,11 +47,14 @@
     }
   }
 
+  // The card's own 1-based position in its list (data-reco-position, as in its rec token),
+  // not its index among its siblings; null when the card does not say.
   function cardContext(card) {
+    var position = parseInt(card.dataset.recoPosition, 10);
     return {
       rec_token: card.dataset.recoToken || "",
       placement: card.dataset.recoPlacement || "",
-      position: Array.prototype.indexOf.call(card.parentNode ? card.parentNode.children : [], card)
+      position: isNaN(position) ? null : position
     };
   }
 
