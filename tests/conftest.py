@@ -78,7 +78,7 @@ def celery_worker_process(postgres_db, transactional_db, tmp_path):  # type: ign
     if not broker or settings.CELERY_TASK_ALWAYS_EAGER:
         _skip_or_fail("needs a Celery broker: set CELERY_BROKER_URL=redis://...")
     from example_shop.celery import app
-    from tests.helpers import ROOT, service_env
+    from tests.helpers import ROOT, service_env, stop_process
 
     try:
         app.control.purge()
@@ -94,11 +94,7 @@ def celery_worker_process(postgres_db, transactional_db, tmp_path):  # type: ign
     try:
         yield app, log
     finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_process(proc)
 
 
 CHROMIUM = "/usr/bin/chromium"

@@ -89,6 +89,17 @@ class ChunkedClient(WSGIClient, Client):
         return environ
 
 
+def stop_process(proc: Any, timeout: float = 15) -> None:
+    """Stop a server or worker a test started: SIGTERM, then SIGKILL after ``timeout``."""
+    import subprocess
+
+    proc.terminate()
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
 def service_env(tmp_path: Path) -> dict[str, str]:
     """The environment of a process that sees this test's database and media folder."""
     from django.db import connection

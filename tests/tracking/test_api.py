@@ -195,7 +195,7 @@ def test_chunked_batches_under_gunicorn(postgres_db, transactional_db, tmp_path,
     import time
     from pathlib import Path
 
-    from tests.helpers import ROOT, service_env
+    from tests.helpers import ROOT, service_env, stop_process
 
     token = Token.objects.create(user=django_user_model.objects.create_user("feed", password="pw-123456"))
     with socket.socket() as s:
@@ -226,8 +226,4 @@ def test_chunked_batches_under_gunicorn(postgres_db, transactional_db, tmp_path,
         assert response.status == 201, answer
         assert json.loads(answer)["stored"] == 2 and Event.objects.count() == 2
     finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_process(proc)
