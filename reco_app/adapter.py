@@ -247,7 +247,7 @@ class ShopAdapter:
         Must match the ``user_id`` column of imported event files, so that imported history
         and live history belong to the same shopper. Defaults to the user's primary key.
         The adapter :func:`get_adapter` returns stores a key longer than 128 characters in
-        the shortened form of :func:`reco_app.models.events.customer_subject`, as the event
+        the shortened form of :func:`reco_app.adapter.customer_subject`, as the event
         API and the imports do.
         """
         return str(user.pk)
