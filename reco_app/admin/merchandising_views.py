@@ -25,7 +25,8 @@ WHO = [("anonymous", _("anonymous visitor")), ("shopper", _("a shopper (customer
 class PreviewForm(forms.Form):
     placement = forms.CharField(label=_("placement"), max_length=64)
     who = forms.ChoiceField(label=_("for"), choices=WHO, initial="anonymous", widget=forms.RadioSelect)
-    subject = forms.CharField(label=_("customer key"), max_length=128, required=False)
+    # any customer key: one over 128 characters is read under its stored, shortened form
+    subject = forms.CharField(label=_("customer key"), max_length=1024, required=False)
     product = forms.CharField(label=_("product key"), max_length=64, required=False)
     limit = forms.IntegerField(label=_("how many"), min_value=1, max_value=100, initial=10)
 

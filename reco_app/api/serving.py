@@ -27,7 +27,10 @@ class RecommendationQuerySerializer(serializers.Serializer):
     product = serializers.CharField(required=False, max_length=64, help_text="Product key of the page's product.")
     cart = serializers.CharField(required=False, max_length=4000, help_text="Comma-separated product keys in the cart.")
     category = serializers.CharField(required=False, max_length=120, help_text="The page's category (per-category trending).")
-    subject = serializers.CharField(required=False, max_length=128, help_text="Customer key or anon:<visitor id>; token-authenticated staff only.")
+    subject = serializers.CharField(
+        required=False, max_length=1024,
+        help_text="Customer key (a key over 128 characters is read under its stored, shortened form) or anon:<visitor id>; token-authenticated staff only.",
+    )
 
 
 class RecommendationSerializer(serializers.Serializer):
@@ -60,7 +63,7 @@ def parse_query(params: Any) -> tuple[dict[str, Any], dict[str, list[str]]]:
             errors["limit"] = [f"Ensure this value is between 1 and {max_limit}."]
         else:
             data["limit"] = int(raw)
-    for name, max_length in (("product", 64), ("category", 120), ("subject", 128), ("cart", 4000)):
+    for name, max_length in (("product", 64), ("category", 120), ("subject", 1024), ("cart", 4000)):
         if name not in params:
             continue
         value = params.get(name, "").strip()

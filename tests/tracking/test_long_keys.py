@@ -71,3 +71,14 @@ def test_api_imports_and_live_events_agree_on_a_long_key(tmp_path, django_user_m
     body["events"][0].update(event_id=str(uuid.uuid4()), customer="anon:" + LONG)
     response = api.post("/reco/api/events/", data=json.dumps(body), content_type="application/json")
     assert response.status_code == 400 and "customer" in response.json()["rejected"][0]["errors"]
+
+
+def test_staff_screens_take_a_long_customer_key(django_user_model) -> None:  # type: ignore[no-untyped-def]
+    from reco_app.admin.merchandising_views import PreviewForm
+
+    staff = django_user_model.objects.create_user("ops", password="pw-123456", is_staff=True)
+    api = Client(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=staff).key}")
+    response = api.get("/reco/api/recommendations/for_you/", {"subject": LONG, "limit": 3})
+    assert response.status_code == 200, response.content
+    form = PreviewForm(data={"placement": "for_you", "who": "shopper", "subject": LONG, "limit": 3})
+    assert form.is_valid(), form.errors
