@@ -246,9 +246,9 @@ class ShopAdapter:
 
         Must match the ``user_id`` column of imported event files, so that imported history
         and live history belong to the same shopper. Defaults to the user's primary key.
-        The adapter :func:`get_adapter` returns stores a key longer than 128 characters in
-        the shortened form of :func:`reco_app.adapter.customer_subject`, as the event
-        API and the imports do.
+        reco_app stores a key longer than 128 characters in the shortened form of
+        :func:`customer_subject` (see :func:`subject_of`), as the event API and the
+        imports do.
         """
         return str(user.pk)
 
@@ -265,26 +265,16 @@ class ShopAdapter:
 @cache
 def get_adapter() -> ShopAdapter:
     cls = import_string(conf.get("ADAPTER"))
-    return _storable_keys(cls)()
+    return cls()
 
 
-def _storable_keys(cls: type[ShopAdapter]) -> type[ShopAdapter]:
-    """``cls`` whose ``customer_key`` answers the subject the key is stored under: the one
-    place a customer key from the shop's code meets the 128-character ``subject`` columns,
-    so every path (request context, login, consent records, serving) agrees. Only the
-    outermost call is shortened: a subclass building on ``super().customer_key()`` gets the
-    whole key, as imported files and the event API give it."""
-    if not isinstance(cls, type) or not issubclass(cls, ShopAdapter):
-        return cls  # reported by the system check (reco_app.E008); used as it is
-    raw = cls.customer_key
-
-    def customer_key(self: ShopAdapter, user: Any) -> str:
-        return customer_subject(raw(self, user))
-
-    return type(cls.__name__, (cls,), {
-        "customer_key": customer_key, "__module__": cls.__module__, "__qualname__": cls.__qualname__,
-        "__doc__": cls.__doc__,
-    })
+def subject_of(user: Any) -> str:
+    """The subject a signed-in shopper's data is stored under: their customer key
+    (``get_adapter().customer_key(user)``), shortened by :func:`customer_subject` when it is
+    longer than the 128-character ``subject`` columns — the one place reco_app turns a user
+    into a subject, so every path (request context, login, consent records, serving,
+    privacy) agrees with the event API and the imports."""
+    return customer_subject(get_adapter().customer_key(user))
 
 
 def key_of(product: Any) -> str:

@@ -18,12 +18,13 @@ expire and erasure deletes them (:func:`purge_subjects`). Why that is safe:
   process's memory, a list written by a request that raced an erasure) is never served
   again, however long it lives;
 * the expiry itself, :func:`subject_ns_timeout`, is ``2 × CACHE_TIMEOUT + 60`` seconds,
-  refreshed by every bump: longer than anything keyed with the version (lists and segment
-  keys live at most ``CACHE_TIMEOUT``; the process-local copies as long, see
-  :mod:`reco_app.serving.local_cache`), so a namespace expires only after what was keyed
-  with it, and an expiry never costs a cache hit that would still have been valid. The
-  fresh-version rule above is what keeps expiry (and deletion) safe; the TTL only keeps it
-  cheap.
+  set when the namespace is created or bumped (not refreshed by reads). Lists and segment
+  keys live at most ``CACHE_TIMEOUT`` (the process-local copies as long, see
+  :mod:`reco_app.serving.local_cache`), so most expire before their namespace does; a list
+  cached more than ``CACHE_TIMEOUT + 60`` seconds after the shopper's last bump can outlive
+  it, and is then recomputed once after the namespace expires — a cache miss, never a
+  stale hit. The fresh-version rule above is what keeps expiry (and deletion) safe; the
+  TTL only keeps the keys from piling up.
 
 Entries that hold a shopper's data are written with ``set(..., subject=…)`` so they are
 also listed in the shopper's index (a Redis set ``reco:keys:subject:<key>`` with the same

@@ -10,14 +10,14 @@ from typing import Any
 
 from django.test import Client
 
-from reco_app.adapter import get_adapter
+from reco_app.adapter import subject_of
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def customer_key(user: Any) -> str:
     """The subject key reco_app uses for a logged-in user (the shop adapter decides)."""
-    return get_adapter().customer_key(user)
+    return subject_of(user)
 
 
 class WSGIClient:

@@ -25,9 +25,9 @@ PURGE_CHUNK = 5_000
 
 
 def subjects_for_user(user: Any) -> list[str]:
-    from reco_app.adapter import get_adapter
+    from reco_app.adapter import subject_of
 
-    return _subjects_for_key(get_adapter().customer_key(user))
+    return _subjects_for_key(subject_of(user))
 
 
 def _subjects_for_key(key: str) -> list[str]:

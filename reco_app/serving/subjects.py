@@ -42,7 +42,7 @@ def resolve(subject: Any) -> Who:
       a key over 128 characters is read under its stored, shortened form);
     * ``None``: nobody (non-personalised).
     """
-    from reco_app.adapter import customer_subject, get_adapter
+    from reco_app.adapter import customer_subject, subject_of
 
     if subject is None:
         return Who(None, False)
@@ -54,7 +54,7 @@ def resolve(subject: Any) -> Who:
         user = getattr(reco, "user", None)
         visitor = getattr(reco, "visitor_id", None) or None
         if user is not None and getattr(user, "is_authenticated", False):
-            key: str | None = get_adapter().customer_key(user)
+            key: str | None = subject_of(user)
         else:
             key = visitor_subject(visitor) if visitor else None
         return Who(
@@ -73,5 +73,5 @@ def resolve(subject: Any) -> Who:
             return Who(key, True, visitor_id=key[len(ANONYMOUS_PREFIX):])
         return Who(customer_subject(key), True, guess_visitor=True)
     if getattr(subject, "is_authenticated", False) and getattr(subject, "pk", None) is not None:
-        return Who(get_adapter().customer_key(subject), True, user=subject)
+        return Who(subject_of(subject), True, user=subject)
     return Who(None, False)

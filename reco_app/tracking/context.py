@@ -160,9 +160,9 @@ class VisitorContext:
         """The key events are stored under: the customer key, else ``anon:<visitor id>``."""
         user = self.user
         if user is not None:
-            from reco_app.adapter import get_adapter
+            from reco_app.adapter import subject_of
 
-            return get_adapter().customer_key(user)
+            return subject_of(user)
         return visitor_subject(self.visitor_id) if self.visitor_id else ""
 
     @property

@@ -23,12 +23,12 @@ def merge_visitor_history(user: Any, visitor_id: str) -> int:
     Events are moved, not copied, so the history joins exactly once however often the
     visitor logs in; the visitor id stays on the rows so later exports find them.
     """
-    from reco_app.adapter import get_adapter
+    from reco_app.adapter import subject_of
 
     if not visitor_id:
         return 0
     anon = f"anon:{visitor_id}"
-    key = get_adapter().customer_key(user)
+    key = subject_of(user)
     with transaction.atomic():
         moved = Event.objects.filter(subject=anon, consent__in=PERSONAL_BASES).update(subject=key, user=user)
     if moved:

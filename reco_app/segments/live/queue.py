@@ -80,8 +80,14 @@ def forget(subjects: list[str]) -> None:
     if redis is None or not subjects:
         return
     members = [f"{subject}{SEP}{rule.prefix}" for subject in subjects for rule in rules()]
-    if members:
+    if not members:
+        return
+    try:
         redis.srem(_keys(client)[0], *members)
+    except Exception as exc:  # noqa: BLE001 - Redis down: an erasure or withdrawal must go on
+        # (the queue is down with it; what it held expires, and a drain finds no events)
+        cache.stats["errors"] += 1
+        logger.warning("reco cache unavailable (live queue forget): %s", exc)
 
 
 def take() -> dict[str, set[str]]:
