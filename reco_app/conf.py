@@ -75,6 +75,9 @@ DEFAULTS: dict[str, Any] = {
     "CONSENT_POLICY_VERSION": "1",
     # What withdrawing consent does to stored events: "delete" or "anonymise".
     "WITHDRAWAL_ACTION": "delete",
+    # Seconds an erasure (or withdrawal) waits for running segment-job writes before giving up
+    # with reco_app.erasure.ErasureBusy (PostgreSQL; None = no limit).
+    "ERASURE_LOCK_TIMEOUT": 10,
     # The pseudonymous visitor cookie (signed, HttpOnly, SameSite=Lax).
     "VISITOR_COOKIE_NAME": "reco_v",
     "VISITOR_COOKIE_AGE": 365 * 24 * 3600,

@@ -11,6 +11,12 @@ shopper again because it read them before the erasure. Two pieces make that exac
   a transaction-level advisory lock; SQLite lets one writer at a time anyway (the checks run
   after the job's first write, when it holds the database's write lock); on other databases
   it is not taken and a small window remains.
+
+  The shared lock is the *first* statement of a job's writing transaction: a job that wrote
+  (row-locked) reco rows before asking for it could wait for an erasure that waits for those
+  rows — a deadlock. An erasure waits at most ``ERASURE_LOCK_TIMEOUT`` seconds for running
+  job writes (:class:`ErasureBusy`); the request path never waits (:func:`try_lock_shared`:
+  a live evaluation that does not get the lock at once leaves its writes for later).
 * **The marker.** Each erasure adds an :class:`~reco_app.models.ErasureMarker` per subject
   under that lock, so marker ids follow the order erasures committed. A job notes
   :func:`mark` before it reads and, in its writing transaction, skips :func:`erased_since`
@@ -23,9 +29,10 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 
-from django.db import connections, router
+from django.db import OperationalError, connections, router, transaction
 from django.utils import timezone
 
+from reco_app import conf
 from reco_app.models import ErasureMarker
 
 #: pg_advisory_xact_lock key ("reco" in ASCII)
@@ -34,25 +41,73 @@ LOCK_KEY = 0x7265636F
 MARKER_DAYS = 1
 
 
+#: SQLSTATE of "lock_not_available" (lock_timeout expired)
+LOCK_NOT_AVAILABLE = "55P03"
+
+
+class ErasureBusy(Exception):
+    """The erasure did not get its lock within ``ERASURE_LOCK_TIMEOUT`` seconds (a segment
+    job or the start of a training was writing): nothing was erased, try again later."""
+
+
+def database() -> str:
+    """The database alias of the erasure's transaction, lock and markers (the router's
+    database for writing reco_app's models)."""
+    return router.db_for_write(ErasureMarker)
+
+
 def _connection():  # type: ignore[no-untyped-def]
-    return connections[router.db_for_write(ErasureMarker)]
+    return connections[database()]
 
 
-def _lock(function: str) -> None:
+def _lock(function: str) -> bool:
     connection = _connection()
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(f"SELECT {function}(%s)", [LOCK_KEY])
+    if connection.vendor != "postgresql":
+        return True
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {function}(%s)", [LOCK_KEY])
+        row = cursor.fetchone()
+    return row is None or row[0] is not False  # the waiting functions return void (None)
 
 
 def lock_exclusive() -> None:
-    """Inside the erasure's transaction: wait for running job writes, hold off new ones."""
-    _lock("pg_advisory_xact_lock")
+    """Inside the erasure's transaction: wait for running job writes (at most
+    ``ERASURE_LOCK_TIMEOUT`` seconds, then :class:`ErasureBusy`), hold off new ones."""
+    connection = _connection()
+    timeout = conf.get("ERASURE_LOCK_TIMEOUT")
+    if connection.vendor != "postgresql" or not timeout:
+        _lock("pg_advisory_xact_lock")
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_setting('lock_timeout')")
+        previous = cursor.fetchone()[0]
+        try:
+            # a savepoint: after a timeout the caller's transaction is still usable
+            with transaction.atomic(using=connection.alias):
+                cursor.execute("SELECT set_config('lock_timeout', %s, true)", [f"{max(int(float(timeout) * 1000), 1)}ms"])
+                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [LOCK_KEY])
+            # for the rest of the erasure (a timeout above undid this with the savepoint)
+            cursor.execute("SELECT set_config('lock_timeout', %s, true)", [previous])
+        except OperationalError as exc:
+            cause = exc.__cause__
+            if (getattr(cause, "sqlstate", None) or getattr(cause, "pgcode", None)) != LOCK_NOT_AVAILABLE:
+                raise
+            raise ErasureBusy(
+                f"the erasure waited {timeout} s for segment jobs or a training start to finish writing "
+                "(ERASURE_LOCK_TIMEOUT); nothing was erased, try again later"
+            ) from exc
 
 
 def lock_shared() -> None:
-    """Inside a job's writing transaction: wait for an erasure in progress to commit."""
+    """First statement of a job's writing transaction: wait for an erasure in progress to
+    commit. Not on the request path (see :func:`try_lock_shared`)."""
     _lock("pg_advisory_xact_lock_shared")
+
+
+def try_lock_shared() -> bool:
+    """:func:`lock_shared` without waiting: False if an erasure holds the lock or waits for it
+    (PostgreSQL queues new shared requests behind a waiting exclusive one)."""
+    return _lock("pg_try_advisory_xact_lock_shared")
 
 
 def record(subjects: Iterable[str], now: dt.datetime | None = None) -> None:

@@ -5,7 +5,8 @@ Each area that stores something about a shopper registers a holder::
     privacy.register("segments", export=export_memberships, erase=erase_memberships)
 
 ``export(subjects)`` returns JSON-serialisable data; ``erase(subjects)`` deletes (or
-excludes) it and returns a count. ``subjects`` is the list of subject keys of one person
+excludes) it and returns a count; an optional ``prepare(subjects)`` runs before the erasure
+takes its lock (slow reads that need no lock, such as model artefacts, belong there). ``subjects`` is the list of subject keys of one person
 (their customer key and the ``anon:<visitor id>`` keys joined to it).
 """
 
@@ -19,6 +20,7 @@ from django.db import transaction
 
 Exporter = Callable[[list[str]], Any]
 Eraser = Callable[[list[str]], int]
+Preparer = Callable[[list[str]], None]
 
 
 @dataclass(frozen=True)
@@ -26,13 +28,14 @@ class Holder:
     name: str
     export: Exporter
     erase: Eraser
+    prepare: Preparer | None = None
 
 
 _holders: dict[str, Holder] = {}
 
 
-def register(name: str, *, export: Exporter, erase: Eraser) -> None:
-    _holders[name] = Holder(name, export, erase)
+def register(name: str, *, export: Exporter, erase: Eraser, prepare: Preparer | None = None) -> None:
+    _holders[name] = Holder(name, export, erase, prepare)
 
 
 def holders() -> list[Holder]:
@@ -48,11 +51,20 @@ def erase_subjects(subjects: list[str], *, skip: tuple[str, ...] = ()) -> dict[s
     of consent handles events itself and keeps the consent records), in one transaction (a
     holder may defer cache work until it has committed, with ``transaction.on_commit``).
 
-    The transaction holds the erasure lock and records an erasure marker per subject, so
-    that no job that read the shopper before stores them again (:mod:`reco_app.erasure`)."""
+    The transaction (on the database reco_app's models are written to) holds the erasure
+    lock and records an erasure marker per subject, so that no job that read the shopper
+    before stores them again (:mod:`reco_app.erasure`). The lock waits at most
+    ``ERASURE_LOCK_TIMEOUT`` seconds for running job writes, then raises
+    :class:`reco_app.erasure.ErasureBusy` (nothing erased). Called inside a transaction of
+    yours, the lock is held until that one commits: call it before writing any reco_app
+    rows there, and commit soon."""
     from reco_app import erasure
 
-    with transaction.atomic():
+    active = [h for h in holders() if h.name not in skip]
+    for h in active:
+        if h.prepare is not None:
+            h.prepare(subjects)  # before the lock: jobs and live evaluations are not held up by it
+    with transaction.atomic(using=erasure.database()):
         erasure.lock_exclusive()
         erasure.record(subjects)
-        return {h.name: h.erase(subjects) for h in holders() if h.name not in skip}
+        return {h.name: h.erase(subjects) for h in active}

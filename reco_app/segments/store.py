@@ -72,15 +72,22 @@ def recompute_manual(segment: Segment, now: dt.datetime | None = None) -> int:
     mark = erasure.mark()
     h = load_history(now)
     results = manual.compute(h, segments=[segment] if segment.enabled else [])
-    SegmentMembership.objects.filter(segment=segment).delete()
-    store(results, h, now, kinds=(), erased_after=mark)
+    # its old memberships go in store()'s transaction, after the erasure lock (never before:
+    # in the admin's transaction a delete here would row-lock them, and an erasure holding
+    # the lock and waiting for those rows would deadlock with this one)
+    store(results, h, now, kinds=(), erased_after=mark, clear=[segment])
     return results[0].size if results else 0
 
 
 def store(
     results: Iterable[SegmentResult], h: History, now: dt.datetime, kinds: Iterable[str], erased_after: int | None = None,
+    clear: Iterable[Segment] = (),
 ) -> dict[str, int]:
-    """Replace the memberships of ``kinds`` (and of each result's segment) with ``results``.
+    """Replace the memberships of ``kinds`` (and of each result's segment, and of the
+    ``clear`` segments) with ``results``.
+
+    The erasure lock (shared) is the transaction's first statement: no reco row is written
+    before it, also not by a caller's enclosing transaction (see :mod:`reco_app.erasure`).
 
     ``erased_after``: the :func:`reco_app.erasure.mark` taken before ``h`` was read; the
     shoppers erased since are left out (their erasure has deleted what they had). The
@@ -93,7 +100,7 @@ def store(
         erasure.lock_shared()  # an erasure in progress commits first; later ones wait for this
         segments = _ensure_segments(results)
         SegmentMembership.objects.filter(segment__kind__in=list(kinds)).delete()
-        SegmentMembership.objects.filter(segment__in=[segments[r.key] for r in results]).delete()
+        SegmentMembership.objects.filter(segment__in=[*clear, *(segments[r.key] for r in results)]).delete()
         # after the first writes: on SQLite this transaction now holds the write lock
         erased = erasure.erased_since(erased_after) if erased_after is not None else set()
         if erased:

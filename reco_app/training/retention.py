@@ -69,6 +69,10 @@ def prune_artifacts(now: dt.datetime | None = None) -> list[int]:
             ModelVersion.objects.filter(pk=version.pk).update(pruned_at=None)
             continue
         pruned.append(version.pk)
+    if pruned:
+        from reco_app.training.suppression import forget_unkept_keys
+
+        forget_unkept_keys()  # this process's user keys of the pruned artefacts
     prune_suppressed()
     return pruned
 

@@ -16,6 +16,7 @@ artefact cannot be read yet), and deleted once no kept artefact is as old as the
 from __future__ import annotations
 
 import io
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -30,8 +31,31 @@ _SUPPRESSED = PreparedQuery(
     lambda subject: SuppressedSubject.objects.filter(subject=subject).order_by().values_list("last_version")[:1],
     subject=("reco_app.SuppressedSubject", "subject"),
 )
-#: user keys per artefact (name, sha256), read once per process
-_user_keys_read: dict[tuple[str, str], frozenset[str]] = {}
+#: user keys per artefact (name, sha256) of a kept version, read once per process, as a
+#: sorted array of their (per-process) string hashes: 8 bytes a key instead of ~110 for a set
+#: of the strings. Entries of versions no longer kept are dropped (:func:`forget_unkept_keys`).
+_user_keys_read: dict[tuple[str, str], UserKeys] = {}
+
+
+class UserKeys:
+    """An artefact's user keys, compact: ``subject in keys``. Two different keys share a
+    64-bit hash with a probability of about 2**-64 per pair; such a false positive would
+    only record a suppression row that changes nothing."""
+
+    __slots__ = ("hashes",)
+
+    def __init__(self, keys: Iterable[str]) -> None:
+        self.hashes = np.sort(np.fromiter(map(hash, keys), dtype=np.int64))
+
+    def __len__(self) -> int:
+        return len(self.hashes)
+
+    def __contains__(self, subject: object) -> bool:
+        if not isinstance(subject, str) or not len(self.hashes):
+            return False
+        h = hash(subject)
+        i = int(np.searchsorted(self.hashes, h))
+        return i < len(self.hashes) and int(self.hashes[i]) == h
 
 
 def suppressed_subjects(version_id: int | None = None) -> list[str]:
@@ -63,7 +87,7 @@ def kept_versions() -> Any:
     return ModelVersion.objects.filter(pruned_at__isnull=True).exclude(status=ModelVersion.Status.FAILED)
 
 
-def _user_keys(version: ModelVersion) -> frozenset[str] | None:
+def _user_keys(version: ModelVersion) -> UserKeys | None:
     """The artefact's user keys (only that array is decompressed); None if unreadable."""
     from reco_app.training.artifact import _names, get_storage
 
@@ -74,22 +98,43 @@ def _user_keys(version: ModelVersion) -> frozenset[str] | None:
         with get_storage().open(_names(version.artifact_name)[0], "rb") as fh:
             payload = fh.read()
         with np.load(io.BytesIO(payload), allow_pickle=False) as data:
-            keys = frozenset(str(k) for k in data["user_keys"].tolist())
+            keys = UserKeys(str(k) for k in data["user_keys"].tolist())
     except (OSError, ValueError, KeyError):
         return None
     _user_keys_read[(version.artifact_name, version.sha256)] = keys
     return keys
 
 
+def forget_unkept_keys() -> list[ModelVersion]:
+    """The kept versions; the user keys read of any other artefact are forgotten."""
+    versions = list(kept_versions())
+    current = {(v.artifact_name, v.sha256) for v in versions}
+    for gone in [k for k in _user_keys_read if k not in current]:
+        del _user_keys_read[gone]
+    return versions
+
+
+def _readable(version: ModelVersion) -> bool:
+    return bool(version.artifact_name) and version.status != ModelVersion.Status.TRAINING
+
+
 def _holding(subjects: list[str]) -> list[str]:
     """The subjects some kept artefact may hold (all of them while a training runs)."""
     found: set[str] = set()
-    for version in kept_versions():
-        keys = _user_keys(version) if version.artifact_name and version.status != ModelVersion.Status.TRAINING else None
+    for version in forget_unkept_keys():
+        keys = _user_keys(version) if _readable(version) else None
         if keys is None:
             return list(subjects)
         found.update(s for s in subjects if s in keys)
     return [s for s in subjects if s in found]
+
+
+def prepare_vectors(subjects: list[str]) -> None:
+    """Before the erasure's lock: read the kept artefacts' user keys (a full read of each
+    artefact the first time in a process), so that :func:`erase_vectors` finds them read."""
+    for version in forget_unkept_keys():
+        if _readable(version):
+            _user_keys(version)
 
 
 def export_vectors(subjects: list[str]) -> dict[str, Any]:
@@ -116,4 +161,4 @@ def erase_vectors(subjects: list[str]) -> int:
 
 
 def register() -> None:
-    privacy.register("model vectors", export=export_vectors, erase=erase_vectors)
+    privacy.register("model vectors", export=export_vectors, erase=erase_vectors, prepare=prepare_vectors)

@@ -11,11 +11,11 @@ import pytest
 from django.utils import timezone
 
 from reco_app.consent import privacy
-from reco_app.models import SegmentMembership
+from reco_app.models import ErasureMarker, SegmentMembership
 from reco_app.segments import store as batch_store
 from reco_app.segments.live import engine, load_state
 from reco_app.segments.service import recompute_all, recompute_manual
-from tests.segments.helpers import add, buyer, event
+from tests.segments.helpers import add, buyer, event, reco_settings
 
 pytestmark = pytest.mark.django_db
 
@@ -95,3 +95,56 @@ def test_erasure_markers_are_kept_a_day_and_the_newest_keeps_its_place() -> None
     assert erasure.prune_markers(timezone.now() + dt.timedelta(days=2)) == 2
     assert list(ErasureMarker.objects.values_list("id", "subject")) == [(newest, "")]  # no subject kept
     assert erasure.mark() == newest
+
+
+def busy(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An erasure holds the lock or waits for it (PostgreSQL's try-lock says no)."""
+    from reco_app import erasure
+
+    monkeypatch.setattr(erasure, "try_lock_shared", lambda: False)
+
+
+def test_a_live_evaluation_that_finds_the_erasure_lock_busy_writes_nothing_and_drops_the_state(monkeypatch: pytest.MonkeyPatch) -> None:
+    now = timezone.now()
+    add(*(event("b", "add_to_cart", at=now - dt.timedelta(minutes=5 - i), product=f"p{i}", session="B") for i in range(3)))
+    engine.evaluate_subject("b", now)  # a state is cached
+    SegmentMembership.objects.filter(subject="b").delete()
+    busy(monkeypatch)
+    assert [hit.key for hit in engine.evaluate_subject("b", now)] == ["live:high_intent"]
+    assert not SegmentMembership.objects.filter(subject="b").exists()
+    assert load_state("b") is None  # the next event reads the stored memberships
+    monkeypatch.undo()
+    engine.evaluate_subject("b", now)
+    assert SegmentMembership.objects.filter(subject="b").exists()
+
+
+def test_a_live_evaluation_that_finds_the_erasure_lock_busy_is_queued_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    from reco_app.segments.live import queue
+
+    now = timezone.now()
+    add(*(event("b", "add_to_cart", at=now - dt.timedelta(minutes=5 - i), product=f"p{i}", session="B") for i in range(3)))
+    queued: list[dict[str, list[str]]] = []
+    monkeypatch.setattr(queue, "enqueue", lambda todo: queued.append({s: [r.prefix for r in rules] for s, rules in todo.items()}))
+    busy(monkeypatch)
+    with reco_settings(SEGMENTS_LIVE_ASYNC=True):
+        engine.evaluate_subject("b", now, only=engine.rules(["live:high_intent"]))
+    assert queued == [{"b": ["live:high_intent"]}]
+    assert not SegmentMembership.objects.filter(subject="b").exists()
+
+
+def test_an_erasure_runs_on_the_database_of_reco_apps_models(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Its transaction, lock and markers on one database: the router's for writing them."""
+    from django.db import router, transaction
+
+    from reco_app import privacy as registry
+
+    real_atomic = transaction.atomic
+    used: list[object] = []
+
+    def atomic(using: object = None, **kwargs: Any) -> Any:
+        used.append(using)
+        return real_atomic(using=using, **kwargs)
+
+    monkeypatch.setattr(registry.transaction, "atomic", atomic)
+    registry.erase_subjects(["x"])
+    assert used[0] == router.db_for_write(ErasureMarker) == "default"

@@ -112,3 +112,47 @@ def test_system_checks_reject_bad_retention_settings(settings) -> None:  # type:
     assert [e.id for e in check_training_settings()] == ["reco_app.E404"]
     keep(settings, versions=0, hours=0)
     assert check_training_settings() == []
+
+
+def test_user_keys_read_are_kept_for_kept_versions_only(stored_shop, settings) -> None:  # type: ignore[no-untyped-def]
+    from reco_app.training import suppression
+    from reco_app.training.retention import prune_artifacts
+
+    suppression._user_keys_read.clear()
+    first = registry.train(until=UNTIL)
+    second = registry.train(until=UNTIL, activate_policy="always")
+    third = registry.train(until=UNTIL, activate_policy="never")
+    privacy.erase(["c00001"])  # reads the user keys of every kept artefact
+    assert set(suppression._user_keys_read) == {(v.artifact_name, v.sha256) for v in (first, second, third)}
+    keep(settings, versions=0)
+    registry.activate(third)  # second: the rollback target; first: pruned
+    assert prune_artifacts() == [first.pk]
+    assert set(suppression._user_keys_read) == {(v.artifact_name, v.sha256) for v in (second, third)}
+
+
+def test_user_keys_are_read_before_the_erasure_lock(stored_shop, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from reco_app import erasure
+    from reco_app.training import suppression
+
+    version = registry.train(until=UNTIL)
+    suppression._user_keys_read.clear()
+    read_at_lock = []
+    real = erasure.lock_exclusive
+
+    def lock() -> None:
+        read_at_lock.append(set(suppression._user_keys_read))
+        real()
+
+    monkeypatch.setattr(erasure, "lock_exclusive", lock)
+    assert privacy.erase(["c00001"])["model vectors"] == 1
+    assert read_at_lock == [{(version.artifact_name, version.sha256)}]  # no artefact read under the lock
+
+
+def test_user_keys_are_held_compactly() -> None:
+    from reco_app.training.suppression import UserKeys
+
+    keys = UserKeys(f"c{i:06d}" for i in range(1000))
+    assert keys.hashes.nbytes == 8 * 1000 == 8 * len(keys)  # a 64-bit hash per key, no strings
+    assert "c000999" in keys and "c000000" in keys
+    assert "c001000" not in keys and "anon:typo" not in keys and None not in keys
+    assert "x" not in UserKeys([])

@@ -97,6 +97,23 @@ class _Erased(Exception):
     """The shopper was erased while their evaluation ran: its writes are rolled back."""
 
 
+class _Busy(Exception):
+    """An erasure holds the erasure lock or waits for it: the evaluation writes nothing now."""
+
+
+def _later(subject: str, active: list[LiveRule]) -> None:
+    """Leave an evaluation that found the erasure lock busy for later: with the live queue
+    (``SEGMENTS_LIVE_ASYNC``) queue it again (the next drain runs it); without, drop the
+    cached state, so that the shopper's next event evaluates the rules it may affect from
+    the stored memberships (and the sweep re-evaluates every shopper with a recent cart)."""
+    if conf.get("SEGMENTS_LIVE_ASYNC"):
+        from reco_app.segments.live import queue
+
+        queue.enqueue({subject: active})
+    else:
+        forget_state([subject])
+
+
 def _needs_write(stored: tuple[int, dt.datetime | None] | None, hit: LiveHit) -> bool:
     if stored is None:
         return True
@@ -152,37 +169,45 @@ def evaluate_subject(
     else:
         members = dict(state.members)
     owned = tuple(rule.prefix for rule in active)
-    stale = [key for key in members if key.startswith(owned) and key not in wanted]
-    changed = False
-    if stale:
-        # nothing cascades: one DELETE; a membership already gone (expired, erased) deletes nothing
-        store.remove([members.pop(key)[0] for key in stale])
-        changed = True
+    # memberships of rules that no longer hold: deleted in the locked transaction below
+    # (a membership already gone, expired or erased, deletes nothing)
+    stale = [members.pop(key)[0] for key in list(members) if key.startswith(owned) and key not in wanted]
     todo = [(key, hit) for key, hit in wanted.items() if _needs_write(members.get(key), hit)]
     cart_session = _cart_session(recent)
-    if not todo and not members and not len(recent.etype):
-        # nothing to remember: no cached state either (a shopper erased while an evaluation
-        # was queued keeps no key, and a state naming memberships just removed is dropped)
-        if state is not None or not cached:
-            forget_state([subject])
-    elif todo or not cached:
+    # nothing to remember: no cached state either (a shopper erased while an evaluation was
+    # queued keeps no key, and a state naming memberships just removed is dropped)
+    empty = not todo and not members and not len(recent.etype)
+    changed = False
+    if stale or (not empty and (todo or not cached)):
         # Writes that may follow an erasure of this shopper (their events were read before
-        # it): wait for an erasure in progress, write, then check that the shopper still has
-        # events — an erasure deletes every one — and undo if not. The state is written
+        # it): the erasure lock, shared, first — without waiting: an erasure holding it or
+        # waiting for it (behind a segment job) must not hold up a product page, so the
+        # writes are left for later (_later). Then write, and check that the shopper still
+        # has events — an erasure deletes every one — and undo if not. The state is written
         # before the check, so an erasure committing after it deletes it (on commit).
         try:
             with transaction.atomic():
-                erasure.lock_shared()
+                if not erasure.try_lock_shared():
+                    raise _Busy
+                if stale:
+                    store.remove(stale)  # nothing cascades: one DELETE
+                    changed = True
                 changed = _write(subject, todo, members, now) or changed
-                _write_state(subject, state, cart_session, members, recent.current_session)
+                if not empty:
+                    _write_state(subject, state, cart_session, members, recent.current_session)
                 if not _STILL_THERE.rows(subject=subject):
                     raise _Erased
+        except _Busy:
+            _later(subject, active)
+            return hits
         except _Erased:
             forget_state([subject])
             cache.bump(f"subject:{subject}")
             return []
-    else:  # the request path with nothing but a new state to cache: no query (see docs)
+    elif not empty:  # the request path with nothing but a new state to cache: no query (see docs)
         _write_state(subject, state, cart_session, members, recent.current_session)
+    if empty and (state is not None or not cached):
+        forget_state([subject])
     if changed:
         cache.bump(f"subject:{subject}")
     return hits
