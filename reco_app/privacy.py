@@ -46,7 +46,7 @@ def export_subjects(subjects: list[str]) -> dict[str, Any]:
     return {h.name: h.export(subjects) for h in holders()}
 
 
-def erase_subjects(subjects: list[str], *, skip: tuple[str, ...] = ()) -> dict[str, int]:
+def erase_subjects(subjects: list[str], *, skip: tuple[str, ...] = (), wait: bool = True) -> dict[str, int]:
     """Erase the subjects' data from every holder but those named in ``skip`` (a withdrawal
     of consent handles events itself and keeps the consent records), in one transaction (a
     holder may defer cache work until it has committed, with ``transaction.on_commit``).
@@ -57,7 +57,11 @@ def erase_subjects(subjects: list[str], *, skip: tuple[str, ...] = ()) -> dict[s
     ``ERASURE_LOCK_TIMEOUT`` seconds for running job writes, then raises
     :class:`reco_app.erasure.ErasureBusy` (nothing erased). Called inside a transaction of
     yours, the lock is held until that one commits: call it before writing any reco_app
-    rows there, and commit soon."""
+    rows there, and commit soon.
+
+    ``wait=False`` erases without the lock (nothing waits): a job writing at that moment
+    may store what it read before, until its next run; used only when the locked erasure
+    was busy and no Celery worker can retry it (:func:`reco_app.consent.service.forget`)."""
     from reco_app import erasure
 
     active = [h for h in holders() if h.name not in skip]
@@ -65,6 +69,7 @@ def erase_subjects(subjects: list[str], *, skip: tuple[str, ...] = ()) -> dict[s
         if h.prepare is not None:
             h.prepare(subjects)  # before the lock: jobs and live evaluations are not held up by it
     with transaction.atomic(using=erasure.database()):
-        erasure.lock_exclusive()
+        if wait:
+            erasure.lock_exclusive()
         erasure.record(subjects)
         return {h.name: h.erase(subjects) for h in active}

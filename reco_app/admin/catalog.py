@@ -94,6 +94,7 @@ class EventAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     def erase_shoppers(self, request: HttpRequest, queryset: QuerySet[Event]) -> HttpResponse | None:
         from reco_app.admin.tracking import _subjects
         from reco_app.consent import privacy
+        from reco_app.erasure import ErasureBusy
 
         subjects = _subjects(queryset)
         if not request.POST.get("confirm"):
@@ -106,7 +107,11 @@ class EventAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
                 "action": "erase_shoppers",
             }
             return TemplateResponse(request, "admin/reco_app/event/erase_confirmation.html", context)
-        counts = privacy.erase(subjects)  # one transaction, like every erasure
+        try:
+            counts = privacy.erase(subjects)  # one transaction, like every erasure
+        except ErasureBusy as exc:
+            self.message_user(request, _("Nothing was erased: %(why)s") % {"why": exc}, messages.ERROR)
+            return None
         self.message_user(
             request,
             _("Erased the data of %(n)d shoppers: %(counts)s") % {"n": len(subjects), "counts": counts or "-"},

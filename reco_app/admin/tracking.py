@@ -9,6 +9,7 @@ from django.http import HttpRequest, HttpResponse
 
 from reco_app.admin.catalog import EventAdmin
 from reco_app.consent import privacy
+from reco_app.erasure import ErasureBusy
 from reco_app.models import ConsentRecord
 
 
@@ -36,7 +37,11 @@ def export_subjects(modeladmin: Any, request: HttpRequest, queryset: QuerySet[An
 @admin.action(description="Erase all data of the selected shoppers", permissions=["delete"])
 def erase_subjects(modeladmin: Any, request: HttpRequest, queryset: QuerySet[Any]) -> None:
     subjects = _subjects(queryset)
-    counts = privacy.erase(subjects)
+    try:
+        counts = privacy.erase(subjects)
+    except ErasureBusy as exc:
+        modeladmin.message_user(request, f"Nothing was erased: {exc}", messages.ERROR)
+        return
     modeladmin.message_user(request, f"Erased data of {len(subjects)} shopper(s): {counts}", messages.SUCCESS)
 
 

@@ -13,6 +13,7 @@ from django.http import HttpRequest, HttpResponseBase
 
 from reco_app import cache, conf
 from reco_app.consent.backends import get_backend
+from reco_app.erasure import ErasureBusy
 from reco_app.models import ConsentRecord, Event
 from reco_app.models.events import ConsentBasis, visitor_subject
 from reco_app.tracking.context import get_context
@@ -128,9 +129,33 @@ def forget(subjects: list[str], visitor_ids: list[str] | None = None) -> int:
         else:
             count, _ = qs.delete()
         # the subjects' cached lists and namespaces go with the other holders' data
-        privacy.erase_subjects(subjects, skip=("events", "consent_records"))
+        try:
+            privacy.erase_subjects(subjects, skip=WITHDRAWAL_KEEPS)
+        except ErasureBusy:  # (its own savepoint is rolled back; the events go all the same)
+            transaction.on_commit(lambda: erase_derived_later(subjects))
     cache.bump_many(f"subject:{s}" for s in others if s)
     return count
+
+
+#: what a withdrawal leaves to :func:`forget` itself (events) or keeps (the proof of decisions)
+WITHDRAWAL_KEEPS = ("events", "consent_records")
+
+
+def erase_derived_later(subjects: list[str]) -> None:
+    """The erasure lock was busy (a segment job writing, ``ERASURE_LOCK_TIMEOUT``): the
+    events are gone; a Celery task erases the derived data once the lock is free (retried
+    for up to an hour). Without a worker (tasks run eagerly), it is erased now without the
+    lock: a job writing at this moment may store what it read before, until its next run."""
+    from celery import current_app
+
+    from reco_app.consent.tasks import erase_derived
+
+    if current_app.conf.task_always_eager:
+        from reco_app import privacy
+
+        privacy.erase_subjects(subjects, skip=WITHDRAWAL_KEEPS, wait=False)
+        return
+    erase_derived.apply_async((subjects,), countdown=30)
 
 
 def anonymise(events: QuerySet[Event]) -> int:

@@ -12,6 +12,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from reco_app import conf
 from reco_app.consent import privacy, service
+from reco_app.erasure import ErasureBusy
 from reco_app.models import ConsentRecord, Event
 from reco_app.tracking.context import get_context
 
@@ -68,7 +69,15 @@ def my_data_export(request: HttpRequest) -> HttpResponse:
 def my_data_erase(request: HttpRequest) -> HttpResponse:
     if request.POST.get("confirm") != "1":
         return HttpResponse("Tick the confirmation box to erase your data.", status=400)
-    privacy.erase(privacy.subjects_for_user(request.user))
+    try:
+        privacy.erase(privacy.subjects_for_user(request.user))
+    except ErasureBusy:
+        busy = HttpResponse(
+            "Your data could not be erased just now because a scheduled job is updating it. "
+            "Nothing was erased; please try again in a minute.", status=503, content_type="text/plain; charset=utf-8",
+        )
+        busy["Retry-After"] = "60"
+        return busy
     response = HttpResponseRedirect(request.path.rsplit("erase/", 1)[0] + "?erased=1")
     response.delete_cookie(conf.get("VISITOR_COOKIE_NAME"), samesite="Lax")
     response.reco_skip_cookie = True  # type: ignore[attr-defined]

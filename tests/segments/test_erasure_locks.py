@@ -175,3 +175,53 @@ def test_the_erasure_keeps_the_sessions_lock_timeout_for_its_other_statements(pg
         erasure.lock_exclusive()
         cursor.execute("SHOW lock_timeout")
         assert cursor.fetchone()[0] == "7s"
+
+
+def _shopper_with_a_live_membership(now: dt.datetime) -> None:
+    cart("b", now)
+    engine.evaluate_subject("b", now)
+    assert SegmentMembership.objects.filter(subject="b").exists()
+
+
+def test_a_withdrawal_during_job_writes_deletes_the_events_and_erases_the_rest_later(pg: None) -> None:
+    """Without a worker (eager tasks) the derived data goes at once, without the lock."""
+    from celery import current_app
+
+    from reco_app.consent.service import forget
+
+    now = timezone.now()
+    _shopper_with_a_live_membership(now)
+    eager = current_app.conf.task_always_eager
+    current_app.conf.task_always_eager = True  # no worker (CI configures a broker)
+    try:
+        with job_writing() as out, reco_settings(ERASURE_LOCK_TIMEOUT=0.2):
+            assert forget(["b"]) == 3  # no ErasureBusy for the shopper who withdrew
+            assert not Event.objects.filter(subject="b").exists()
+            assert not SegmentMembership.objects.filter(subject="b").exists()
+    finally:
+        current_app.conf.task_always_eager = eager
+    assert "job" in out
+
+
+def test_busy_erasures_answer_clearly_in_every_place_staff_and_shoppers_start_them(pg: None, django_user_model: Any) -> None:
+    from io import StringIO
+
+    from django.core.management import CommandError, call_command
+    from django.test import Client
+
+    from tests.helpers import customer_key
+
+    user = django_user_model.objects.create_user("dee", password="pw-123456")
+    key = customer_key(user)
+    add(*(event(key, "product_view", at=timezone.now(), product=f"p{i}") for i in range(2)))
+    shopper = Client()
+    shopper.force_login(user)
+    with job_writing(), reco_settings(ERASURE_LOCK_TIMEOUT=0.2):
+        response = shopper.post("/reco/privacy/erase/", {"confirm": "1"})
+        assert response.status_code == 503 and response["Retry-After"] == "60"
+        assert b"Nothing was erased" in response.content
+        with pytest.raises(CommandError, match="Nothing was erased"):
+            call_command("reco_privacy", "erase", "--subject", key, "--yes", stdout=StringIO())
+    assert Event.objects.filter(subject=key).count() == 2  # nothing half-erased
+    assert shopper.post("/reco/privacy/erase/", {"confirm": "1"}).status_code == 302  # once the job is done
+    assert not Event.objects.filter(subject=key).exists()

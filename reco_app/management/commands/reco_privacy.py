@@ -7,6 +7,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from reco_app.consent import privacy
+from reco_app.erasure import ErasureBusy
 
 
 class Command(BaseCommand):
@@ -36,7 +37,10 @@ class Command(BaseCommand):
             return
         if not yes:
             raise CommandError("Erasure cannot be undone: add --yes.")
-        counts = privacy.erase(subjects)
+        try:
+            counts = privacy.erase(subjects)
+        except ErasureBusy as exc:
+            raise CommandError(f"Nothing was erased: {exc}") from exc
         self.stdout.write(f"Erased {', '.join(subjects)}: {counts}")
 
     def _user(self, ref: str) -> Any:

@@ -1,0 +1,18 @@
+"""Celery task of consent: the derived-data half of a withdrawal that found the erasure lock busy."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from reco_app.erasure import ErasureBusy
+
+
+@shared_task(name="reco_app.erase_derived", autoretry_for=(ErasureBusy,), retry_backoff=30, retry_backoff_max=600,
+             max_retries=12, acks_late=True)
+def erase_derived(subjects: list[str]) -> dict[str, int]:
+    """Erase what was derived from withdrawn subjects' events (their segments, live state,
+    model vectors, cached lists), waiting for the erasure lock; retried while it is busy."""
+    from reco_app import privacy
+    from reco_app.consent.service import WITHDRAWAL_KEEPS
+
+    return privacy.erase_subjects(subjects, skip=WITHDRAWAL_KEEPS)
