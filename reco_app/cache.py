@@ -226,6 +226,30 @@ def set(key: str, value: Any, timeout: int | None = None, *, subject: str | None
         logger.warning("reco cache unavailable (set): %s", exc)
 
 
+def count_subject_entries(subjects: Iterable[str]) -> int:
+    """How many cached entries these shoppers' indexes list that still exist: two round
+    trips on django-redis whatever the number of shoppers (erasure counts them under its
+    lock)."""
+    names = list(dict.fromkeys(s for s in subjects if s))
+    if not names:
+        return 0
+    try:
+        cache = get_cache()
+        client = getattr(cache, "client", None)
+        if client is not None and hasattr(client, "get_client"):
+            redis = client.get_client(write=True)
+            pipe = redis.pipeline(transaction=False)
+            for s in names:
+                pipe.smembers(client.make_key(_index_key(s)))
+            listed = {_text(k) for members in pipe.execute() for k in members}
+            return int(redis.exists(*(client.make_key(k) for k in listed))) if listed else 0
+        return sum(len(subject_entries(s)) for s in names)
+    except Exception as exc:  # noqa: BLE001
+        stats["errors"] += 1
+        logger.warning("reco cache unavailable (count subject entries): %s", exc)
+        return 0
+
+
 def subject_entries(subject: str) -> dict[str, Any]:
     """The cached entries listed in a shopper's index that still exist: key → value."""
     try:

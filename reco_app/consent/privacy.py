@@ -169,7 +169,7 @@ def erase_cached(subjects: list[str]) -> int:
     only have cached it under a version that is never current again)."""
     versions = _subject_versions(subjects)
     cache.bump_many(f"{cache.SUBJECT_NS}{s}" for s in subjects)
-    found = sum(len(cache.subject_entries(s)) for s in subjects)
+    found = cache.count_subject_entries(subjects)
 
     def purge() -> None:
         after = _subject_versions(subjects)

@@ -126,3 +126,33 @@ def test_bump_on_redis_returns_the_new_version(redis_cache) -> None:  # type: ig
     assert version > 1 and ns_versions(["subject:fresh"]) == {"subject:fresh": version}
     assert cache.bump("subject:fresh") == version + 1 and cache.ns_version("subject:fresh") == version + 1
     assert cache.bump("rules") == 2  # global namespaces still count from 1
+
+
+def test_an_erasure_makes_as_many_redis_round_trips_for_twenty_shoppers_as_for_one(redis_cache) -> None:  # type: ignore[no-untyped-def]
+    """The erasure holds the exclusive erasure lock meanwhile: its Redis work must not grow
+    with the number of shoppers (one bump script, one pipeline for their indexes)."""
+    from redis.client import Pipeline, Redis
+
+    calls: list[str] = []
+    command, pipeline = Redis.execute_command, Pipeline.execute
+
+    def counted_command(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        calls.append(str(args[0]))
+        return command(self, *args, **kwargs)
+
+    def counted_pipeline(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        calls.append("PIPELINE")
+        return pipeline(self, *args, **kwargs)
+
+    trips = {}
+    for n in (1, 20):
+        subjects = [f"c{n}-{i}" for i in range(n)]
+        Event.objects.bulk_create([Event(subject=s, event_type="product_view", product_key="p", timestamp=timezone.now()) for s in subjects])
+        calls.clear()
+        Redis.execute_command, Pipeline.execute = counted_command, counted_pipeline  # type: ignore[method-assign]
+        try:
+            privacy.erase(subjects)
+        finally:
+            Redis.execute_command, Pipeline.execute = command, pipeline  # type: ignore[method-assign]
+        trips[n] = len(calls)
+    assert trips[20] == trips[1], trips
