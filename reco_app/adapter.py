@@ -268,6 +268,30 @@ def get_adapter() -> ShopAdapter:
     return cls()
 
 
+def is_shortened(subject: str) -> bool:
+    """Whether ``subject`` is a long customer key in :func:`customer_subject`'s short form."""
+    head, tilde, digest = subject.rpartition("~")
+    return (len(subject) == SUBJECT_MAX and bool(tilde) and len(head) == SUBJECT_MAX - _DIGEST_CHARS - 1
+            and len(digest) == _DIGEST_CHARS and all(c in "0123456789abcdef" for c in digest))
+
+
+def user_for_subject(subject: str) -> Any | None:
+    """The user a stored customer subject belongs to: the adapter's
+    ``get_user_for_customer_key``, else — for a key shortened by :func:`customer_subject`,
+    which no adapter can turn back into a user — the user recorded on that subject's events
+    or consent records (None when there is none)."""
+    user = get_adapter().get_user_for_customer_key(subject)
+    if user is not None or not is_shortened(subject):
+        return user
+    from django.contrib.auth import get_user_model
+
+    from reco_app.models import ConsentRecord, Event
+
+    pk = (Event.objects.filter(subject=subject).exclude(user=None).values_list("user", flat=True).first()
+          or ConsentRecord.objects.filter(subject=subject).exclude(user=None).values_list("user", flat=True).first())
+    return get_user_model()._default_manager.filter(pk=pk).first() if pk is not None else None
+
+
 def subject_of(user: Any) -> str:
     """The subject a signed-in shopper's data is stored under: their customer key
     (``get_adapter().customer_key(user)``), shortened by :func:`customer_subject` when it is

@@ -56,7 +56,7 @@ def expand_subjects(subjects: Iterable[str], users: Iterable[Any] = ()) -> list[
       customer keys (a shared device) is not expanded, as that would reach other people:
       erase each customer by their own key.
     """
-    from reco_app.adapter import get_adapter
+    from reco_app.adapter import user_for_subject
 
     out: list[str] = []
     for user in users:
@@ -72,7 +72,7 @@ def expand_subjects(subjects: Iterable[str], users: Iterable[Any] = ()) -> list[
                 out.extend(_subjects_for_key(owners[0]))
             out.append(subject)
             continue
-        user = get_adapter().get_user_for_customer_key(subject)
+        user = user_for_subject(subject)
         out.extend(subjects_for_user(user) if user is not None else _subjects_for_key(subject))
     return sorted(dict.fromkeys(out), key=lambda s: (s.startswith(ANONYMOUS_PREFIX), s))  # customer keys first
 
@@ -128,9 +128,9 @@ def erase_events(subjects: list[str]) -> int:
 
 
 def _consent_qs(subjects: list[str]) -> Any:
-    from reco_app.adapter import get_adapter
+    from reco_app.adapter import user_for_subject
 
-    users = [u for s in subjects if not s.startswith("anon:") and (u := get_adapter().get_user_for_customer_key(s))]
+    users = [u for s in subjects if not s.startswith("anon:") and (u := user_for_subject(s))]
     return ConsentRecord.objects.filter(subject__in=subjects) | ConsentRecord.objects.filter(user__in=users)
 
 
@@ -190,9 +190,9 @@ def _subject_versions(subjects: list[str]) -> dict[str, int]:
 
 
 def _users(subjects: list[str]) -> list[Any]:
-    from reco_app.adapter import get_adapter
+    from reco_app.adapter import user_for_subject
 
-    return [u for s in subjects if not s.startswith(ANONYMOUS_PREFIX) and (u := get_adapter().get_user_for_customer_key(s))]
+    return [u for s in subjects if not s.startswith(ANONYMOUS_PREFIX) and (u := user_for_subject(s))]
 
 
 def _state_keys(subjects: list[str], versions: list[dict[str, int]]) -> list[str]:

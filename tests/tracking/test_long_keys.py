@@ -96,3 +96,25 @@ def test_the_shops_adapter_is_used_as_it_is() -> None:
     adapter = get_adapter()
     assert type(adapter) is import_string(conf.get("ADAPTER"))
     assert type(pickle.loads(pickle.dumps(adapter))) is type(adapter)
+
+
+def test_privacy_tools_find_the_user_behind_a_shortened_key(client, django_user_model, django_capture_on_commit_callbacks) -> None:  # type: ignore[no-untyped-def]
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from reco_app import cache
+    from reco_app.adapter import user_for_subject
+    from reco_app.consent.backends import account_decision, account_decision_key
+
+    user = django_user_model.objects.create_user(LONG, password="pw-123456")
+    client.force_login(user)
+    accept(client)  # a consent record of the account, under the shortened subject
+    stored = subject_of(user)
+    assert get_adapter().get_user_for_customer_key(stored) is None  # the shop's adapter cannot invert it
+    assert user_for_subject(stored) == user
+    account_decision(user)  # cached
+    assert cache.get(account_decision_key(user.pk)) is not None
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("reco_privacy", "erase", "--subject", stored, "--yes", stdout=StringIO())
+    assert cache.get(account_decision_key(user.pk)) is None  # the account's cached decision went too
