@@ -131,8 +131,9 @@ def bump_many(namespaces: Iterable[str]) -> None:
 
 
 def _bump(names: list[str]) -> int:
-    """One round trip on django-redis (one script INCRs them all), else add + incr each.
-    Returns the last namespace's new version (0 when the cache is down)."""
+    """One round trip on django-redis (one script INCRs them all; a second when global and
+    subject namespaces are mixed), else add + incr each. Returns the new version of the last
+    namespace bumped — for :func:`bump`, its one namespace's (0 when the cache is down)."""
     global generation
     generation += 1
     try:
@@ -147,8 +148,6 @@ def _bump(names: list[str]) -> int:
                     first, timeout = _start(group[0])
                     keys = [client.make_key(make_key("ns", name)) for name in group]
                     version = int(client.get_client(write=True).eval(_INCR, len(keys), *keys, first, timeout or 0))
-            if names and is_subject_ns(names[-1]) != is_subject_ns(names[0]):
-                version = ns_version(names[-1])  # mixed batch (not made by reco_app): say the last one's
             return version
         version = 0
         for name in names:

@@ -128,10 +128,7 @@ def erase_events(subjects: list[str]) -> int:
 
 
 def _consent_qs(subjects: list[str]) -> Any:
-    from reco_app.adapter import user_for_subject
-
-    users = [u for s in subjects if not s.startswith("anon:") and (u := user_for_subject(s))]
-    return ConsentRecord.objects.filter(subject__in=subjects) | ConsentRecord.objects.filter(user__in=users)
+    return ConsentRecord.objects.filter(subject__in=subjects) | ConsentRecord.objects.filter(user__in=_users(subjects))
 
 
 def export_consent(subjects: list[str]) -> list[dict[str, Any]]:

@@ -39,20 +39,22 @@ def grant(request: HttpRequest, response: HttpResponseBase) -> None:
     record(ctx.user, ctx.subject if ctx.user else "", granted=True, method=ConsentRecord.Method.BANNER)
 
 
-def subjects_of_request(request: HttpRequest) -> tuple[list[str], list[str]]:
+def subjects_of_request(
+    request: HttpRequest, *, browser: bool = True, account: bool = True,
+) -> tuple[list[str], list[str]]:
     """(subject keys, visitor ids) the current visitor's data may be stored under: the
     browser's visitor id (its anonymous subject, and events it sent that were joined to an
     account at login) and, when signed in, the account's customer key and the visitor ids
-    joined to it."""
+    joined to it. ``browser`` / ``account``: leave out that part."""
     from reco_app.consent.privacy import subjects_for_user
 
     ctx = get_context(request)
     subjects: list[str] = []
     visitors: list[str] = []
-    if ctx.known_visitor_id:
+    if browser and ctx.known_visitor_id:
         subjects.append(visitor_subject(ctx.known_visitor_id))
         visitors.append(ctx.known_visitor_id)
-    if ctx.user is not None:
+    if account and ctx.user is not None:
         subjects.extend(s for s in subjects_for_user(ctx.user) if s not in subjects)
     return subjects, visitors
 
@@ -88,20 +90,14 @@ def consent_gone(request: HttpRequest, *, had_cookie: bool) -> int:
 
     ctx = get_context(request)
     state = ctx.consent
-    subjects: list[str] = []
-    visitors: list[str] = []
-    if had_cookie and ctx.known_visitor_id:
-        subjects, visitors = [visitor_subject(ctx.known_visitor_id)], [ctx.known_visitor_id]
     user = ctx.user
     refused = state.decision is Decision.DENIED or bool(state.signal)
-    if user is not None and refused:
-        account = account_decision(user)
-        if account is not Decision.DENIED:  # (once: the refusal recorded here makes it DENIED)
-            from reco_app.consent.privacy import subjects_for_user
-
-            subjects.extend(s for s in subjects_for_user(user) if s not in subjects)
-            method = ConsentRecord.Method.COOKIE_SETTINGS if state.decision is Decision.DENIED else ConsentRecord.Method.SIGNAL
-            record(user, ctx.subject, granted=False, method=method)
+    # (once: the refusal recorded here makes the account's decision DENIED)
+    withdraw_account = user is not None and refused and account_decision(user) is not Decision.DENIED
+    subjects, visitors = subjects_of_request(request, browser=had_cookie, account=withdraw_account)
+    if withdraw_account:
+        method = ConsentRecord.Method.COOKIE_SETTINGS if state.decision is Decision.DENIED else ConsentRecord.Method.SIGNAL
+        record(user, ctx.subject, granted=False, method=method)
     return forget(subjects, visitors)
 
 
