@@ -174,6 +174,18 @@ def get(key: str, default: Any = None) -> Any:
     return value
 
 
+def get_many(keys: list[str]) -> dict[str, Any]:
+    """The cached values of these keys (missing ones left out; none when the cache is down)."""
+    if not keys:
+        return {}
+    try:
+        return dict(get_cache().get_many(keys))
+    except Exception as exc:  # noqa: BLE001
+        stats["errors"] += 1
+        logger.warning("reco cache unavailable (get_many): %s", exc)
+        return {}
+
+
 def ensure_subject_versions(names: list[str]) -> dict[str, int]:
     """Versions of these subject namespaces, creating the missing ones at a fresh version
     (one round trip on django-redis). Raises when the cache is down."""
@@ -223,6 +235,18 @@ def set(key: str, value: Any, timeout: int | None = None, *, subject: str | None
     except Exception as exc:  # noqa: BLE001
         stats["errors"] += 1
         logger.warning("reco cache unavailable (set): %s", exc)
+
+
+def set_many(values: dict[str, Any], timeout: int | None = None) -> None:
+    """Cache several values with one expiry (one round trip on django-redis); not for
+    entries that must be listed in a shopper's index (see :func:`set`)."""
+    if not values:
+        return
+    try:
+        get_cache().set_many(values, conf.get("CACHE_TIMEOUT") if timeout is None else timeout)
+    except Exception as exc:  # noqa: BLE001
+        stats["errors"] += 1
+        logger.warning("reco cache unavailable (set_many): %s", exc)
 
 
 def count_subject_entries(subjects: Iterable[str]) -> int:

@@ -59,8 +59,8 @@ def test_a_burst_of_events_schedules_one_drain_that_evaluates_each_shopper_once(
     evaluated: list[str] = []
     from reco_app.segments.live import engine
 
-    real = engine.evaluate_subject
-    monkeypatch.setattr(engine, "evaluate_subject", lambda subject, **kw: evaluated.append(subject) or real(subject, **kw))
+    real = engine._plan  # what evaluates one shopper, alone or in the drain's batch
+    monkeypatch.setattr(engine, "_plan", lambda subject, *a, **kw: evaluated.append(subject) or real(subject, *a, **kw))
     for i in range(3):  # three add-to-carts of one shopper, in three requests
         arrive(event("a", "add_to_cart", at=ago(3 - i), product=f"p{i}", session="A"))
     arrive(event("b", "product_view", at=ago(2), product="shoe1", session="B"))

@@ -17,6 +17,7 @@ is what settings name).
 from reco_app.segments.live.engine import (
     RECENT_LIMIT,
     clean_expired,
+    evaluate_many,
     evaluate_subject,
     load_recent,
     on_events,
@@ -39,6 +40,6 @@ from reco_app.segments.live.state import LiveState, forget_state, load_state
 
 __all__ = [
     "EXPIRY_REFRESH", "LOOKBACK", "PASSIVE_TYPES", "RECENT_LIMIT", "BrowsingCategory", "CartAbandoned", "HighIntent",
-    "LiveHit", "LiveRule", "LiveState", "Recent", "clean_expired", "evaluate_subject", "forget_state", "load_recent",
+    "LiveHit", "LiveRule", "LiveState", "Recent", "clean_expired", "evaluate_many", "evaluate_subject", "forget_state", "load_recent",
     "load_state", "on_events", "receive_event_stored", "rules", "sweep",
 ]

@@ -7,11 +7,13 @@ import datetime as dt
 import logging
 from collections import defaultdict
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from django.db import transaction
-from django.db.models import OuterRef, Subquery
+from django.db.models import F, OuterRef, Subquery, Window
+from django.db.models.functions import RowNumber
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
@@ -22,12 +24,20 @@ from reco_app.models.segments import SegmentMembership
 from reco_app.prepared import PreparedQuery
 from reco_app.segments.live import store
 from reco_app.segments.live.rules import EXPIRY_REFRESH, LOOKBACK, LiveHit, LiveRule, Recent
-from reco_app.segments.live.state import LiveState, _state_key, forget_state, load_state
+from reco_app.segments.live.state import (
+    LiveState,
+    _state_key,
+    forget_state,
+    load_state,
+    load_states,
+)
 
 logger = logging.getLogger(__name__)
 #: at most this many of a shopper's newest events are read per evaluation (a bot-like shopper
 #: with thousands of events a day must not make every event of theirs slower)
 RECENT_LIMIT = 200
+#: shoppers evaluated together by :func:`evaluate_many` (one query for each part of their data)
+BATCH = 200
 _built: list[Any] = [None, []]  # (the SEGMENTS_LIVE_RULES list they were built from, rules)
 
 
@@ -68,7 +78,11 @@ def load_recent(subject: str, now: dt.datetime) -> Recent:
     """One query: the shopper's ``RECENT_LIMIT`` newest consented events of the last 24 hours,
     with their products' categories."""
     newest = _RECENT.rows(subject=subject, since=now - LOOKBACK, until=now, shape={"limit": RECENT_LIMIT})
-    rows = newest[::-1]
+    return _as_recent(subject, now, newest[::-1])
+
+
+def _as_recent(subject: str, now: dt.datetime, rows: list[tuple[Any, ...]]) -> Recent:
+    """``Recent`` from (event type, category, session, timestamp) rows, oldest first."""
     return Recent(
         subject=subject,
         now=now,
@@ -78,6 +92,26 @@ def load_recent(subject: str, now: dt.datetime) -> Recent:
         category=np.array([r[1] or "" for r in rows], dtype=object),
         current_session=rows[-1][2] if rows else "",
     )
+
+
+def load_recent_many(subjects: list[str], now: dt.datetime) -> dict[str, Recent]:
+    """:func:`load_recent` for several shoppers in one query (a window function keeps each
+    shopper's ``RECENT_LIMIT`` newest events)."""
+    category = CatalogItem.objects.filter(product_key=OuterRef("product_key")).values("category")[:1]
+    newest = Window(RowNumber(), partition_by=[F("subject")], order_by=[F("timestamp").desc(), F("id").desc()])
+    rows = (
+        Event.objects.consented().filter(subject__in=subjects).since(now - LOOKBACK).filter(timestamp__lte=now)
+        .annotate(category=Subquery(category), newest=newest).filter(newest__lte=RECENT_LIMIT)
+        .values_list("subject", "event_type", "category", "session_id", "timestamp", "id")
+    )
+    by_subject: dict[str, list[tuple[Any, ...]]] = defaultdict(list)
+    for row in rows:
+        by_subject[row[0]].append(row)
+    out = {}
+    for subject in subjects:
+        found = sorted(by_subject.get(subject, ()), key=lambda r: (r[4], r[5]))  # oldest first
+        out[subject] = _as_recent(subject, now, [r[1:5] for r in found])
+    return out
 
 
 def _cart_session(recent: Recent) -> str:
@@ -139,9 +173,15 @@ def _write(subject: str, todo: list[tuple[str, LiveHit]], members: dict[str, tup
 
 def _write_state(
     subject: str, state: LiveState | None, cart_session: str, members: dict[str, tuple[int, dt.datetime | None]], session: str,
+    into: dict[str, Any] | None = None,
 ) -> None:
+    """Cache the shopper's state if it differs from ``state``; with ``into``, add it there
+    instead, for the caller to write several at once."""
     if state is None or (state.cart_session, state.members, state.session) != (cart_session, members, session):
-        cache.set(_state_key(subject), (cart_session, members, session), int(LOOKBACK.total_seconds()))
+        if into is not None:
+            into[_state_key(subject)] = (cart_session, members, session)
+        else:
+            cache.set(_state_key(subject), (cart_session, members, session), int(LOOKBACK.total_seconds()))
 
 
 def evaluate_subject(
@@ -157,19 +197,90 @@ def evaluate_subject(
     """
     now = now or timezone.now()
     recent = load_recent(subject, now)
-    active = rules() if only is None else only
-    hits = [hit for rule in active for hit in (rule.evaluate(recent) if len(recent.etype) else [])]
-    wanted = {hit.key: hit for hit in hits}
     if not cached:
-        state = None
+        state = _UNREAD
     elif state is _UNREAD:
         state = load_state(subject)
-    if state is None:
-        members = store.memberships(subject)
-    else:
-        members = dict(state.members)
+    members = store.memberships(subject) if not isinstance(state, LiveState) else dict(state.members)
+    return _apply(subject, recent, rules() if only is None else only, members, state, cached=cached)
+
+
+def evaluate_many(todo: dict[str, list[LiveRule]], now: dt.datetime | None = None) -> int:
+    """:func:`evaluate_subject` for many shoppers (the queue's drain), ``BATCH`` at a time:
+    their recent events, memberships and cached states are read with one query, one query
+    and one cache round trip; the shoppers whose memberships or state changed are written
+    in one locked transaction with one check for erasures; the cache namespaces of those
+    whose memberships changed are bumped in one round trip. Returns the number evaluated."""
+    now = now or timezone.now()
+    subjects = sorted(todo)
+    done = 0
+    for start in range(0, len(subjects), BATCH):
+        chunk = subjects[start:start + BATCH]
+        recents = load_recent_many(chunk, now)
+        members = store.memberships_many(chunk)
+        states = load_states(chunk)
+        plans = []
+        for subject in chunk:
+            try:
+                plans.append(_plan(subject, recents[subject], todo[subject], members.get(subject, {}), states.get(subject), cached=False))
+            except Exception:  # a faulty rule: the other shoppers go on
+                logger.exception("live segment evaluation failed for a queued shopper")
+        changed, forget = _store_together([p for p in plans if p.writes]), [p.subject for p in plans if p.forget]
+        if forget:
+            forget_state(forget)
+        cache.bump_many(f"subject:{subject}" for subject in changed)
+        done += len(plans)
+    return done
+
+
+@dataclass
+class _Plan:
+    """What one evaluation found, and what it has to write."""
+
+    subject: str
+    active: list[LiveRule]
+    hits: list[LiveHit]
+    stale: list[int]  # memberships to delete
+    todo: list[tuple[str, LiveHit]]  # memberships to add or refresh
+    members: dict[str, tuple[int, dt.datetime | None]]  # as they will be once written
+    current: LiveState | None  # the cached state read (None: none, or not read)
+    recent: Recent
+    empty: bool  # nothing to remember: no state either
+    new_state: bool  # a state to write in the locked transaction
+    forget: bool  # a cached state to delete
+
+    @property
+    def writes(self) -> bool:
+        return bool(self.stale or self.todo or self.new_state)
+
+    def store(self, states: dict[str, Any] | None = None) -> bool:
+        """Write, inside the caller's locked transaction (the cached state into ``states``
+        when given, for the caller to write); True if a membership changed."""
+        changed = False
+        if self.stale:
+            store.remove(self.stale)  # nothing cascades: one DELETE
+            changed = True
+        changed = _write(self.subject, self.todo, self.members, self.recent.now) or changed
+        if not self.empty:
+            self.write_state(states)
+        return changed
+
+    def write_state(self, into: dict[str, Any] | None = None) -> None:
+        _write_state(self.subject, self.current, _cart_session(self.recent), self.members, self.recent.current_session, into)
+
+
+def _plan(
+    subject: str, recent: Recent, active: list[LiveRule], members: dict[str, tuple[int, dt.datetime | None]],
+    state: Any, *, cached: bool,
+) -> _Plan:
+    """Run ``active`` on ``recent`` and work out what to store, against the shopper's live
+    ``members`` (as stored, or as cached in ``state`` when ``cached``) and their cached
+    ``state``: a :class:`LiveState`, None (read: there is none) or ``_UNREAD``."""
+    current = state if isinstance(state, LiveState) else None
+    hits = [hit for rule in active for hit in (rule.evaluate(recent) if len(recent.etype) else [])]
+    wanted = {hit.key: hit for hit in hits}
     owned = tuple(rule.prefix for rule in active)
-    # memberships of rules that no longer hold: deleted in the locked transaction below
+    # memberships of rules that no longer hold: deleted in the locked transaction
     # (a membership already gone, expired or erased, deletes nothing)
     stale = [members.pop(key)[0] for key in list(members) if key.startswith(owned) and key not in wanted]
     todo = [(key, hit) for key, hit in wanted.items() if _needs_write(members.get(key), hit)]
@@ -177,8 +288,74 @@ def evaluate_subject(
     # nothing to remember: no cached state either (a shopper erased while an evaluation was
     # queued keeps no key, and a state naming memberships just removed is dropped)
     empty = not todo and not members and not len(recent.etype)
+    # with the memberships as stored (not cached), a state that differs from them, or that
+    # was not read, is written in the locked transaction, never outside it
+    new_state = not empty and not cached and (
+        current is None
+        or (current.cart_session, current.members, current.session) != (cart_session, members, recent.current_session)
+    )
+    return _Plan(
+        subject, active, hits, stale, todo, members, current, recent, empty, new_state,
+        forget=empty and (current is not None or state is _UNREAD),
+    )
+
+
+def _store_together(plans: list[_Plan]) -> list[str]:
+    """Write these plans in one transaction under the erasure lock (shared, without waiting);
+    a shopper erased since their events were read is left out (their writes are undone and
+    the transaction runs again without them). Returns the shoppers whose memberships changed."""
+    pending = plans
+    while pending:
+        try:
+            with transaction.atomic():
+                if not erasure.try_lock_shared():
+                    raise _Busy
+                states: dict[str, Any] = {}
+                changed = [plan.subject for plan in pending if plan.store(states)]
+                cache.set_many(states, int(LOOKBACK.total_seconds()))  # before the check, as for one shopper
+                there = _still_there(pending)
+                gone = [plan for plan in pending if plan.subject not in there]
+                if gone:
+                    raise _Erased([plan.subject for plan in gone])
+            return changed
+        except _Busy:
+            for plan in pending:
+                _later(plan.subject, plan.active)
+            return []
+        except _Erased as exc:
+            erased = list(exc.args[0])
+            forget_state(erased)
+            cache.bump_many(f"subject:{subject}" for subject in erased)
+            pending = [plan for plan in pending if plan.subject not in erased]
+    return []
+
+
+def _still_there(plans: list[_Plan]) -> set[str]:
+    """Which of these shoppers still have events (an erasure deletes every one): looked up
+    among their events since the oldest one read, where a queued shopper has some, then,
+    for those without, among all."""
+    since = min((plan.recent.ts[0] for plan in plans if plan.recent.ts), default=None)
+    subjects = [plan.subject for plan in plans]
+    found: set[str] = set()
+    if since is not None:
+        found = set(
+            Event.objects.filter(subject__in=subjects, timestamp__gte=since)
+            .values_list("subject", flat=True).distinct().order_by()
+        )
+    rest = [subject for subject in subjects if subject not in found]
+    if rest:
+        found |= set(Event.objects.filter(subject__in=rest).values_list("subject", flat=True).distinct().order_by())
+    return found
+
+
+def _apply(
+    subject: str, recent: Recent, active: list[LiveRule], members: dict[str, tuple[int, dt.datetime | None]],
+    state: Any, *, cached: bool,
+) -> list[LiveHit]:
+    """Evaluate one shopper (:func:`_plan`) and store what changed."""
+    plan = _plan(subject, recent, active, members, state, cached=cached)
     changed = False
-    if stale or (not empty and (todo or not cached)):
+    if plan.writes:
         # Writes that may follow an erasure of this shopper (their events were read before
         # it): the erasure lock, shared, first — without waiting: an erasure holding it or
         # waiting for it (behind a segment job) must not hold up a product page, so the
@@ -189,28 +366,23 @@ def evaluate_subject(
             with transaction.atomic():
                 if not erasure.try_lock_shared():
                     raise _Busy
-                if stale:
-                    store.remove(stale)  # nothing cascades: one DELETE
-                    changed = True
-                changed = _write(subject, todo, members, now) or changed
-                if not empty:
-                    _write_state(subject, state, cart_session, members, recent.current_session)
+                changed = plan.store()
                 if not _STILL_THERE.rows(subject=subject):
                     raise _Erased
         except _Busy:
             _later(subject, active)
-            return hits
+            return plan.hits
         except _Erased:
             forget_state([subject])
             cache.bump(f"subject:{subject}")
             return []
-    elif not empty:  # the request path with nothing but a new state to cache: no query (see docs)
-        _write_state(subject, state, cart_session, members, recent.current_session)
-    if empty and (state is not None or not cached):
+    elif not plan.empty and cached:  # the request path with nothing but a new state to cache: no query (see docs)
+        plan.write_state()
+    if plan.forget:
         forget_state([subject])
     if changed:
         cache.bump(f"subject:{subject}")
-    return hits
+    return plan.hits
 
 
 def on_events(events: Iterable[Event]) -> None:

@@ -107,14 +107,8 @@ def take() -> dict[str, set[str]]:
 
 
 def drain() -> int:
-    """Run the queued rules; returns the number of shoppers evaluated."""
-    from reco_app.segments.live.engine import evaluate_subject, rules
+    """Run the queued rules (all queued shoppers evaluated together: :func:`evaluate_many`);
+    returns the number of shoppers evaluated."""
+    from reco_app.segments.live.engine import evaluate_many, rules
 
-    done = 0
-    for subject, prefixes in sorted(take().items()):
-        try:
-            evaluate_subject(subject, only=rules(prefixes))
-            done += 1
-        except Exception:  # one shopper's failure must not drop the others'
-            logger.exception("live segment evaluation failed for a queued shopper")
-    return done
+    return evaluate_many({subject: rules(prefixes) for subject, prefixes in take().items()})

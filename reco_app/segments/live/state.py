@@ -29,6 +29,17 @@ def load_state(subject: str) -> LiveState | None:
     return LiveState(*found) if isinstance(found, tuple) and len(found) in (2, 3) else None
 
 
+def load_states(subjects: list[str]) -> dict[str, LiveState | None]:
+    """:func:`load_state` for several shoppers in one cache round trip."""
+    keys = {_state_key(s): s for s in subjects}
+    found = cache.get_many(list(keys))
+    out: dict[str, LiveState | None] = {}
+    for key, subject in keys.items():
+        value = found.get(key)
+        out[subject] = LiveState(*value) if isinstance(value, tuple) and len(value) in (2, 3) else None
+    return out
+
+
 def forget_state(subjects: Iterable[str]) -> None:
     cache.delete(*(_state_key(s) for s in subjects))
 

@@ -43,6 +43,18 @@ def memberships(subject: str) -> dict[str, tuple[int, dt.datetime | None]]:
     return {key: (pk, expires) for key, pk, expires in _MEMBERSHIPS.rows(subject=subject)}
 
 
+def memberships_many(subjects: list[str]) -> dict[str, dict[str, tuple[int, dt.datetime | None]]]:
+    """:func:`memberships` of several shoppers in one query (shoppers without any are left out)."""
+    out: dict[str, dict[str, tuple[int, dt.datetime | None]]] = {}
+    rows = (
+        SegmentMembership.objects.filter(subject__in=subjects, segment__kind=SegmentKind.LIVE)
+        .values_list("subject", "segment__key", "pk", "expires_at").order_by()
+    )
+    for subject, key, pk, expires in rows:
+        out.setdefault(subject, {})[key] = (pk, expires)
+    return out
+
+
 def _field(name: str) -> Any:
     return SegmentMembership._meta.get_field(name)
 
