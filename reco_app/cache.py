@@ -37,7 +37,10 @@ import hashlib
 import logging
 import re
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from functools import partial
 from typing import Any, TypeVar
 
 from django.core.cache import BaseCache, caches
@@ -66,6 +69,60 @@ _ENSURE = (
 stats = {"hits": 0, "misses": 0, "errors": 0}
 #: moves on every bump made by this process: what a request remembers is valid while it stands
 generation = 0
+
+
+#: writes waiting for the end of :func:`one_round_trip`: (add commands to a pipeline, how
+#: many results they take, what to do with those results or with the error)
+_Deferred = tuple[Callable[[Any], None], int, Callable[[Any], None]]
+_deferred: ContextVar[list[_Deferred] | None] = ContextVar("reco_cache_deferred", default=None)
+
+
+@contextmanager
+def one_round_trip() -> Iterator[None]:
+    """Writes made inside that allow it (:func:`bump_many`, the live-segment queue) are sent
+    together when the block ends, in one pipeline (django-redis; elsewhere they run at once).
+    What they change is therefore visible only after the block: for writes whose results
+    nobody inside reads, such as the work after an event's commit."""
+    client = getattr(get_cache(), "client", None)
+    if client is None or not hasattr(client, "get_client") or _deferred.get() is not None:
+        yield  # another backend, or already inside a block (its end sends everything)
+        return
+    pending: list[_Deferred] = []
+    token = _deferred.set(pending)
+    try:
+        yield
+    finally:
+        _deferred.reset(token)
+        if pending:
+            _send(client, pending)
+
+
+def _send(client: Any, pending: list[_Deferred]) -> None:
+    try:
+        pipe = client.get_client(write=True).pipeline(transaction=False)
+        for fill, _, _ in pending:
+            fill(pipe)
+        results = pipe.execute()
+    except Exception as exc:  # noqa: BLE001 - each writer says what a failure means to it
+        stats["errors"] += 1
+        for _, _, done in pending:
+            done(exc)
+        return
+    at = 0
+    for _, count, done in pending:
+        done(results[at:at + count])
+        at += count
+
+
+def defer(fill: Callable[[Any], None], count: int, done: Callable[[Any], None]) -> bool:
+    """Inside :func:`one_round_trip`: add ``fill(pipe)`` (``count`` commands) to the round trip
+    at its end, then call ``done`` with their results, or with the exception if it failed.
+    False outside one (the caller writes at once)."""
+    pending = _deferred.get()
+    if pending is None:
+        return False
+    pending.append((fill, count, done))
+    return True
 
 
 def get_cache() -> BaseCache:
@@ -123,14 +180,24 @@ def bump(namespace: str) -> int:
     return _bump([namespace])
 
 
-def bump_many(namespaces: Iterable[str]) -> None:
-    """``bump`` several namespaces (a batch's shoppers) at once."""
+def bump_many(namespaces: Iterable[str], *, deferred: bool = False) -> None:
+    """``bump`` several namespaces (a batch's shoppers) at once; with ``deferred``, inside
+    :func:`one_round_trip`, at the end of that block."""
     names = list(dict.fromkeys(namespaces))
     if names:
-        _bump(names)
+        _bump(names, deferrable=deferred)
 
 
-def _bump(names: list[str]) -> int:
+def _eval_into(args: tuple[Any, ...], pipe: Any) -> None:
+    pipe.eval(*args)
+
+
+def _bumped(names: list[str], result: Any) -> None:
+    if isinstance(result, Exception):
+        logger.warning("reco cache unavailable (bump %s): %s", ", ".join(names)[:200], result)
+
+
+def _bump(names: list[str], deferrable: bool = False) -> int:
     """One round trip on django-redis (one script INCRs them all; a second when global and
     subject namespaces are mixed), else add + incr each. Returns the new version of the last
     namespace bumped — for :func:`bump`, its one namespace's (0 when the cache is down)."""
@@ -147,7 +214,10 @@ def _bump(names: list[str]) -> int:
                 if group:
                     first, timeout = _start(group[0])
                     keys = [client.make_key(make_key("ns", name)) for name in group]
-                    version = int(client.get_client(write=True).eval(_INCR, len(keys), *keys, first, timeout or 0))
+                    args = (_INCR, len(keys), *keys, first, timeout or 0)
+                    if deferrable and defer(partial(_eval_into, args), 1, partial(_bumped, group)):
+                        continue
+                    version = int(client.get_client(write=True).eval(*args))
             return version
         version = 0
         for name in names:

@@ -130,12 +130,17 @@ def _stored(result: StoreResult, rows: list[Event]) -> None:
 
 
 def _after_commit(rows: list[Event]) -> None:
-    # only events serving's shopper profile reads can change the shopper's recommendations
-    cache.bump_many(f"subject:{row.subject}" for row in rows if row.subject and row.event_type in TASTE_TYPES)
-    try:
-        event_stored.send(sender=Event, events=rows)
-    except Exception:  # a faulty receiver must not turn a stored event into an error
-        logger.exception("event_stored receiver failed")
+    # One Redis round trip for the namespace bump and what the receivers queue (the live
+    # rules with SEGMENTS_LIVE_ASYNC): both go out when the block ends.
+    with cache.one_round_trip():
+        # only events serving's shopper profile reads can change the shopper's recommendations
+        cache.bump_many(
+            (f"subject:{row.subject}" for row in rows if row.subject and row.event_type in TASTE_TYPES), deferred=True,
+        )
+        try:
+            event_stored.send(sender=Event, events=rows)
+        except Exception:  # a faulty receiver must not turn a stored event into an error
+            logger.exception("event_stored receiver failed")
 
 
 def track(

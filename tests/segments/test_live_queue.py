@@ -6,6 +6,7 @@ import datetime as dt
 import re
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,26 @@ def arrive(*events: Event) -> list[Event]:
     stored = add(*events)
     event_stored.send(sender=None, events=stored)
     return stored
+
+
+@contextmanager
+def tasks_run() -> Iterator[list[str]]:
+    """Tasks run in-process as a worker would run them (eagerly): their names, in order."""
+    from celery.signals import task_prerun
+
+    ran: list[str] = []
+
+    def record(sender: object = None, **kwargs: object) -> None:
+        ran.append(getattr(sender, "name", ""))
+
+    eager = current_app.conf.task_always_eager
+    current_app.conf.task_always_eager = True
+    task_prerun.connect(record, weak=False)
+    try:
+        yield ran
+    finally:
+        current_app.conf.task_always_eager = eager
+        task_prerun.disconnect(record)
 
 
 @pytest.fixture
@@ -99,23 +120,10 @@ def test_only_the_rules_an_event_can_change_are_queued(redis_cache, published) -
 @pytest.mark.django_db
 @reco_settings(SEGMENTS_LIVE_ASYNC=True)
 def test_without_redis_each_batch_is_its_own_task(settings) -> None:  # type: ignore[no-untyped-def]
-    from celery.signals import task_prerun
-
     settings.CACHES = LOCMEM
-    ran: list[str] = []
-
-    def record(sender: object = None, **kwargs: object) -> None:
-        ran.append(getattr(sender, "name", ""))
-
-    eager = current_app.conf.task_always_eager
-    current_app.conf.task_always_eager = True  # a worker, in-process
-    task_prerun.connect(record, weak=False)
-    try:
+    with tasks_run() as ran:
         arrive(*(event("s", "add_to_cart", at=ago(5 - i), product=f"p{i}", session="A") for i in range(2)))
         arrive(event("s", "add_to_cart", at=ago(1), product="p9", session="A"))
-    finally:
-        current_app.conf.task_always_eager = eager
-        task_prerun.disconnect(record)
     assert ran == ["reco_app.segments.evaluate_live"] * 2  # one per stored batch
     assert segments_for("s") == ["live:high_intent"]
 
@@ -182,3 +190,57 @@ def test_the_live_command_evaluates_what_is_queued(redis_cache, published) -> No
     call_command("reco_segments", "--live", stdout=out)  # e.g. where no worker runs the drain
     assert "queued shoppers evaluated: 1" in out.getvalue()
     assert segments_for("a") == ["live:high_intent"]
+
+
+@pytest.mark.services
+@pytest.mark.django_db
+@reco_settings(SEGMENTS_LIVE_ASYNC=True)
+def test_a_stored_view_bumps_and_queues_in_one_round_trip(redis_cache, published, monkeypatch, django_capture_on_commit_callbacks) -> None:  # type: ignore[no-untyped-def]
+    import redis.client
+
+    from reco_app import cache as reco_cache
+    from reco_app.tracking.service import store, to_row
+    from reco_app.tracking.validation import validate
+
+    catalog(shoe1=("Shoes", 80.0))
+    before = reco_cache.ensure_subject_versions(["subject:a"])["subject:a"]
+    trips: list[str] = []
+    real_command, real_pipeline = redis.client.Redis.execute_command, redis.client.Pipeline.execute
+    monkeypatch.setattr(redis.client.Redis, "execute_command",
+                        lambda self, *a, **kw: trips.append(str(a[0])) or real_command(self, *a, **kw))
+    monkeypatch.setattr(redis.client.Pipeline, "execute", lambda self, *a, **kw: trips.append("pipeline") or real_pipeline(self, *a, **kw))
+    clean, _ = validate({"event_type": "product_view", "product": "shoe1"})
+    assert clean is not None
+    clean.subject, clean.session_id, clean.consent = "a", "A", "granted"
+    with django_capture_on_commit_callbacks(execute=True):
+        assert len(store([to_row(clean, source="server")]).stored) == 1
+    # the bump, the queue and the drain flag: one round trip to the cache, no state read
+    # (LPUSH: Celery publishing the drain task to its Redis broker, once per drain)
+    assert [trip for trip in trips if trip != "LPUSH"] == ["pipeline"]
+    monkeypatch.setattr(redis.client.Redis, "execute_command", real_command)
+    monkeypatch.setattr(redis.client.Pipeline, "execute", real_pipeline)
+    assert reco_cache.ensure_subject_versions(["subject:a"])["subject:a"] == before + 1  # bumped
+    assert queue.take() == {"a": {"live:cart_abandoned", "live:browsing:"}}
+    assert [name for name, _ in published] == ["reco_app.segments.drain_live"]
+
+
+@pytest.mark.django_db
+@reco_settings(SEGMENTS_LIVE_ASYNC=True)
+def test_with_redis_down_the_round_trip_falls_back_to_a_task_per_batch(django_capture_on_commit_callbacks) -> None:  # type: ignore[no-untyped-def]
+    from django.test import override_settings
+
+    dead = {"default": {"BACKEND": "django_redis.cache.RedisCache", "LOCATION": "redis://127.0.0.1:1/0",
+                        "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.2, "SOCKET_TIMEOUT": 0.2}}}
+    with override_settings(CACHES=dead), tasks_run() as ran:
+        for i in range(3):
+            with django_capture_on_commit_callbacks(execute=True):
+                arrive_stored(event("s", "add_to_cart", at=ago(3 - i), product=f"p{i}", session="A"))
+    assert ran == ["reco_app.segments.evaluate_live"] * 3  # nothing lost: each batch its own task
+    assert segments_for("s") == ["live:high_intent"]
+
+
+def arrive_stored(*events: Event) -> None:
+    """Through the tracking service's store (its commit hook: bump and queue in one round trip)."""
+    from reco_app.tracking.service import store
+
+    assert len(store(list(events)).stored) == len(events)

@@ -400,6 +400,19 @@ def on_events(events: Iterable[Event]) -> None:
         return
     active = rules()
     todo: dict[str, list[LiveRule]] = {}
+    if conf.get("SEGMENTS_LIVE_ASYNC"):
+        # Queued without reading the cached state: the rules the events are relevant to
+        # (the drain reads every state of its batch in one round trip), so the request
+        # spends one round trip, shared with the namespace bump (cache.one_round_trip).
+        for subject, new in by_subject.items():
+            relevant = [rule for rule in active if rule.relevant(new)]
+            if relevant:
+                todo[subject] = relevant
+        if todo:
+            from reco_app.segments.live import queue
+
+            queue.enqueue(todo)  # event_stored comes after commit
+        return
     states: dict[str, LiveState | None] = {}
     for subject, new in by_subject.items():
         if not any(rule.relevant(new) for rule in active):
@@ -409,11 +422,6 @@ def on_events(events: Iterable[Event]) -> None:
         if affected:
             todo[subject] = affected
     if not todo:
-        return
-    if conf.get("SEGMENTS_LIVE_ASYNC"):
-        from reco_app.segments.live import queue
-
-        queue.enqueue(todo)  # event_stored comes after commit
         return
     for subject, affected in todo.items():
         newest = max(e.timestamp for e in by_subject[subject])

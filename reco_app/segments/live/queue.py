@@ -54,20 +54,32 @@ def enqueue(todo: dict[str, list[LiveRule]]) -> None:
         members = sorted({f"{subject}{SEP}{rule.prefix}" for subject, active in todo.items() for rule in active})
         pending, due = _keys(client)
         wait = delay_seconds()
-        try:
-            pipe = redis.pipeline(transaction=False)
+
+        def fill(pipe: Any) -> None:
             pipe.sadd(pending, *members)
             pipe.expire(pending, int(LOOKBACK.total_seconds()))
             # the flag outlives a lost drain task by a minute at most, then the next event schedules one
             pipe.set(due, 1, nx=True, ex=int(2 * wait) + 60)
-            scheduled = pipe.execute()[-1]
-        except Exception as exc:  # noqa: BLE001 - Redis down: one task per batch, as without Redis
-            cache.stats["errors"] += 1
-            logger.warning("reco cache unavailable (live queue): %s", exc)
-        else:
-            if scheduled:
+
+        def done(result: Any) -> None:
+            if isinstance(result, Exception):  # Redis down: one task per batch, as without Redis
+                logger.warning("reco cache unavailable (live queue): %s", result)
+                evaluate_live_segments.delay(sorted(todo), sorted({r.prefix for a in todo.values() for r in a}))
+            elif result[-1]:
                 drain_live_segments.apply_async(countdown=wait)
+
+        # after an event's commit: in the same round trip as the namespace bump
+        if cache.defer(fill, 3, done):
             return
+        try:
+            pipe = redis.pipeline(transaction=False)
+            fill(pipe)
+            result = pipe.execute()
+        except Exception as exc:  # noqa: BLE001
+            cache.stats["errors"] += 1
+            result = exc
+        done(result)
+        return
     prefixes = sorted({rule.prefix for active in todo.values() for rule in active})
     evaluate_live_segments.delay(sorted(todo), prefixes)
 
