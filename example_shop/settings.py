@@ -159,8 +159,8 @@ RECO_APP = {
     },
     "PRODUCT_VIEWS": {"product_detail": "sku"},
     "PAGE_BASE_TEMPLATE": "shop/base.html",
-    # With a real broker, live segments are evaluated by a worker, not on the request path.
-    "SEGMENTS_LIVE_ASYNC": bool(os.environ.get("CELERY_BROKER_URL")),
+    # SEGMENTS_LIVE_ASYNC unset: with a real broker (and Redis) live segments are evaluated
+    # by a worker, not on the request path; in eager mode in the request.
 }
 
 LOGGING = {

@@ -232,8 +232,9 @@ DEFAULTS: dict[str, Any] = {
         "reco_app.segments.live.CartAbandoned",
         "reco_app.segments.live.BrowsingCategory",
     ],
-    # Evaluate live rules in a Celery task instead of where the events are stored.
-    "SEGMENTS_LIVE_ASYNC": False,
+    # Evaluate live rules in a Celery task instead of where the events are stored; None:
+    # when Celery tasks go to a worker (not eager) and the cache is Redis.
+    "SEGMENTS_LIVE_ASYNC": None,
     # With SEGMENTS_LIVE_ASYNC and a Redis cache: seconds between drains of the live queue.
     "SEGMENTS_LIVE_DELAY": 2.0,
     # Segment kinds used as LightFM user features, e.g. ["rfm", "lifecycle", "cluster"].

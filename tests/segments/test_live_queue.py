@@ -244,3 +244,25 @@ def arrive_stored(*events: Event) -> None:
     from reco_app.tracking.service import store
 
     assert len(store(list(events)).stored) == len(events)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("setting", "eager", "redis", "queued"), [
+    (None, False, True, True),  # a worker and Redis: queued
+    (None, True, True, False),  # eager tasks (no worker): in the request
+    (None, False, False, False),  # no Redis: a task per batch would cost more than the rules
+    (True, True, False, True),  # set explicitly: as set
+    (False, False, True, False),
+])
+def test_unset_the_rules_are_queued_where_a_worker_and_redis_exist(setting, eager, redis, queued, settings, request) -> None:  # type: ignore[no-untyped-def]
+    if redis:
+        request.getfixturevalue("redis_cache")
+    else:
+        settings.CACHES = LOCMEM
+    was = current_app.conf.task_always_eager
+    current_app.conf.task_always_eager = eager
+    try:
+        with reco_settings(SEGMENTS_LIVE_ASYNC=setting):
+            assert queue.enabled() is queued
+    finally:
+        current_app.conf.task_always_eager = was

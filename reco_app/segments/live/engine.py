@@ -140,9 +140,9 @@ def _later(subject: str, active: list[LiveRule]) -> None:
     (``SEGMENTS_LIVE_ASYNC``) queue it again (the next drain runs it); without, drop the
     cached state, so that the shopper's next event evaluates the rules it may affect from
     the stored memberships (and the sweep re-evaluates every shopper with a recent cart)."""
-    if conf.get("SEGMENTS_LIVE_ASYNC"):
-        from reco_app.segments.live import queue
+    from reco_app.segments.live import queue
 
+    if queue.enabled():
         queue.enqueue({subject: active})
     else:
         forget_state([subject])
@@ -400,7 +400,9 @@ def on_events(events: Iterable[Event]) -> None:
         return
     active = rules()
     todo: dict[str, list[LiveRule]] = {}
-    if conf.get("SEGMENTS_LIVE_ASYNC"):
+    from reco_app.segments.live import queue
+
+    if queue.enabled():
         # Queued without reading the cached state: the rules the events are relevant to
         # (the drain reads every state of its batch in one round trip), so the request
         # spends one round trip, shared with the namespace bump (cache.one_round_trip).
@@ -409,8 +411,6 @@ def on_events(events: Iterable[Event]) -> None:
             if relevant:
                 todo[subject] = relevant
         if todo:
-            from reco_app.segments.live import queue
-
             queue.enqueue(todo)  # event_stored comes after commit
         return
     states: dict[str, LiveState | None] = {}

@@ -29,6 +29,18 @@ SEP = "\x1f"
 _TAKE = "local m = redis.call('SMEMBERS', KEYS[1]) redis.call('DEL', KEYS[1]) return m"
 
 
+def enabled() -> bool:
+    """Are live rules queued (``SEGMENTS_LIVE_ASYNC``)? Unset (None): when Celery tasks go to
+    a worker (not ``task_always_eager``) and the cache is Redis, where queuing costs the
+    request one round trip; without a worker the rules run where the events are stored."""
+    value = conf.get("SEGMENTS_LIVE_ASYNC")
+    if value is not None:
+        return bool(value)
+    from celery import current_app
+
+    return not current_app.conf.task_always_eager and _redis()[1] is not None
+
+
 def _redis() -> tuple[Any, Any]:
     """(django-redis client, raw redis connection), or (None, None) for another backend."""
     client = getattr(cache.get_cache(), "client", None)
