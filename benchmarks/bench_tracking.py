@@ -186,10 +186,12 @@ def middleware_overhead() -> None:
 
     from reco_app.segments.live import queue
 
-    # reco_app's default: the live rules run in the request, after the event's commit
+    # reco_app's default without a worker (eager tasks, as here): the live rules run in the
+    # request, after the event's commit
     sync = {**settings.RECO_APP, "SEGMENTS_LIVE_ASYNC": False}
     no_live = {"MIDDLEWARE": with_mw, "RECO_APP": {**sync, "SEGMENTS_LIVE_RULES": []}}
-    # SEGMENTS_LIVE_ASYNC with a Redis cache: the request queues the rules, a task drains them
+    # the default where Celery tasks go to a worker and the cache is Redis (SEGMENTS_LIVE_ASYNC
+    # unset): the request queues the rules, a task drains them
     queued = {"MIDDLEWARE": with_mw, "RECO_APP": {**settings.RECO_APP, "SEGMENTS_LIVE_ASYNC": True}}
     can_queue = queue._redis()[1] is not None and not current_app.conf.broker_url.startswith("memory")
     for label, requests in cases:
@@ -233,7 +235,7 @@ def middleware_overhead() -> None:
                   f"(quartiles {q1:.2f}–{q3:.2f})")
         if "queued" in ratios:
             q1, _, q3 = statistics.quantiles(drained, n=4)
-            print(f"{'':30s} rules queued (SEGMENTS_LIVE_ASYNC): ratio {statistics.median(ratios['queued']):.2f} in the "
+            print(f"{'':30s} rules queued (default with a worker): ratio {statistics.median(ratios['queued']):.2f} in the "
                   f"request, {statistics.median(drained):.2f} counting the drain (quartiles {q1:.2f}–{q3:.2f})")
     if can_queue:
         current_app.control.purge()  # the drain tasks published meanwhile (drained here)
