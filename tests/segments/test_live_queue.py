@@ -266,3 +266,16 @@ def test_unset_the_rules_are_queued_where_a_worker_and_redis_exist(setting, eage
             assert queue.enabled() is queued
     finally:
         current_app.conf.task_always_eager = was
+
+
+@pytest.mark.services
+@pytest.mark.django_db
+@reco_settings(SEGMENTS_LIVE_ASYNC=True)
+def test_a_large_batch_of_shoppers_is_queued_whole(redis_cache, published) -> None:  # type: ignore[no-untyped-def]
+    from reco_app.segments.live import rules
+
+    todo = {f"s{i}": rules() for i in range(5000)}  # 15,000 members: more than Lua unpacks at once
+    queue.enqueue(todo)
+    taken = queue.take()
+    assert len(taken) == 5000 and taken["s4999"] == {rule.prefix for rule in rules()}
+    assert [name for name, _ in published] == ["reco_app.segments.drain_live"]

@@ -25,6 +25,15 @@ from reco_app.segments.live.rules import LOOKBACK, LiveRule
 
 logger = logging.getLogger(__name__)
 SEP = "\x1f"
+#: queues members (ARGV[3:]) in the set KEYS[1] (expiring after ARGV[1] s) and sets the
+#: drain flag KEYS[2] if unset (expiring after ARGV[2] s); true if the flag was set: one
+#: command (a pipeline of SADD, EXPIRE and SET costs the client more); members are added
+#: 1,000 at a time (Lua's unpack has a limit)
+_ENQUEUE = (
+    "for i = 3, #ARGV, 1000 do redis.call('SADD', KEYS[1], unpack(ARGV, i, math.min(i + 999, #ARGV))) end "
+    "redis.call('EXPIRE', KEYS[1], ARGV[1]) "
+    "return redis.call('SET', KEYS[2], 1, 'NX', 'EX', ARGV[2])"
+)
 #: takes the whole set at once (SMEMBERS then DEL, atomic in Redis)
 _TAKE = "local m = redis.call('SMEMBERS', KEYS[1]) redis.call('DEL', KEYS[1]) return m"
 
@@ -68,10 +77,8 @@ def enqueue(todo: dict[str, list[LiveRule]]) -> None:
         wait = delay_seconds()
 
         def fill(pipe: Any) -> None:
-            pipe.sadd(pending, *members)
-            pipe.expire(pending, int(LOOKBACK.total_seconds()))
             # the flag outlives a lost drain task by a minute at most, then the next event schedules one
-            pipe.set(due, 1, nx=True, ex=int(2 * wait) + 60)
+            pipe.eval(_ENQUEUE, 2, pending, due, int(LOOKBACK.total_seconds()), int(2 * wait) + 60, *members)
 
         def done(result: Any) -> None:
             if isinstance(result, Exception):  # Redis down: one task per batch, as without Redis
@@ -81,7 +88,7 @@ def enqueue(todo: dict[str, list[LiveRule]]) -> None:
                 drain_live_segments.apply_async(countdown=wait)
 
         # after an event's commit: in the same round trip as the namespace bump
-        if cache.defer(fill, 3, done):
+        if cache.defer(fill, 1, done):
             return
         try:
             pipe = redis.pipeline(transaction=False)
