@@ -106,12 +106,21 @@ def _send(client: Any, pending: list[_Deferred]) -> None:
     except Exception as exc:  # noqa: BLE001 - each writer says what a failure means to it
         stats["errors"] += 1
         for _, _, done in pending:
-            done(exc)
+            _call(done, exc)
         return
     at = 0
     for _, count, done in pending:
-        done(results[at:at + count])
+        _call(done, results[at:at + count])
         at += count
+
+
+def _call(done: Callable[[Any], None], result: Any) -> None:
+    # the block ends after an event's commit, in the request: a failing follow-up (a broker
+    # down when the drain task is published) is logged, and the other writers' still run
+    try:
+        done(result)
+    except Exception:
+        logger.exception("reco cache: a deferred write's follow-up failed")
 
 
 def defer(fill: Callable[[Any], None], count: int, done: Callable[[Any], None]) -> bool:

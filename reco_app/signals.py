@@ -107,8 +107,9 @@ def connect_catalog_signals() -> None:
 # --- signals other areas listen to ------------------------------------------------------
 from django.dispatch import Signal
 
-#: Sent by the tracking service after events are durably stored (after commit).
-#: kwargs: ``events`` (list of saved ``Event`` rows).
+#: Sent by the tracking service after events are durably stored (after commit), once the
+#: shoppers' cache namespaces are bumped. kwargs: ``events`` (list of saved ``Event``
+#: rows), ``live_queued`` (True when the live-segment rules were queued with the bump).
 event_stored = Signal()
 
 #: Sent by the model registry after a version becomes active. kwargs: ``version``.

@@ -130,17 +130,25 @@ def _stored(result: StoreResult, rows: list[Event]) -> None:
 
 
 def _after_commit(rows: list[Event]) -> None:
-    # One Redis round trip for the namespace bump and what the receivers queue (the live
-    # rules with SEGMENTS_LIVE_ASYNC): both go out when the block ends.
+    from reco_app.segments.live.engine import queue_events
+
+    # One Redis round trip for the namespace bump and, with the live queue on, the queued
+    # live rules: both go out when the block ends, before the receivers run, so they see
+    # the shopper's cached lists already invalidated.
+    queued = False
     with cache.one_round_trip():
         # only events serving's shopper profile reads can change the shopper's recommendations
         cache.bump_many(
             (f"subject:{row.subject}" for row in rows if row.subject and row.event_type in TASTE_TYPES), deferred=True,
         )
         try:
-            event_stored.send(sender=Event, events=rows)
-        except Exception:  # a faulty receiver must not turn a stored event into an error
-            logger.exception("event_stored receiver failed")
+            queued = queue_events(rows)
+        except Exception:  # the live rules must not turn a stored event into an error
+            logger.exception("queuing the live segment rules failed")
+    try:
+        event_stored.send(sender=Event, events=rows, live_queued=queued)
+    except Exception:  # a faulty receiver must not turn a stored event into an error
+        logger.exception("event_stored receiver failed")
 
 
 def track(

@@ -10,9 +10,18 @@ from django.utils import timezone
 
 from reco_app.models import Event
 from reco_app.models.segments import SegmentMembership
-from reco_app.segments.live import engine, evaluate_many, load_recent, load_state, rules
+from reco_app.segments.live import (
+    LiveHit,
+    LiveRule,
+    Recent,
+    engine,
+    evaluate_many,
+    load_recent,
+    load_state,
+    rules,
+)
 from reco_app.segments.service import segments_for
-from tests.segments.helpers import add, catalog, event
+from tests.segments.helpers import add, catalog, event, reco_settings
 
 
 def ago(minutes: float) -> dt.datetime:
@@ -70,3 +79,72 @@ def test_a_shopper_erased_after_the_read_is_left_out_of_the_batch_write() -> Non
     assert segments_for("a") == [] and load_state("a") is None  # a's writes undone, its state gone
     assert segments_for("b") == ["live:browsing:shoes"] and load_state("b") is not None
     assert SegmentMembership.objects.filter(subject="b").count() == 1
+
+
+class BadForB(LiveRule):
+    """A shop's faulty rule: for shopper "b" it answers an expiry that is not a date-time,
+    which fails only when the membership is written."""
+
+    prefix = "live:bad"
+
+    def evaluate(self, recent: Recent) -> list[LiveHit]:
+        if recent.subject != "b" or not len(recent.etype):
+            return []
+        return [LiveHit(self.prefix, "Bad", "", "", "soon")]  # type: ignore[arg-type]
+
+
+def carts(subject: str, n: int = 3) -> None:
+    add(*(event(subject, "add_to_cart", at=ago(10 - i), product=f"p{i}", session=subject.upper()) for i in range(n)))
+
+
+@pytest.mark.django_db
+@reco_settings(SEGMENTS_LIVE_RULES=["reco_app.segments.live.HighIntent", "tests.segments.test_live_batch.BadForB"])
+def test_one_shoppers_failing_write_loses_only_that_shopper(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    for subject in ("a", "b", "c", "d"):
+        carts(subject)
+    monkeypatch.setattr(engine, "BATCH", 3)  # a, b, c together; d in the next batch
+    assert evaluate_many({s: rules() for s in ("a", "b", "c", "d")}) == 4  # no exception
+    assert segments_for("a") == segments_for("c") == segments_for("d") == ["live:high_intent"]
+    assert segments_for("b") == []  # its transaction failed on its own
+    assert load_state("b") is None and load_state("a") is not None
+
+
+@pytest.mark.django_db
+def test_a_retry_after_an_erasure_starts_from_the_memberships_as_read(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    for subject in ("b", "x", "z"):
+        carts(subject)
+    now = timezone.now()
+    recents = engine.load_recent_many(["b", "x"], now)
+    plans = [engine._plan(s, recents[s], rules(), {}, None, cached=False) for s in ("b", "x")]
+    Event.objects.filter(subject="x").delete()  # x erased between the read and the write
+    real_forget = engine.forget_state
+
+    def forget_then_another_writer(subjects: list[str]) -> None:  # between the rollback and the retry
+        real_forget(subjects)
+        engine.evaluate_subject("z")  # a request adds z's membership (SQLite may reuse a rolled-back pk)
+
+    monkeypatch.setattr(engine, "forget_state", forget_then_another_writer)
+    assert engine._store_together(plans) == ["b"]
+    assert segments_for("b") == segments_for("z") == ["live:high_intent"]
+    b_row = SegmentMembership.objects.get(subject="b")
+    assert plans[0].members == {"live:high_intent": (b_row.pk, b_row.expires_at)}
+    assert SegmentMembership.objects.get(subject="z").reason == "3 add-to-carts in this session"
+
+
+@pytest.mark.django_db
+def test_a_retry_that_finds_the_lock_busy_leaves_no_state_of_the_undone_attempt(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from reco_app import erasure
+
+    carts("b")
+    carts("x")
+    now = timezone.now()
+    recents = engine.load_recent_many(["b", "x"], now)
+    plans = [engine._plan(s, recents[s], rules(), {}, None, cached=False) for s in ("b", "x")]
+    Event.objects.filter(subject="x").delete()
+    answers = iter([True, False])  # the lock is free, then an erasure holds it
+    monkeypatch.setattr(erasure, "try_lock_shared", lambda: next(answers))
+    later: list[dict[str, list[LiveRule]]] = []
+    monkeypatch.setattr(engine, "_later", later.append)  # (with the queue: queued again)
+    assert engine._store_together(plans) == []
+    assert [set(todo) for todo in later] == [{"b"}]  # b is left for later...
+    assert segments_for("b") == [] and load_state("b") is None  # ...with no state naming an undone row

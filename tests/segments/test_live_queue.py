@@ -247,25 +247,65 @@ def arrive_stored(*events: Event) -> None:
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize(("setting", "eager", "redis", "queued"), [
-    (None, False, True, True),  # a worker and Redis: queued
-    (None, True, True, False),  # eager tasks (no worker): in the request
-    (None, False, False, False),  # no Redis: a task per batch would cost more than the rules
-    (True, True, False, True),  # set explicitly: as set
-    (False, False, True, False),
+@pytest.mark.parametrize(("setting", "broker", "eager", "redis", "queued"), [
+    (None, "redis://127.0.0.1:6379/15", False, True, True),  # a worker's broker and Redis: queued
+    (None, "redis://127.0.0.1:6379/15", True, True, False),  # eager tasks (no worker): in the request
+    (None, None, False, True, False),  # no Celery configured: nothing would run a drain
+    (None, "redis://127.0.0.1:6379/15", False, False, False),  # no Redis: a task per batch costs more
+    (True, None, True, False, True),  # set explicitly: as set
+    (False, "redis://127.0.0.1:6379/15", False, True, False),
 ])
-def test_unset_the_rules_are_queued_where_a_worker_and_redis_exist(setting, eager, redis, queued, settings, request) -> None:  # type: ignore[no-untyped-def]
+def test_unset_the_rules_are_queued_where_a_worker_and_redis_exist(setting, broker, eager, redis, queued, settings, request, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.delenv("CELERY_BROKER_URL", raising=False)  # (Celery reads it before its own setting)
     if redis:
         request.getfixturevalue("redis_cache")
     else:
         settings.CACHES = LOCMEM
-    was = current_app.conf.task_always_eager
-    current_app.conf.task_always_eager = eager
+    was = current_app.conf.task_always_eager, current_app.conf.broker_url
+    current_app.conf.task_always_eager, current_app.conf.broker_url = eager, broker
     try:
         with reco_settings(SEGMENTS_LIVE_ASYNC=setting):
             assert queue.enabled() is queued
     finally:
-        current_app.conf.task_always_eager = was
+        current_app.conf.task_always_eager, current_app.conf.broker_url = was
+
+
+@pytest.mark.services
+@pytest.mark.django_db
+@reco_settings(SEGMENTS_LIVE_ASYNC=False)
+def test_event_stored_receivers_see_the_namespace_already_bumped(redis_cache, django_capture_on_commit_callbacks) -> None:  # type: ignore[no-untyped-def]
+    from reco_app import cache as reco_cache
+    from reco_app.tracking.service import store
+
+    seen: list[int] = []
+
+    def receiver(sender: object = None, **kwargs: object) -> None:
+        seen.append(reco_cache.ns_version("subject:a"))
+
+    before = reco_cache.ns_version("subject:a")
+    event_stored.connect(receiver, weak=False, dispatch_uid="test-ns-seen")
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            store([event("a", "product_view", at=ago(1), product="shoe1", session="A")])
+    finally:
+        event_stored.disconnect(dispatch_uid="test-ns-seen")
+    assert seen == [before + 1] == [reco_cache.ns_version("subject:a")]
+
+
+@pytest.mark.services
+def test_a_failing_follow_up_of_a_deferred_write_is_logged_not_raised(redis_cache, caplog) -> None:  # type: ignore[no-untyped-def]
+    from reco_app import cache as reco_cache
+
+    results: list[object] = []
+
+    def broker_down(result: object) -> None:
+        raise ConnectionError("broker down")  # e.g. publishing the drain task
+
+    with reco_cache.one_round_trip():  # what the tracking service runs after an event's commit
+        assert reco_cache.defer(lambda pipe: pipe.set("reco:test:a", 1), 1, broker_down)
+        assert reco_cache.defer(lambda pipe: pipe.get("reco:test:a"), 1, results.append)
+    assert results == [[b"1"]]  # the next writer's follow-up still ran, with its own result
+    assert "a deferred write's follow-up failed" in caplog.text
 
 
 @pytest.mark.services

@@ -135,17 +135,17 @@ class _Busy(Exception):
     """An erasure holds the erasure lock or waits for it: the evaluation writes nothing now."""
 
 
-def _later(subject: str, active: list[LiveRule]) -> None:
-    """Leave an evaluation that found the erasure lock busy for later: with the live queue
-    (``SEGMENTS_LIVE_ASYNC``) queue it again (the next drain runs it); without, drop the
-    cached state, so that the shopper's next event evaluates the rules it may affect from
-    the stored memberships (and the sweep re-evaluates every shopper with a recent cart)."""
+def _later(todo: dict[str, list[LiveRule]]) -> None:
+    """Leave evaluations that found the erasure lock busy for later: with the live queue
+    (``SEGMENTS_LIVE_ASYNC``) queue them again (the next drain runs them); without, drop
+    the cached states, so that each shopper's next event evaluates the rules it may affect
+    from the stored memberships (and the sweep re-evaluates every shopper with a recent cart)."""
     from reco_app.segments.live import queue
 
     if queue.enabled():
-        queue.enqueue({subject: active})
+        queue.enqueue(todo)
     else:
-        forget_state([subject])
+        forget_state(list(todo))
 
 
 def _needs_write(stored: tuple[int, dt.datetime | None] | None, hit: LiveHit) -> bool:
@@ -216,21 +216,46 @@ def evaluate_many(todo: dict[str, list[LiveRule]], now: dt.datetime | None = Non
     done = 0
     for start in range(0, len(subjects), BATCH):
         chunk = subjects[start:start + BATCH]
-        recents = load_recent_many(chunk, now)
-        members = store.memberships_many(chunk)
-        states = load_states(chunk)
-        plans = []
-        for subject in chunk:
-            try:
-                plans.append(_plan(subject, recents[subject], todo[subject], members.get(subject, {}), states.get(subject), cached=False))
-            except Exception:  # a faulty rule: the other shoppers go on
-                logger.exception("live segment evaluation failed for a queued shopper")
-        changed, forget = _store_together([p for p in plans if p.writes]), [p.subject for p in plans if p.forget]
-        if forget:
-            forget_state(forget)
-        cache.bump_many(f"subject:{subject}" for subject in changed)
-        done += len(plans)
+        try:
+            done += _evaluate_batch({subject: todo[subject] for subject in chunk}, now)
+        except Exception:  # e.g. the database gone: the next batches still try
+            logger.exception("live segment evaluation failed for a batch of %d queued shoppers", len(chunk))
     return done
+
+
+def _evaluate_batch(todo: dict[str, list[LiveRule]], now: dt.datetime) -> int:
+    subjects = list(todo)
+    recents = load_recent_many(subjects, now)
+    members = store.memberships_many(subjects)
+    states = load_states(subjects)
+    plans = []
+    for subject in subjects:
+        try:
+            plans.append(_plan(subject, recents[subject], todo[subject], members.get(subject, {}), states.get(subject), cached=False))
+        except Exception:  # a faulty rule: the other shoppers go on
+            logger.exception("live segment evaluation failed for a queued shopper")
+    writes = [plan for plan in plans if plan.writes]
+    try:
+        changed = _store_together(writes)
+    except Exception:
+        # One shopper's write failed (say, their segment deleted meanwhile) and took the
+        # batch's transaction with it: the states it cached go, and each shopper is written
+        # on their own, so only the failing one is lost.
+        logger.exception("live segment batch write failed: writing its %d shoppers one by one", len(writes))
+        forget_state([plan.subject for plan in writes])
+        changed = []
+        for plan in writes:
+            plan.reset()
+            plan.current = None  # its state was just dropped
+            try:
+                _commit_one(plan)
+            except Exception:
+                logger.exception("live segment evaluation failed for a queued shopper")
+    forget = [plan.subject for plan in plans if plan.forget]
+    if forget:
+        forget_state(forget)
+    cache.bump_many(f"subject:{subject}" for subject in changed)
+    return len(plans)
 
 
 @dataclass
@@ -248,6 +273,14 @@ class _Plan:
     empty: bool  # nothing to remember: no state either
     new_state: bool  # a state to write in the locked transaction
     forget: bool  # a cached state to delete
+
+    def __post_init__(self) -> None:
+        self._members = dict(self.members)  # as read: an undone write must not leave its pks
+
+    def reset(self) -> None:
+        """Forget what an undone attempt wrote (the primary keys of rolled-back rows, which
+        SQLite may hand out again)."""
+        self.members = dict(self._members)
 
     @property
     def writes(self) -> bool:
@@ -306,6 +339,8 @@ def _store_together(plans: list[_Plan]) -> list[str]:
     the transaction runs again without them). Returns the shoppers whose memberships changed."""
     pending = plans
     while pending:
+        for plan in pending:
+            plan.reset()
         try:
             with transaction.atomic():
                 if not erasure.try_lock_shared():
@@ -319,14 +354,17 @@ def _store_together(plans: list[_Plan]) -> list[str]:
                     raise _Erased([plan.subject for plan in gone])
             return changed
         except _Busy:
-            for plan in pending:
-                _later(plan.subject, plan.active)
+            _later({plan.subject: plan.active for plan in pending})
             return []
         except _Erased as exc:
             erased = list(exc.args[0])
-            forget_state(erased)
+            # the undone attempt cached every pending shopper's state: all go (the others'
+            # are written again), so none names a membership that was rolled back
+            forget_state([plan.subject for plan in pending])
             cache.bump_many(f"subject:{subject}" for subject in erased)
             pending = [plan for plan in pending if plan.subject not in erased]
+            for plan in pending:
+                plan.current = None
     return []
 
 
@@ -353,7 +391,12 @@ def _apply(
     state: Any, *, cached: bool,
 ) -> list[LiveHit]:
     """Evaluate one shopper (:func:`_plan`) and store what changed."""
-    plan = _plan(subject, recent, active, members, state, cached=cached)
+    return _commit_one(_plan(subject, recent, active, members, state, cached=cached), cached=cached)
+
+
+def _commit_one(plan: _Plan, *, cached: bool = False) -> list[LiveHit]:
+    """Store one shopper's plan: its own transaction under the erasure lock, when it writes."""
+    subject = plan.subject
     changed = False
     if plan.writes:
         # Writes that may follow an erasure of this shopper (their events were read before
@@ -370,7 +413,7 @@ def _apply(
                 if not _STILL_THERE.rows(subject=subject):
                     raise _Erased
         except _Busy:
-            _later(subject, active)
+            _later({subject: plan.active})
             return plan.hits
         except _Erased:
             forget_state([subject])
@@ -385,34 +428,51 @@ def _apply(
     return plan.hits
 
 
-def on_events(events: Iterable[Event]) -> None:
-    """Evaluate live rules for the shoppers of newly stored events (recent, consented only).
-
-    Per shopper only the rules the new events can affect run (no query decides that);
-    with ``SEGMENTS_LIVE_ASYNC`` they are queued for a Celery task instead (:mod:`.queue`).
-    """
-    now = timezone.now()
+def _recent_by_subject(events: Iterable[Event], now: dt.datetime) -> dict[str, list[Event]]:
+    """The events live rules look at (consented, of the last 24 hours), by shopper."""
     by_subject: dict[str, list[Event]] = defaultdict(list)
     for event in events:
         if event.consent in PERSONAL_BASES and event.subject and now - event.timestamp < LOOKBACK:
             by_subject[event.subject].append(event)
+    return by_subject
+
+
+def queue_events(events: Iterable[Event]) -> bool:
+    """With the live queue on (:func:`.queue.enabled`): queue the rules these newly stored
+    events are relevant to, without reading any cached state (the drain reads every state
+    of its batch in one round trip), and return True. Inside
+    :func:`reco_app.cache.one_round_trip` the queue joins that block's round trip: the
+    tracking service sends it with the namespace bump, before ``event_stored``. False when
+    the rules run where the events are stored (:func:`on_events`)."""
+    from reco_app.segments.live import queue
+
+    if not queue.enabled():
+        return False
+    active = rules()
+    todo: dict[str, list[LiveRule]] = {}
+    for subject, new in _recent_by_subject(events, timezone.now()).items():
+        relevant = [rule for rule in active if rule.relevant(new)]
+        if relevant:
+            todo[subject] = relevant
+    if todo:
+        queue.enqueue(todo)  # after the events' commit
+    return True
+
+
+def on_events(events: Iterable[Event]) -> None:
+    """Evaluate live rules for the shoppers of newly stored events (recent, consented only).
+
+    Per shopper only the rules the new events can affect run (no query decides that);
+    with ``SEGMENTS_LIVE_ASYNC`` they are queued for a Celery task instead (:func:`queue_events`).
+    """
+    if queue_events(events):
+        return
+    now = timezone.now()
+    by_subject = _recent_by_subject(events, now)
     if not by_subject:
         return
     active = rules()
     todo: dict[str, list[LiveRule]] = {}
-    from reco_app.segments.live import queue
-
-    if queue.enabled():
-        # Queued without reading the cached state: the rules the events are relevant to
-        # (the drain reads every state of its batch in one round trip), so the request
-        # spends one round trip, shared with the namespace bump (cache.one_round_trip).
-        for subject, new in by_subject.items():
-            relevant = [rule for rule in active if rule.relevant(new)]
-            if relevant:
-                todo[subject] = relevant
-        if todo:
-            queue.enqueue(todo)  # event_stored comes after commit
-        return
     states: dict[str, LiveState | None] = {}
     for subject, new in by_subject.items():
         if not any(rule.relevant(new) for rule in active):
@@ -428,7 +488,9 @@ def on_events(events: Iterable[Event]) -> None:
         evaluate_subject(subject, max(now, newest), only=affected, cached=True, state=states[subject])
 
 
-def receive_event_stored(sender: Any, events: Iterable[Event] = (), **kwargs: Any) -> None:
+def receive_event_stored(sender: Any, events: Iterable[Event] = (), live_queued: bool = False, **kwargs: Any) -> None:
+    if live_queued:  # the tracking service has queued them already (queue_events)
+        return
     try:
         on_events(events)
     except Exception:

@@ -40,14 +40,16 @@ _TAKE = "local m = redis.call('SMEMBERS', KEYS[1]) redis.call('DEL', KEYS[1]) re
 
 def enabled() -> bool:
     """Are live rules queued (``SEGMENTS_LIVE_ASYNC``)? Unset (None): when Celery tasks go to
-    a worker (not ``task_always_eager``) and the cache is Redis, where queuing costs the
-    request one round trip; without a worker the rules run where the events are stored."""
+    a worker (a broker is configured and tasks are not ``task_always_eager``) and the cache
+    is Redis, where queuing costs the request one round trip; otherwise the rules run where
+    the events are stored."""
     value = conf.get("SEGMENTS_LIVE_ASYNC")
     if value is not None:
         return bool(value)
     from celery import current_app
 
-    return not current_app.conf.task_always_eager and _redis()[1] is not None
+    conf_ = current_app.conf  # no broker configured: Celery's default app, nothing runs tasks
+    return not conf_.task_always_eager and bool(conf_.broker_url) and _redis()[1] is not None
 
 
 def _redis() -> tuple[Any, Any]:
