@@ -142,7 +142,7 @@ def _after_commit(rows: list[Event]) -> None:
             (f"subject:{row.subject}" for row in rows if row.subject and row.event_type in TASTE_TYPES), deferred=True,
         )
         try:
-            queued = queue_events(rows)
+            queued = queue_events(rows)  # (logs its own failures: True once attempted)
         except Exception:  # the live rules must not turn a stored event into an error
             logger.exception("queuing the live segment rules failed")
     try:

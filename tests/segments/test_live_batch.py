@@ -148,3 +148,48 @@ def test_a_retry_that_finds_the_lock_busy_leaves_no_state_of_the_undone_attempt(
     assert engine._store_together(plans) == []
     assert [set(todo) for todo in later] == [{"b"}]  # b is left for later...
     assert segments_for("b") == [] and load_state("b") is None  # ...with no state naming an undone row
+
+
+@pytest.mark.django_db
+def test_a_shopper_whose_own_write_fails_keeps_no_state_naming_its_undone_rows(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from django.db import OperationalError
+
+    carts("a")
+    carts("b")
+    real_check = engine._STILL_THERE
+
+    class FailingForB:  # the erasure check (or the COMMIT) fails, after b's state was cached
+        def rows(self, subject: str) -> list[tuple[int]]:
+            if subject == "b":
+                raise OperationalError("database is locked")
+            return real_check.rows(subject=subject)
+
+    def batch_fails(plans: list[object]) -> set[str]:
+        raise OperationalError("database is locked")  # the batch's transaction: one by one then
+
+    monkeypatch.setattr(engine, "_still_there", batch_fails)
+    monkeypatch.setattr(engine, "_STILL_THERE", FailingForB())
+    assert evaluate_many({s: rules() for s in ("a", "b")}) == 2
+    assert segments_for("a") == ["live:high_intent"] and load_state("a") is not None
+    assert segments_for("b") == [] and load_state("b") is None  # no state naming a rolled-back pk
+
+
+class OutOfTime(LiveRule):
+    """Celery's soft time limit firing while the rules run."""
+
+    prefix = "live:slow"
+
+    def evaluate(self, recent: Recent) -> list[LiveHit]:
+        from celery.exceptions import SoftTimeLimitExceeded
+
+        raise SoftTimeLimitExceeded()
+
+
+@pytest.mark.django_db
+@reco_settings(SEGMENTS_LIVE_RULES=["tests.segments.test_live_batch.OutOfTime"])
+def test_the_drain_stops_when_its_soft_time_limit_fires() -> None:
+    from celery.exceptions import SoftTimeLimitExceeded
+
+    carts("a")
+    with pytest.raises(SoftTimeLimitExceeded):  # not taken for one shopper's failure
+        evaluate_many({"a": rules(), "b": rules()})

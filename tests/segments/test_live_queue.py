@@ -319,3 +319,23 @@ def test_a_large_batch_of_shoppers_is_queued_whole(redis_cache, published) -> No
     taken = queue.take()
     assert len(taken) == 5000 and taken["s4999"] == {rule.prefix for rule in rules()}
     assert [name for name, _ in published] == ["reco_app.segments.drain_live"]
+
+
+@pytest.mark.django_db
+@reco_settings(SEGMENTS_LIVE_ASYNC=True)
+def test_a_failed_queuing_is_attempted_once_per_stored_batch(settings, monkeypatch, django_capture_on_commit_callbacks, caplog) -> None:  # type: ignore[no-untyped-def]
+    from reco_app.segments import tasks
+    from reco_app.tracking.service import store
+
+    settings.CACHES = LOCMEM  # no Redis: each batch is published as its own task
+    attempts: list[object] = []
+
+    def broker_down(*args: object, **kwargs: object) -> None:
+        attempts.append(args)
+        raise ConnectionError("broker down")
+
+    monkeypatch.setattr(tasks.evaluate_live_segments, "delay", broker_down)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert len(store([event("a", "add_to_cart", at=ago(1), product="p1", session="A")]).stored) == 1
+    assert len(attempts) == 1  # not again from the event_stored receiver
+    assert "queuing the live segment rules failed" in caplog.text

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from celery.exceptions import SoftTimeLimitExceeded
 from django.db import transaction
 from django.db.models import F, OuterRef, Subquery, Window
 from django.db.models.functions import RowNumber
@@ -218,6 +219,8 @@ def evaluate_many(todo: dict[str, list[LiveRule]], now: dt.datetime | None = Non
         chunk = subjects[start:start + BATCH]
         try:
             done += _evaluate_batch({subject: todo[subject] for subject in chunk}, now)
+        except SoftTimeLimitExceeded:  # the task's time is up: stop here (the rest waits for the sweep)
+            raise
         except Exception:  # e.g. the database gone: the next batches still try
             logger.exception("live segment evaluation failed for a batch of %d queued shoppers", len(chunk))
     return done
@@ -232,11 +235,16 @@ def _evaluate_batch(todo: dict[str, list[LiveRule]], now: dt.datetime) -> int:
     for subject in subjects:
         try:
             plans.append(_plan(subject, recents[subject], todo[subject], members.get(subject, {}), states.get(subject), cached=False))
+        except SoftTimeLimitExceeded:
+            raise
         except Exception:  # a faulty rule: the other shoppers go on
             logger.exception("live segment evaluation failed for a queued shopper")
     writes = [plan for plan in plans if plan.writes]
     try:
         changed = _store_together(writes)
+    except SoftTimeLimitExceeded:
+        forget_state([plan.subject for plan in writes])  # states of the undone transaction
+        raise
     except Exception:
         # One shopper's write failed (say, their segment deleted meanwhile) and took the
         # batch's transaction with it: the states it cached go, and each shopper is written
@@ -249,6 +257,8 @@ def _evaluate_batch(todo: dict[str, list[LiveRule]], now: dt.datetime) -> int:
             plan.current = None  # its state was just dropped
             try:
                 _commit_one(plan)
+            except SoftTimeLimitExceeded:
+                raise
             except Exception:
                 logger.exception("live segment evaluation failed for a queued shopper")
     forget = [plan.subject for plan in plans if plan.forget]
@@ -419,6 +429,11 @@ def _commit_one(plan: _Plan, *, cached: bool = False) -> list[LiveHit]:
             forget_state([subject])
             cache.bump(f"subject:{subject}")
             return []
+        except BaseException:
+            # undone otherwise (the check or the COMMIT failed, the task's time ran out): the
+            # state cached before the check may name rolled-back rows — it goes too
+            forget_state([subject])
+            raise
     elif not plan.empty and cached:  # the request path with nothing but a new state to cache: no query (see docs)
         plan.write_state()
     if plan.forget:
@@ -448,14 +463,17 @@ def queue_events(events: Iterable[Event]) -> bool:
 
     if not queue.enabled():
         return False
-    active = rules()
-    todo: dict[str, list[LiveRule]] = {}
-    for subject, new in _recent_by_subject(events, timezone.now()).items():
-        relevant = [rule for rule in active if rule.relevant(new)]
-        if relevant:
-            todo[subject] = relevant
-    if todo:
-        queue.enqueue(todo)  # after the events' commit
+    try:
+        active = rules()
+        todo: dict[str, list[LiveRule]] = {}
+        for subject, new in _recent_by_subject(events, timezone.now()).items():
+            relevant = [rule for rule in active if rule.relevant(new)]
+            if relevant:
+                todo[subject] = relevant
+        if todo:
+            queue.enqueue(todo)  # after the events' commit
+    except Exception:  # attempted: not again from the receiver (a broker down twice in one request)
+        logger.exception("queuing the live segment rules failed")
     return True
 
 
