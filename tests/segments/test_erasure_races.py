@@ -124,7 +124,7 @@ def test_a_live_evaluation_that_finds_the_erasure_lock_busy_is_queued_again(monk
     now = timezone.now()
     add(*(event("b", "add_to_cart", at=now - dt.timedelta(minutes=5 - i), product=f"p{i}", session="B") for i in range(3)))
     queued: list[dict[str, list[str]]] = []
-    monkeypatch.setattr(queue, "enqueue", lambda todo: queued.append({s: [r.prefix for r in rules] for s, rules in todo.items()}))
+    monkeypatch.setattr(queue, "enqueue", lambda todo, **kw: queued.append({s: [r.prefix for r in rules] for s, rules in todo.items()}))
     busy(monkeypatch)
     with reco_settings(SEGMENTS_LIVE_ASYNC=True):
         engine.evaluate_subject("b", now, only=engine.rules(["live:high_intent"]))

@@ -334,8 +334,23 @@ def test_a_failed_queuing_is_attempted_once_per_stored_batch(settings, monkeypat
         attempts.append(args)
         raise ConnectionError("broker down")
 
-    monkeypatch.setattr(tasks.evaluate_live_segments, "delay", broker_down)
+    monkeypatch.setattr(tasks.evaluate_live_segments, "apply_async", broker_down)
     with django_capture_on_commit_callbacks(execute=True):
         assert len(store([event("a", "add_to_cart", at=ago(1), product="p1", session="A")]).stored) == 1
     assert len(attempts) == 1  # not again from the event_stored receiver
     assert "queuing the live segment rules failed" in caplog.text
+
+
+@pytest.mark.django_db
+@reco_settings(SEGMENTS_LIVE_ASYNC=True, SEGMENTS_LIVE_DELAY=0)
+def test_without_redis_an_evaluation_put_off_by_an_erasure_waits_before_it_runs_again(settings, published, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from reco_app import erasure
+    from reco_app.segments.live import evaluate_subject
+
+    settings.CACHES = LOCMEM  # no Redis: a task per batch
+    add(*(event("s", "add_to_cart", at=ago(3 - i), product=f"p{i}", session="A") for i in range(3)))
+    monkeypatch.setattr(erasure, "try_lock_shared", lambda: False)  # an erasure holds the lock
+    evaluate_subject("s")  # finds it busy: left for later
+    assert [name for name, _ in published] == ["reco_app.segments.evaluate_live"]
+    eta = dt.datetime.fromisoformat(published[0][1])
+    assert (eta - timezone.now()).total_seconds() > 0.5  # not at once: it would find the lock busy again

@@ -144,7 +144,7 @@ def _later(todo: dict[str, list[LiveRule]]) -> None:
     from reco_app.segments.live import queue
 
     if queue.enabled():
-        queue.enqueue(todo)
+        queue.enqueue(todo, retry=True)
     else:
         forget_state(list(todo))
 

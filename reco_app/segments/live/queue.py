@@ -68,9 +68,22 @@ def delay_seconds() -> float:
     return max(float(conf.get("SEGMENTS_LIVE_DELAY")), 0.0)
 
 
-def enqueue(todo: dict[str, list[LiveRule]]) -> None:
-    """Queue these shoppers' rules (called after the events' commit)."""
-    from reco_app.segments.tasks import drain_live_segments, evaluate_live_segments
+def _task_per_batch(todo: dict[str, list[LiveRule]], countdown: float | None) -> None:
+    """Without the Redis queue: these shoppers' rules as one ``evaluate_live`` task."""
+    from reco_app.segments.tasks import evaluate_live_segments
+
+    prefixes = sorted({rule.prefix for active in todo.values() for rule in active})
+    evaluate_live_segments.apply_async((sorted(todo), prefixes), countdown=countdown)
+
+
+def enqueue(todo: dict[str, list[LiveRule]], *, retry: bool = False) -> None:
+    """Queue these shoppers' rules (called after the events' commit). ``retry``: evaluations
+    put off because an erasure held the lock; without the Redis queue their task waits
+    ``SEGMENTS_LIVE_DELAY`` seconds (at least one) instead of running, and finding the lock
+    busy, again at once."""
+    from reco_app.segments.tasks import drain_live_segments
+
+    countdown = max(delay_seconds(), 1.0) if retry else None
 
     client, redis = _redis()
     if redis is not None:
@@ -85,7 +98,7 @@ def enqueue(todo: dict[str, list[LiveRule]]) -> None:
         def done(result: Any) -> None:
             if isinstance(result, Exception):  # Redis down: one task per batch, as without Redis
                 logger.warning("reco cache unavailable (live queue): %s", result)
-                evaluate_live_segments.delay(sorted(todo), sorted({r.prefix for a in todo.values() for r in a}))
+                _task_per_batch(todo, countdown)
             elif result[-1]:
                 drain_live_segments.apply_async(countdown=wait)
 
@@ -101,8 +114,7 @@ def enqueue(todo: dict[str, list[LiveRule]]) -> None:
             result = exc
         done(result)
         return
-    prefixes = sorted({rule.prefix for active in todo.values() for rule in active})
-    evaluate_live_segments.delay(sorted(todo), prefixes)
+    _task_per_batch(todo, countdown)
 
 
 def forget(subjects: list[str]) -> None:
