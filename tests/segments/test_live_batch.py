@@ -193,3 +193,22 @@ def test_the_drain_stops_when_its_soft_time_limit_fires() -> None:
     carts("a")
     with pytest.raises(SoftTimeLimitExceeded):  # not taken for one shopper's failure
         evaluate_many({"a": rules(), "b": rules()})
+
+
+@pytest.mark.django_db
+def test_shoppers_entering_segments_in_one_drain_are_written_with_one_insert() -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    history()  # creates the segments
+    evaluate_many({s: rules() for s in ("a", "b")})
+    for subject in ("e", "f", "g"):
+        carts(subject)
+    add(event("h", "product_view", at=ago(2), product="shoe1", session="H"),
+        event("h", "product_view", at=ago(1), product="shoe2", session="H"))
+    with CaptureQueriesContext(connection) as queries:
+        assert evaluate_many({s: rules() for s in ("e", "f", "g", "h")}) == 4
+    inserts = [q["sql"] for q in queries.captured_queries if q["sql"].startswith('INSERT INTO "reco_app_segmentmembership"')]
+    assert len(inserts) == 1  # four memberships, two segments, one statement
+    assert segments_for("e") == segments_for("g") == ["live:high_intent"] and segments_for("h") == ["live:browsing:shoes"]
+    assert len(queries.captured_queries) <= 10  # reads, lock, segments, upsert, check: not per shopper

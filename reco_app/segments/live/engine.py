@@ -159,15 +159,27 @@ def _needs_write(stored: tuple[int, dt.datetime | None] | None, hit: LiveHit) ->
     )
 
 
-def _write(subject: str, todo: list[tuple[str, LiveHit]], members: dict[str, tuple[int, dt.datetime | None]], now: dt.datetime) -> bool:
-    """Refresh or add these memberships (``members`` updated); True if one was added."""
+#: memberships to add, collected from several shoppers for one statement (plan, key, hit, fields)
+_Upserts = list[tuple["_Plan", str, LiveHit, dict[str, Any]]]
+
+
+def _write(
+    subject: str, todo: list[tuple[str, LiveHit]], members: dict[str, tuple[int, dt.datetime | None]], now: dt.datetime,
+    upserts: tuple[_Upserts, _Plan] | None = None,
+) -> bool:
+    """Refresh or add these memberships (``members`` updated); True if one was added.
+    With ``upserts`` (a list and the plan), new ones are added to the list instead, for
+    the caller to write together (:func:`_store_together`)."""
     added = False
     for key, hit in todo:
         fields = {"score": hit.score, "reason": hit.reason[:300], "computed_at": now, "expires_at": hit.expires_at}
         if key in members and store.refresh(members[key][0], fields):
             members[key] = (members[key][0], hit.expires_at)
             continue
-        members[key] = (store.upsert(key, subject, fields, name=hit.name, description=hit.description), hit.expires_at)
+        if upserts is not None:
+            upserts[0].append((upserts[1], key, hit, fields))
+        else:
+            members[key] = (store.upsert(key, subject, fields, name=hit.name, description=hit.description), hit.expires_at)
         added = True
     return added
 
@@ -296,19 +308,19 @@ class _Plan:
     def writes(self) -> bool:
         return bool(self.stale or self.todo or self.new_state)
 
-    def store(self, states: dict[str, Any] | None = None) -> bool:
-        """Write, inside the caller's locked transaction (the cached state into ``states``
-        when given, for the caller to write); True if a membership changed."""
+    def store(self) -> bool:
+        """Write, inside the caller's locked transaction; True if a membership changed."""
         changed = False
         if self.stale:
             store.remove(self.stale)  # nothing cascades: one DELETE
             changed = True
         changed = _write(self.subject, self.todo, self.members, self.recent.now) or changed
         if not self.empty:
-            self.write_state(states)
+            self.write_state()
         return changed
 
     def write_state(self, into: dict[str, Any] | None = None) -> None:
+        """Cache the shopper's state (into ``into`` when given, for the caller to write)."""
         _write_state(self.subject, self.current, _cart_session(self.recent), self.members, self.recent.current_session, into)
 
 
@@ -355,9 +367,7 @@ def _store_together(plans: list[_Plan]) -> list[str]:
             with transaction.atomic():
                 if not erasure.try_lock_shared():
                     raise _Busy
-                states: dict[str, Any] = {}
-                changed = [plan.subject for plan in pending if plan.store(states)]
-                cache.set_many(states, int(LOOKBACK.total_seconds()))  # before the check, as for one shopper
+                changed = _write_together(pending)
                 there = _still_there(pending)
                 gone = [plan for plan in pending if plan.subject not in there]
                 if gone:
@@ -376,6 +386,27 @@ def _store_together(plans: list[_Plan]) -> list[str]:
             for plan in pending:
                 plan.current = None
     return []
+
+
+def _write_together(plans: list[_Plan]) -> list[str]:
+    """:meth:`_Plan.store` for many, inside the caller's locked transaction: one ``DELETE``
+    for their stale memberships, one upsert for their new ones (refreshes stay one
+    ``UPDATE`` each), one round trip for their states. Returns who changed."""
+    store.remove([pk for plan in plans for pk in plan.stale])
+    upserts: _Upserts = []
+    changed = [
+        plan.subject for plan in plans
+        if _write(plan.subject, plan.todo, plan.members, plan.recent.now, (upserts, plan)) or plan.stale
+    ]
+    pks = store.upsert_many([(key, plan.subject, fields, hit.name, hit.description) for plan, key, hit, fields in upserts])
+    for plan, key, hit, _ in upserts:
+        plan.members[key] = (pks[(key, plan.subject)], hit.expires_at)
+    states: dict[str, Any] = {}
+    for plan in plans:
+        if not plan.empty:
+            plan.write_state(states)
+    cache.set_many(states, int(LOOKBACK.total_seconds()))  # before the check, as for one shopper
+    return changed
 
 
 def _still_there(plans: list[_Plan]) -> set[str]:

@@ -111,6 +111,29 @@ def upsert(key: str, subject: str, fields: dict[str, Any], *, name: str, descrip
     raise Segment.DoesNotExist(key)  # deleted between its creation and the insert
 
 
+def upsert_many(items: list[tuple[str, str, dict[str, Any], str, str]]) -> dict[tuple[str, str], int]:
+    """:func:`upsert` for many (segment key, subject, fields, name, description) at once (the
+    queue's drain): one query finds the segments (a missing one is created), one
+    ``INSERT … ON CONFLICT DO UPDATE`` writes every membership. Returns their pks by
+    (segment key, subject)."""
+    if not items:
+        return {}
+    wanted = {key: (name, description) for key, _, _, name, description in items}
+    segments = dict(Segment.objects.filter(key__in=list(wanted)).values_list("key", "pk"))
+    for key in sorted(wanted.keys() - segments.keys()):
+        segments[key] = _segment(key, name=wanted[key][0], description=wanted[key][1]).pk
+    rows = [SegmentMembership(segment_id=segments[key], subject=subject, **fields) for key, subject, fields, _, _ in items]
+    # MySQL's ON DUPLICATE KEY UPDATE takes no conflict target (the unique key decides)
+    target = ["segment", "subject"] if connection.features.supports_update_conflicts_with_target else None
+    SegmentMembership.objects.bulk_create(rows, update_conflicts=True, unique_fields=target, update_fields=list(FIELDS))
+    out = {}
+    for (key, subject, *_), row in zip(items, rows, strict=True):
+        if row.pk is None:  # a database that does not return ids from an upsert
+            row.pk = SegmentMembership.objects.get(segment_id=segments[key], subject=subject).pk
+        out[(key, subject)] = int(row.pk)
+    return out
+
+
 def _segment(key: str, *, name: str, description: str) -> Segment:
     segment, _ = Segment.objects.get_or_create(
         key=key, defaults={"name": name, "kind": SegmentKind.LIVE, "description": description}
