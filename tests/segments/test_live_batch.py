@@ -200,8 +200,8 @@ def test_shoppers_entering_segments_in_one_drain_are_written_with_one_insert() -
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    history()  # creates the segments
-    evaluate_many({s: rules() for s in ("a", "b")})
+    history()
+    evaluate_many({s: rules() for s in ("a", "b")})  # creates the two segments
     for subject in ("e", "f", "g"):
         carts(subject)
     add(event("h", "product_view", at=ago(2), product="shoe1", session="H"),

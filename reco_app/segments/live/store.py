@@ -9,7 +9,8 @@ Here:
 * a new membership is one ``INSERT … SELECT … ON CONFLICT … DO UPDATE … RETURNING`` that
   finds the segment by its key in the same statement (PostgreSQL, SQLite ≥ 3.35); only a
   segment that does not exist yet costs a ``get_or_create`` and a second try. Other
-  databases use the ORM's ``bulk_create(update_conflicts=True)``;
+  databases use the ORM's ``bulk_create(update_conflicts=True)``, as the drain's batches
+  do on every database (:func:`upsert_many`: one statement for many shoppers);
 * an expiry refresh is one ``UPDATE`` by primary key, and leaving segments one ``DELETE``
   by primary keys (nothing depends on a membership, so the ORM's deletion collector has
   nothing to find).
