@@ -14,10 +14,12 @@ from reco_app.segments.live import (
     LiveHit,
     LiveRule,
     Recent,
+    drain,
     engine,
     evaluate_many,
     load_recent,
     load_state,
+    recent,
     rules,
 )
 from reco_app.segments.service import segments_for
@@ -41,9 +43,9 @@ def history() -> None:
 @pytest.mark.django_db
 def test_a_batch_reads_what_each_shopper_would_read_alone(monkeypatch) -> None:  # type: ignore[no-untyped-def]
     history()
-    monkeypatch.setattr(engine, "RECENT_LIMIT", 2)  # each shopper's newest two only
+    monkeypatch.setattr(recent, "RECENT_LIMIT", 2)  # each shopper's newest two only
     now = timezone.now()
-    together = engine.load_recent_many(["a", "b", "c", "d", "nobody"], now)
+    together = recent.load_recent_many(["a", "b", "c", "d", "nobody"], now)
     for subject in ("a", "b", "c", "d", "nobody"):
         alone = load_recent(subject, now)
         assert (list(together[subject].etype), list(together[subject].category), list(together[subject].session),
@@ -72,10 +74,10 @@ def test_a_shopper_erased_after_the_read_is_left_out_of_the_batch_write() -> Non
     history()
     now = timezone.now()
     subjects = ["a", "b"]
-    recents = engine.load_recent_many(subjects, now)
+    recents = recent.load_recent_many(subjects, now)
     plans = [engine._plan(s, recents[s], rules(), {}, None, cached=False) for s in subjects]
     Event.objects.filter(subject="a").delete()  # an erasure commits between the read and the write
-    assert engine._store_together(plans) == ["b"]  # the batch ran again without a
+    assert drain._store_together(plans) == ["b"]  # the batch ran again without a
     assert segments_for("a") == [] and load_state("a") is None  # a's writes undone, its state gone
     assert segments_for("b") == ["live:browsing:shoes"] and load_state("b") is not None
     assert SegmentMembership.objects.filter(subject="b").count() == 1
@@ -102,7 +104,7 @@ def carts(subject: str, n: int = 3) -> None:
 def test_one_shoppers_failing_write_loses_only_that_shopper(monkeypatch) -> None:  # type: ignore[no-untyped-def]
     for subject in ("a", "b", "c", "d"):
         carts(subject)
-    monkeypatch.setattr(engine, "BATCH", 3)  # a, b, c together; d in the next batch
+    monkeypatch.setattr(drain, "BATCH", 3)  # a, b, c together; d in the next batch
     assert evaluate_many({s: rules() for s in ("a", "b", "c", "d")}) == 4  # no exception
     assert segments_for("a") == segments_for("c") == segments_for("d") == ["live:high_intent"]
     assert segments_for("b") == []  # its transaction failed on its own
@@ -114,17 +116,17 @@ def test_a_retry_after_an_erasure_starts_from_the_memberships_as_read(monkeypatc
     for subject in ("b", "x", "z"):
         carts(subject)
     now = timezone.now()
-    recents = engine.load_recent_many(["b", "x"], now)
+    recents = recent.load_recent_many(["b", "x"], now)
     plans = [engine._plan(s, recents[s], rules(), {}, None, cached=False) for s in ("b", "x")]
     Event.objects.filter(subject="x").delete()  # x erased between the read and the write
-    real_forget = engine.forget_state
+    real_forget = drain.forget_state
 
     def forget_then_another_writer(subjects: list[str]) -> None:  # between the rollback and the retry
         real_forget(subjects)
         engine.evaluate_subject("z")  # a request adds z's membership (SQLite may reuse a rolled-back pk)
 
-    monkeypatch.setattr(engine, "forget_state", forget_then_another_writer)
-    assert engine._store_together(plans) == ["b"]
+    monkeypatch.setattr(drain, "forget_state", forget_then_another_writer)
+    assert drain._store_together(plans) == ["b"]
     assert segments_for("b") == segments_for("z") == ["live:high_intent"]
     b_row = SegmentMembership.objects.get(subject="b")
     assert plans[0].members == {"live:high_intent": (b_row.pk, b_row.expires_at)}
@@ -138,14 +140,14 @@ def test_a_retry_that_finds_the_lock_busy_leaves_no_state_of_the_undone_attempt(
     carts("b")
     carts("x")
     now = timezone.now()
-    recents = engine.load_recent_many(["b", "x"], now)
+    recents = recent.load_recent_many(["b", "x"], now)
     plans = [engine._plan(s, recents[s], rules(), {}, None, cached=False) for s in ("b", "x")]
     Event.objects.filter(subject="x").delete()
     answers = iter([True, False])  # the lock is free, then an erasure holds it
     monkeypatch.setattr(erasure, "try_lock_shared", lambda: next(answers))
     later: list[dict[str, list[LiveRule]]] = []
-    monkeypatch.setattr(engine, "_later", later.append)  # (with the queue: queued again)
-    assert engine._store_together(plans) == []
+    monkeypatch.setattr(drain, "_later", later.append)  # (with the queue: queued again)
+    assert drain._store_together(plans) == []
     assert [set(todo) for todo in later] == [{"b"}]  # b is left for later...
     assert segments_for("b") == [] and load_state("b") is None  # ...with no state naming an undone row
 
@@ -167,7 +169,7 @@ def test_a_shopper_whose_own_write_fails_keeps_no_state_naming_its_undone_rows(m
     def batch_fails(plans: list[object]) -> set[str]:
         raise OperationalError("database is locked")  # the batch's transaction: one by one then
 
-    monkeypatch.setattr(engine, "_still_there", batch_fails)
+    monkeypatch.setattr(drain, "_still_there", batch_fails)
     monkeypatch.setattr(engine, "_STILL_THERE", FailingForB())
     assert evaluate_many({s: rules() for s in ("a", "b")}) == 2
     assert segments_for("a") == ["live:high_intent"] and load_state("a") is not None

@@ -35,23 +35,26 @@ def arrive(*events: Event) -> list[Event]:
 
 
 @contextmanager
+def _watching(eager: bool, signal: Any, record: Any) -> Iterator[None]:
+    """Tasks run eagerly or published, as ``eager`` says, with ``record`` on ``signal``."""
+    was = current_app.conf.task_always_eager
+    current_app.conf.task_always_eager = eager
+    signal.connect(record, weak=False)
+    try:
+        yield
+    finally:
+        current_app.conf.task_always_eager = was
+        signal.disconnect(record)
+
+
+@contextmanager
 def tasks_run() -> Iterator[list[str]]:
     """Tasks run in-process as a worker would run them (eagerly): their names, in order."""
     from celery.signals import task_prerun
 
     ran: list[str] = []
-
-    def record(sender: object = None, **kwargs: object) -> None:
-        ran.append(getattr(sender, "name", ""))
-
-    eager = current_app.conf.task_always_eager
-    current_app.conf.task_always_eager = True
-    task_prerun.connect(record, weak=False)
-    try:
+    with _watching(True, task_prerun, lambda sender=None, **kwargs: ran.append(getattr(sender, "name", ""))):
         yield ran
-    finally:
-        current_app.conf.task_always_eager = eager
-        task_prerun.disconnect(record)
 
 
 @pytest.fixture
@@ -62,14 +65,8 @@ def published() -> Iterator[list[tuple[str, Any]]]:
     def record(sender: str = "", headers: dict[str, Any] | None = None, **kwargs: Any) -> None:
         sent.append((sender, (headers or {}).get("eta")))
 
-    eager = current_app.conf.task_always_eager
-    current_app.conf.task_always_eager = False
-    before_task_publish.connect(record, weak=False)
-    try:
+    with _watching(False, before_task_publish, record):
         yield sent
-    finally:
-        current_app.conf.task_always_eager = eager
-        before_task_publish.disconnect(record)
 
 
 @pytest.mark.services
@@ -78,10 +75,10 @@ def published() -> Iterator[list[tuple[str, Any]]]:
 def test_a_burst_of_events_schedules_one_drain_that_evaluates_each_shopper_once(redis_cache, published, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     catalog(shoe1=("Shoes", 80.0), shoe2=("Shoes", 90.0))
     evaluated: list[str] = []
-    from reco_app.segments.live import engine
+    from reco_app.segments.live import drain
 
-    real = engine._plan  # what evaluates one shopper, alone or in the drain's batch
-    monkeypatch.setattr(engine, "_plan", lambda subject, *a, **kw: evaluated.append(subject) or real(subject, *a, **kw))
+    real = drain._plan  # what evaluates each shopper of the drain's batch
+    monkeypatch.setattr(drain, "_plan", lambda subject, *a, **kw: evaluated.append(subject) or real(subject, *a, **kw))
     for i in range(3):  # three add-to-carts of one shopper, in three requests
         arrive(event("a", "add_to_cart", at=ago(3 - i), product=f"p{i}", session="A"))
     arrive(event("b", "product_view", at=ago(2), product="shoe1", session="B"))

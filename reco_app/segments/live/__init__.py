@@ -7,24 +7,26 @@ membership it no longer returns is removed (a purchase ends "high intent").
 
 * :mod:`.rules` — what a rule sees and answers, the base class and the shipped rules;
 * :mod:`.state` — the per-shopper state cached so most events need no query;
+* :mod:`.recent` — a shopper's recent events as the rules see them (one or many shoppers);
 * :mod:`.engine` — running the rules on stored events, for one shopper, in the sweep;
+* :mod:`.queue` and :mod:`.drain` — the queued rules (``SEGMENTS_LIVE_ASYNC``) and the
+  task that evaluates the queued shoppers together;
 * :mod:`.store` — the membership table's reads and writes on that hot path.
 
 The names below are this package's public interface (``reco_app.segments.live.HighIntent``
 is what settings name).
 """
 
+from reco_app.segments.live.drain import evaluate_many
 from reco_app.segments.live.engine import (
-    RECENT_LIMIT,
     clean_expired,
-    evaluate_many,
     evaluate_subject,
-    load_recent,
     on_events,
     receive_event_stored,
     rules,
     sweep,
 )
+from reco_app.segments.live.recent import RECENT_LIMIT, load_recent
 from reco_app.segments.live.rules import (
     EXPIRY_REFRESH,
     LOOKBACK,

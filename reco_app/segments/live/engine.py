@@ -1,5 +1,6 @@
 """Running the live rules: on stored events (``event_stored``), for one shopper, and in the
-sweep; reads the shopper's recent events in one query and writes only what changed."""
+sweep; reads the shopper's recent events in one query (:mod:`.recent`) and writes only what
+changed. The queue's drain evaluates many shoppers at once with the same plan (:mod:`.drain`)."""
 
 from __future__ import annotations
 
@@ -11,34 +12,21 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from celery.exceptions import SoftTimeLimitExceeded
 from django.db import transaction
-from django.db.models import F, OuterRef, Subquery, Window
-from django.db.models.functions import RowNumber
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from reco_app import cache, conf, erasure
-from reco_app.models import CatalogItem, Event
+from reco_app.models import Event
 from reco_app.models.events import PERSONAL_BASES
 from reco_app.models.segments import SegmentMembership
 from reco_app.prepared import PreparedQuery
 from reco_app.segments.live import store
+from reco_app.segments.live.recent import load_recent
 from reco_app.segments.live.rules import EXPIRY_REFRESH, LOOKBACK, LiveHit, LiveRule, Recent
-from reco_app.segments.live.state import (
-    LiveState,
-    _state_key,
-    forget_state,
-    load_state,
-    load_states,
-)
+from reco_app.segments.live.state import LiveState, _state_key, forget_state, load_state
 
 logger = logging.getLogger(__name__)
-#: at most this many of a shopper's newest events are read per evaluation (a bot-like shopper
-#: with thousands of events a day must not make every event of theirs slower)
-RECENT_LIMIT = 200
-#: shoppers evaluated together by :func:`evaluate_many` (one query for each part of their data)
-BATCH = 200
 _built: list[Any] = [None, []]  # (the SEGMENTS_LIVE_RULES list they were built from, rules)
 
 
@@ -57,62 +45,6 @@ def rules(prefixes: Iterable[str] | None = None) -> list[LiveRule]:
     wanted = set(prefixes)
     return [rule for rule in _built[1] if rule.prefix in wanted]
 
-
-
-def _recent(subject: str, since: dt.datetime, until: dt.datetime, limit: int) -> Any:
-    category = CatalogItem.objects.filter(product_key=OuterRef("product_key")).values("category")[:1]
-    return (
-        Event.objects.consented().for_subject(subject).since(since).filter(timestamp__lte=until)
-        .annotate(category=Subquery(category))
-        .order_by("-timestamp", "-id").values_list("event_type", "category", "session_id", "timestamp")[:limit]
-    )
-
-
-# compiled once: every product view of a consenting shopper runs this query
-_RECENT = PreparedQuery(
-    _recent, subject=("reco_app.Event", "subject"), since=("reco_app.Event", "timestamp"),
-    until=("reco_app.Event", "timestamp"),
-)
-
-
-def load_recent(subject: str, now: dt.datetime) -> Recent:
-    """One query: the shopper's ``RECENT_LIMIT`` newest consented events of the last 24 hours,
-    with their products' categories."""
-    newest = _RECENT.rows(subject=subject, since=now - LOOKBACK, until=now, shape={"limit": RECENT_LIMIT})
-    return _as_recent(subject, now, newest[::-1])
-
-
-def _as_recent(subject: str, now: dt.datetime, rows: list[tuple[Any, ...]]) -> Recent:
-    """``Recent`` from (event type, category, session, timestamp) rows, oldest first."""
-    return Recent(
-        subject=subject,
-        now=now,
-        etype=np.array([r[0] for r in rows], dtype=object),
-        ts=[r[3] for r in rows],
-        session=np.array([r[2] for r in rows], dtype=object),
-        category=np.array([r[1] or "" for r in rows], dtype=object),
-        current_session=rows[-1][2] if rows else "",
-    )
-
-
-def load_recent_many(subjects: list[str], now: dt.datetime) -> dict[str, Recent]:
-    """:func:`load_recent` for several shoppers in one query (a window function keeps each
-    shopper's ``RECENT_LIMIT`` newest events)."""
-    category = CatalogItem.objects.filter(product_key=OuterRef("product_key")).values("category")[:1]
-    newest = Window(RowNumber(), partition_by=[F("subject")], order_by=[F("timestamp").desc(), F("id").desc()])
-    rows = (
-        Event.objects.consented().filter(subject__in=subjects).since(now - LOOKBACK).filter(timestamp__lte=now)
-        .annotate(category=Subquery(category), newest=newest).filter(newest__lte=RECENT_LIMIT)
-        .values_list("subject", "event_type", "category", "session_id", "timestamp", "id")
-    )
-    by_subject: dict[str, list[tuple[Any, ...]]] = defaultdict(list)
-    for row in rows:
-        by_subject[row[0]].append(row)
-    out = {}
-    for subject in subjects:
-        found = sorted(by_subject.get(subject, ()), key=lambda r: (r[4], r[5]))  # oldest first
-        out[subject] = _as_recent(subject, now, [r[1:5] for r in found])
-    return out
 
 
 def _cart_session(recent: Recent) -> str:
@@ -159,25 +91,21 @@ def _needs_write(stored: tuple[int, dt.datetime | None] | None, hit: LiveHit) ->
     )
 
 
-#: memberships to add, collected from several shoppers for one statement (plan, key, hit, fields)
-_Upserts = list[tuple["_Plan", str, LiveHit, dict[str, Any]]]
-
-
 def _write(
     subject: str, todo: list[tuple[str, LiveHit]], members: dict[str, tuple[int, dt.datetime | None]], now: dt.datetime,
-    upserts: tuple[_Upserts, _Plan] | None = None,
+    later: list[tuple[str, LiveHit, dict[str, Any]]] | None = None,
 ) -> bool:
     """Refresh or add these memberships (``members`` updated); True if one was added.
-    With ``upserts`` (a list and the plan), new ones are added to the list instead, for
-    the caller to write together (:func:`_store_together`)."""
+    With ``later``, new ones are appended there as (key, hit, fields) instead, for the
+    caller to write several shoppers' at once (:mod:`.drain`)."""
     added = False
     for key, hit in todo:
         fields = {"score": hit.score, "reason": hit.reason[:300], "computed_at": now, "expires_at": hit.expires_at}
         if key in members and store.refresh(members[key][0], fields):
             members[key] = (members[key][0], hit.expires_at)
             continue
-        if upserts is not None:
-            upserts[0].append((upserts[1], key, hit, fields))
+        if later is not None:
+            later.append((key, hit, fields))
         else:
             members[key] = (store.upsert(key, subject, fields, name=hit.name, description=hit.description), hit.expires_at)
         added = True
@@ -216,68 +144,6 @@ def evaluate_subject(
         state = load_state(subject)
     members = store.memberships(subject) if not isinstance(state, LiveState) else dict(state.members)
     return _apply(subject, recent, rules() if only is None else only, members, state, cached=cached)
-
-
-def evaluate_many(todo: dict[str, list[LiveRule]], now: dt.datetime | None = None) -> int:
-    """:func:`evaluate_subject` for many shoppers (the queue's drain), ``BATCH`` at a time:
-    their recent events, memberships and cached states are read with one query, one query
-    and one cache round trip; the shoppers whose memberships or state changed are written
-    in one locked transaction with one check for erasures; the cache namespaces of those
-    whose memberships changed are bumped in one round trip. Returns the number evaluated."""
-    now = now or timezone.now()
-    subjects = sorted(todo)
-    done = 0
-    for start in range(0, len(subjects), BATCH):
-        chunk = subjects[start:start + BATCH]
-        try:
-            done += _evaluate_batch({subject: todo[subject] for subject in chunk}, now)
-        except SoftTimeLimitExceeded:  # the task's time is up: stop here (the rest waits for the sweep)
-            raise
-        except Exception:  # e.g. the database gone: the next batches still try
-            logger.exception("live segment evaluation failed for a batch of %d queued shoppers", len(chunk))
-    return done
-
-
-def _evaluate_batch(todo: dict[str, list[LiveRule]], now: dt.datetime) -> int:
-    subjects = list(todo)
-    recents = load_recent_many(subjects, now)
-    members = store.memberships_many(subjects)
-    states = load_states(subjects)
-    plans = []
-    for subject in subjects:
-        try:
-            plans.append(_plan(subject, recents[subject], todo[subject], members.get(subject, {}), states.get(subject), cached=False))
-        except SoftTimeLimitExceeded:
-            raise
-        except Exception:  # a faulty rule: the other shoppers go on
-            logger.exception("live segment evaluation failed for a queued shopper")
-    writes = [plan for plan in plans if plan.writes]
-    try:
-        changed = _store_together(writes)
-    except SoftTimeLimitExceeded:
-        forget_state([plan.subject for plan in writes])  # states of the undone transaction
-        raise
-    except Exception:
-        # One shopper's write failed (say, their segment deleted meanwhile) and took the
-        # batch's transaction with it: the states it cached go, and each shopper is written
-        # on their own, so only the failing one is lost.
-        logger.exception("live segment batch write failed: writing its %d shoppers one by one", len(writes))
-        forget_state([plan.subject for plan in writes])
-        changed = []
-        for plan in writes:
-            plan.reset()
-            plan.current = None  # its state was just dropped
-            try:
-                _commit_one(plan)
-            except SoftTimeLimitExceeded:
-                raise
-            except Exception:
-                logger.exception("live segment evaluation failed for a queued shopper")
-    forget = [plan.subject for plan in plans if plan.forget]
-    if forget:
-        forget_state(forget)
-    cache.bump_many(f"subject:{subject}" for subject in changed)
-    return len(plans)
 
 
 @dataclass
@@ -353,78 +219,6 @@ def _plan(
         subject, active, hits, stale, todo, members, current, recent, empty, new_state,
         forget=empty and (current is not None or state is _UNREAD),
     )
-
-
-def _store_together(plans: list[_Plan]) -> list[str]:
-    """Write these plans in one transaction under the erasure lock (shared, without waiting);
-    a shopper erased since their events were read is left out (their writes are undone and
-    the transaction runs again without them). Returns the shoppers whose memberships changed."""
-    pending = plans
-    while pending:
-        for plan in pending:
-            plan.reset()
-        try:
-            with transaction.atomic():
-                if not erasure.try_lock_shared():
-                    raise _Busy
-                changed = _write_together(pending)
-                there = _still_there(pending)
-                gone = [plan for plan in pending if plan.subject not in there]
-                if gone:
-                    raise _Erased([plan.subject for plan in gone])
-            return changed
-        except _Busy:
-            _later({plan.subject: plan.active for plan in pending})
-            return []
-        except _Erased as exc:
-            erased = list(exc.args[0])
-            # the undone attempt cached every pending shopper's state: all go (the others'
-            # are written again), so none names a membership that was rolled back
-            forget_state([plan.subject for plan in pending])
-            cache.bump_many(f"subject:{subject}" for subject in erased)
-            pending = [plan for plan in pending if plan.subject not in erased]
-            for plan in pending:
-                plan.current = None
-    return []
-
-
-def _write_together(plans: list[_Plan]) -> list[str]:
-    """:meth:`_Plan.store` for many, inside the caller's locked transaction: one ``DELETE``
-    for their stale memberships, one upsert for their new ones (refreshes stay one
-    ``UPDATE`` each), one round trip for their states. Returns who changed."""
-    store.remove([pk for plan in plans for pk in plan.stale])
-    upserts: _Upserts = []
-    changed = [
-        plan.subject for plan in plans
-        if _write(plan.subject, plan.todo, plan.members, plan.recent.now, (upserts, plan)) or plan.stale
-    ]
-    pks = store.upsert_many([(key, plan.subject, fields, hit.name, hit.description) for plan, key, hit, fields in upserts])
-    for plan, key, hit, _ in upserts:
-        plan.members[key] = (pks[(key, plan.subject)], hit.expires_at)
-    states: dict[str, Any] = {}
-    for plan in plans:
-        if not plan.empty:
-            plan.write_state(states)
-    cache.set_many(states, int(LOOKBACK.total_seconds()))  # before the check, as for one shopper
-    return changed
-
-
-def _still_there(plans: list[_Plan]) -> set[str]:
-    """Which of these shoppers still have events (an erasure deletes every one): looked up
-    among their events since the oldest one read, where a queued shopper has some, then,
-    for those without, among all."""
-    since = min((plan.recent.ts[0] for plan in plans if plan.recent.ts), default=None)
-    subjects = [plan.subject for plan in plans]
-    found: set[str] = set()
-    if since is not None:
-        found = set(
-            Event.objects.filter(subject__in=subjects, timestamp__gte=since)
-            .values_list("subject", flat=True).distinct().order_by()
-        )
-    rest = [subject for subject in subjects if subject not in found]
-    if rest:
-        found |= set(Event.objects.filter(subject__in=rest).values_list("subject", flat=True).distinct().order_by())
-    return found
 
 
 def _apply(

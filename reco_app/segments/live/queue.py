@@ -154,6 +154,7 @@ def take() -> dict[str, set[str]]:
 def drain() -> int:
     """Run the queued rules (all queued shoppers evaluated together: :func:`evaluate_many`);
     returns the number of shoppers evaluated."""
-    from reco_app.segments.live.engine import evaluate_many, rules
+    from reco_app.segments.live.drain import evaluate_many
+    from reco_app.segments.live.engine import rules
 
     return evaluate_many({subject: rules(prefixes) for subject, prefixes in take().items()})
