@@ -355,45 +355,15 @@ def beacon_rate(seconds: float = 8.0, threads: int = 6) -> None:
                 (1, seconds, "", "/bench/noop/"), (1, seconds, "", "/bench/insert/"), (1, seconds, "", "/reco/t/"),
                 (1, seconds, "", "/bench/beacon-django/"), (1, seconds, session, "/reco/t/"), (20, seconds, "", "/reco/t/")]
         rates: dict[str, float] = {}
+        # BENCH_CLIENT=python: the Python threads even where wrk is installed
+        wrk = shutil.which("wrk") if os.environ.get("BENCH_CLIENT", "wrk") == "wrk" else None
+        print(f"   load generator: {'wrk (' + wrk + '), ' + str(threads) + ' connections' if wrk else f'{threads} Python threads (install wrk for a lighter one)'}")
         for per_beacon, seconds_, extra, url in runs:
-            counts = [0] * threads
-            errors = [0] * threads
-            stop = time.perf_counter() + seconds_
-
-            def worker(
-                i: int, per_beacon: int = per_beacon, extra: str = extra, url: str = url, stop: float = stop,
-                counts: list[int] = counts, errors: list[int] = errors,
-            ) -> None:
-                # a lean client (raw socket, request bytes built by hand, like wrk) so that the
-                # load generator takes as little as possible of the 2 cores the server runs on
-                cookie = f"{CONSENT}; csrftoken={CSRF}{extra}"
-                while time.perf_counter() < stop:
-                    events = [{"event_id": str(uuid.uuid4()), "event_type": "rec_impression", "product": "SKU-1",
-                               "context": {"rec_token": "t", "placement": "home", "position": k}} for k in range(per_beacon)]
-                    body = json.dumps({"csrf": CSRF, "events": events}).encode()
-                    head = (f"POST {url} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nOrigin: http://127.0.0.1:{port}\r\n"
-                            f"Content-Type: text/plain;charset=UTF-8\r\nContent-Length: {len(body)}\r\n"
-                            f"Cookie: {cookie}\r\nUser-Agent: Mozilla/5.0 Firefox/130.0\r\nConnection: close\r\n\r\n")
-                    try:
-                        with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
-                            sock.sendall(head.encode() + body)
-                            chunks = []
-                            while chunk := sock.recv(65536):
-                                chunks.append(chunk)
-                    except OSError:
-                        errors[i] += 1
-                        continue
-                    response = b"".join(chunks)
-                    if response.startswith(b"HTTP/1.1 204"):
-                        counts[i] += per_beacon
-                        at = response.find(b"Set-Cookie: reco_v=")
-                        if at >= 0:
-                            value = response[at + 12:response.index(b";", at)].decode()
-                            cookie = f"{CONSENT}; csrftoken={CSRF}{extra}; {value}"
-                    else:
-                        errors[i] += 1
-
-            elapsed, cpu = _load(proc.pid, worker, threads)
+            if wrk:
+                elapsed, cpu, ok, failed = _wrk(wrk, proc.pid, port, url, per_beacon, extra, seconds_, threads)
+                counts, errors = [ok * per_beacon], [failed]
+            else:
+                elapsed, cpu, counts, errors = _python_client(proc.pid, port, url, per_beacon, extra, seconds_, threads)
             requests = max(sum(counts) // per_beacon, 1)
             if seconds_ != seconds:
                 continue
@@ -417,6 +387,109 @@ def beacon_rate(seconds: float = 8.0, threads: int = 6) -> None:
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=10)
+
+
+def _python_client(
+    master: int, port: int, url: str, per_beacon: int, extra: str, seconds: float, threads: int,
+) -> tuple[float, dict[str, float], list[int], list[int]]:
+    """Beacons from ``threads`` Python threads (when wrk is not installed)."""
+    counts = [0] * threads
+    errors = [0] * threads
+    stop = time.perf_counter() + seconds
+
+    def worker(i: int) -> None:
+        # a lean client (raw socket, request bytes built by hand, like wrk) so that the
+        # load generator takes as little as possible of the 2 cores the server runs on
+        cookie = f"{CONSENT}; csrftoken={CSRF}{extra}"
+        while time.perf_counter() < stop:
+            events = [{"event_id": str(uuid.uuid4()), "event_type": "rec_impression", "product": "SKU-1",
+                       "context": {"rec_token": "t", "placement": "home", "position": k}} for k in range(per_beacon)]
+            body = json.dumps({"csrf": CSRF, "events": events}).encode()
+            head = (f"POST {url} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nOrigin: http://127.0.0.1:{port}\r\n"
+                    f"Content-Type: text/plain;charset=UTF-8\r\nContent-Length: {len(body)}\r\n"
+                    f"Cookie: {cookie}\r\nUser-Agent: Mozilla/5.0 Firefox/130.0\r\nConnection: close\r\n\r\n")
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+                    sock.sendall(head.encode() + body)
+                    chunks = []
+                    while chunk := sock.recv(65536):
+                        chunks.append(chunk)
+            except OSError:
+                errors[i] += 1
+                continue
+            response = b"".join(chunks)
+            if response.startswith(b"HTTP/1.1 204"):
+                counts[i] += per_beacon
+                at = response.find(b"Set-Cookie: reco_v=")
+                if at >= 0:
+                    value = response[at + 12:response.index(b";", at)].decode()
+                    cookie = f"{CONSENT}; csrftoken={CSRF}{extra}; {value}"
+            else:
+                errors[i] += 1
+
+    elapsed, cpu = _load(master, worker, threads)
+    return elapsed, cpu, counts, errors
+
+
+#: wrk's script: the same beacons as the Python client (a new event_id each, the visitor
+#: cookie the server sets kept per connection thread), counting 204s and other answers
+_WRK_LUA = r"""
+threads, counter, tid, cookie, ok, bad = {}, 0, 0, nil, 0, 0  -- globals: done() reads ok/bad per thread
+function setup(thread) tid = tid + 1; thread:set("tid", tid); table.insert(threads, thread) end
+function init(args)
+  path, per, base = args[1], tonumber(args[2]), args[3]; cookie = base
+  math.randomseed(tid * 7919 + os.time())
+end
+function request()
+  local events = {}
+  for k = 1, per do
+    counter = counter + 1
+    events[k] = string.format('{"event_id":"%08x-%04x-4%03x-8000-%012x","event_type":"rec_impression",' ..
+      '"product":"SKU-1","context":{"rec_token":"t","placement":"home","position":%d}}',
+      math.random(0, 0x7fffffff), tid, math.random(0, 0xfff), counter, k - 1)
+  end
+  local body = '{"csrf":"' .. string.rep("a", 32) .. '","events":[' .. table.concat(events, ",") .. ']}'
+  local headers = {["Cookie"] = cookie}
+  for name, value in pairs(wrk.headers) do headers[name] = value end  -- (a table of our own replaces wrk's)
+  return wrk.format("POST", path, headers, body)
+end
+function response(status, headers, body)
+  if status == 204 then ok = ok + 1 else bad = bad + 1 end
+  local set = headers["Set-Cookie"]
+  if set and set:sub(1, 7) == "reco_v=" then cookie = base .. "; " .. set:match("^[^;]+") end
+end
+function done(summary, latency, requests)
+  local o, b = 0, 0
+  for _, t in ipairs(threads) do o = o + t:get("ok"); b = b + t:get("bad") end
+  local e = summary.errors
+  io.write(string.format("RESULT %d %d %d\n", o, b, e.connect + e.read + e.write + e.timeout))
+end
+"""
+
+
+def _wrk(
+    wrk: str, master: int, port: int, url: str, per_beacon: int, extra: str, seconds: float, connections: int,
+) -> tuple[float, dict[str, float], int, int]:
+    """Beacons from wrk (C, event loop): a load generator taking far less of the two cores
+    than Python threads. Returns wall seconds, CPU seconds by role, 204s, other answers."""
+    import resource
+
+    script = TMP / "beacon.lua"
+    script.write_text(_WRK_LUA)
+    cmd = [wrk, "-t2", f"-c{connections}", f"-d{max(int(seconds), 1)}s", "-s", str(script),
+           "-H", f"Origin: http://127.0.0.1:{port}", "-H", "Content-Type: text/plain;charset=UTF-8",
+           "-H", "User-Agent: Mozilla/5.0 Firefox/130.0",
+           f"http://127.0.0.1:{port}{url}", "--", url, str(per_beacon), f"{CONSENT}; csrftoken={CSRF}{extra}"]
+    before, children = _cpu_by_role(master), resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    elapsed = time.perf_counter() - start
+    cpu = {k: v - before[k] for k, v in _cpu_by_role(master).items()}
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu["client"] = (after.ru_utime + after.ru_stime) - (children.ru_utime + children.ru_stime)
+    line = next(x for x in out.splitlines() if x.startswith("RESULT "))
+    ok, bad, socket_errors = (int(x) for x in line.split()[1:])
+    return elapsed, cpu, ok, bad + socket_errors
 
 
 def _post(port: int, path: str, body: bytes, headers: str) -> bytes:

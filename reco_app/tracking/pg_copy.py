@@ -55,11 +55,31 @@ def _insert_one_sql() -> str:
     )
 
 
+def _bound_cursor() -> Any:
+    """A cursor sending parameters apart from the SQL (psycopg 3's server-side binding), as
+    Django's own cursor with ``OPTIONS["server_side_binding"]``: the values are not quoted
+    into the statement's text, and PostgreSQL may run it as a prepared statement once
+    ``OPTIONS["prepare_threshold"]`` allows (Django leaves that off by default, for
+    connection poolers). With psycopg2, Django's cursor."""
+    from django.db.backends.postgresql.psycopg_any import is_psycopg3
+
+    if not is_psycopg3:
+        return connection.cursor()
+    from django.db.backends.postgresql.base import ServerBindingCursor
+
+    # as connection.cursor() makes its own: health check, connection, error translation,
+    # query logging (assertNumQueries counts it)
+    connection.close_if_health_check_failed()
+    connection.ensure_connection()
+    with connection.wrap_database_errors:
+        return connection._prepare_cursor(ServerBindingCursor(connection.connection))  # type: ignore[attr-defined,call-arg]
+
+
 def insert_one(row: Event) -> bool:
     """One event (a page view, a beacon): a plain ``INSERT … ON CONFLICT DO NOTHING``
     without the ORM's per-field compilation. False when its ``event_id`` is already stored."""
     now = timezone.now()
-    with connection.cursor() as cursor:
+    with _bound_cursor() as cursor:
         cursor.execute(_insert_one_sql(), _values(row, now))
         found = cursor.fetchone()
     if found is None:

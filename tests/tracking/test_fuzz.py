@@ -93,6 +93,37 @@ def test_single_event_path_round_trips_awkward_text(postgres_db, api) -> None:  
     assert (row.context, row.value, row.subject, str(row.event_id)) == ({"q": awkward, "n": [1, 2.5, None, True]}, 4.5, "7", one["event_id"])
 
 
+def test_single_event_insert_becomes_a_prepared_statement(postgres_db, api) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    """The example shop sets OPTIONS["prepare_threshold"]: from a connection's fifth page view
+    or beacon on, PostgreSQL runs the INSERT prepared (no parsing or planning), and the
+    events it stores are the same."""
+    from django.db import connection
+    from django.db.backends.postgresql.psycopg_any import is_psycopg3
+
+    if not is_psycopg3:
+        pytest.skip("psycopg2 sends no prepared statements")
+    assert connection.settings_dict["OPTIONS"].get("prepare_threshold") == 5
+
+    def prepared() -> int:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE 'INSERT INTO reco_app_event %'")
+            return int(cursor.fetchone()[0])
+
+    sent = []
+    for i in range(8):  # (psycopg prepares per parameter types: a value or none)
+        one = {"event_id": str(uuid.uuid4()), "event_type": "product_view", "product": f"SKU-{i}", "value": None if i < 7 else 4.5,
+               "customer": "7", "consent": "granted", "context": {"q": f"é'{i}", "n": [i, None]}}
+        assert api.post(URL, data=_encode({"events": [one]}), content_type="application/json").status_code == 201
+        sent.append(one)
+        if i == 0:
+            assert prepared() == 0
+    assert prepared() == 1
+    # a re-send is still a duplicate, not a second row
+    assert api.post(URL, data=_encode({"events": [sent[-1]]}), content_type="application/json").json()["duplicates"] == 1
+    rows = {str(e.event_id): (e.product_key, e.value, e.context) for e in Event.objects.all()}
+    assert rows == {o["event_id"]: (o["product"], o["value"], o["context"]) for o in sent}
+
+
 beacon_payload = st.one_of(st.fixed_dictionaries({"csrf": st.just("a" * 32), "events": st.lists(st.one_of(event, field), max_size=6)}), json_value)
 
 

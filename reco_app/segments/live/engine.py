@@ -282,12 +282,12 @@ def queue_events(events: Iterable[Event]) -> bool:
     events are relevant to, without reading any cached state (the drain reads every state
     of its batch in one round trip), and return True. Inside
     :func:`reco_app.cache.one_round_trip` the queue joins that block's round trip: the
-    tracking service sends it with the namespace bump, before ``event_stored``. False when
-    the rules run where the events are stored (:func:`on_events`)."""
+    tracking service sends it with the namespace bump, before ``event_stored``. Also True
+    when no rule is relevant to the events (impressions, say: nothing to queue or to run,
+    and the queue's setting is not even read). False when the rules run where the events
+    are stored (:func:`on_events`)."""
     from reco_app.segments.live import queue
 
-    if not queue.enabled():
-        return False
     try:
         active = rules()
         todo: dict[str, list[LiveRule]] = {}
@@ -295,8 +295,11 @@ def queue_events(events: Iterable[Event]) -> bool:
             relevant = [rule for rule in active if rule.relevant(new)]
             if relevant:
                 todo[subject] = relevant
-        if todo:
-            queue.enqueue(todo)  # after the events' commit
+        if not todo:
+            return True
+        if not queue.enabled():
+            return False
+        queue.enqueue(todo)  # after the events' commit
     except Exception:  # attempted: not again from the receiver (a broker down twice in one request)
         logger.exception("queuing the live segment rules failed")
     return True
