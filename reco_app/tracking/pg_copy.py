@@ -89,6 +89,20 @@ def insert_one(row: Event) -> bool:
     return True
 
 
+_types: dict[str, list[int]] = {}
+
+
+def _column_types(cursor: Any, cols: str) -> list[int]:
+    """The temporary table's column types (oids), which binary COPY must name exactly: the
+    user column follows the user model's primary key (integer, bigint, uuid…). Asked once
+    per process and table layout; built-in types have the same oids in every database."""
+    types = _types.get(cols)
+    if types is None:
+        cursor.execute(f"SELECT n, {cols} FROM {TEMP} LIMIT 0")
+        types = _types[cols] = [column.type_code for column in cursor.description]
+    return types
+
+
 def insert(rows: list[Event]) -> set[int]:
     """Insert rows not yet stored; sets their ``pk``; returns the inserted event_ids (as
     ``UUID.int``). The temporary table numbers the rows, so the database answers with
@@ -101,11 +115,17 @@ def insert(rows: list[Event]) -> set[int]:
             f"CREATE TEMP TABLE IF NOT EXISTS {TEMP} ON COMMIT DELETE ROWS "
             f"AS SELECT 0 AS n, {cols} FROM {table} WITH NO DATA"
         )
+        types = _column_types(cursor, cols)
         raw = cursor.cursor  # the psycopg cursor
-        with raw.copy(f"COPY {TEMP} (n, {cols}) FROM STDIN") as copy:
+        # binary: no text to format here nor to parse there (half the client CPU of text COPY)
+        with raw.copy(f"COPY {TEMP} (n, {cols}) FROM STDIN (FORMAT BINARY)") as copy:
+            copy.set_types(types)
             for n, row in enumerate(rows):
                 row.received_at = now
-                copy.write_row((n, *_values(row, now)))
+                copy.write_row((
+                    n, row.event_id, row.subject, row.user_id, row.visitor_id, row.product_key, row.event_type,
+                    row.value, row.session_id, row.context, row.consent, row.source, row.timestamp, now,
+                ))
         cursor.execute(
             f"WITH stored AS (INSERT INTO {table} ({cols}) SELECT {cols} FROM {TEMP} "
             f"ON CONFLICT (event_id) DO NOTHING RETURNING id, event_id) "

@@ -121,3 +121,18 @@ def test_login_without_consent_merges_nothing(client, product_url, django_user_m
     user = django_user_model.objects.create_user("cy", password="pw-123456")
     assert client.post("/accounts/login/", {"username": "cy", "password": "pw-123456"}).status_code == 302
     assert not Event.objects.filter(subject=customer_key(user)).exists()
+
+
+def test_a_large_order_of_a_signed_in_shopper_goes_through_copy_intact(postgres_db, rf, product, product_url, django_user_model) -> None:  # type: ignore[no-untyped-def]
+    """60 lines: the COPY path (binary, typed by the table's own columns) keeps the user,
+    the quantities and each line's context exactly as given."""
+    from reco_app.tracking.service import track_many
+
+    request = _consenting_request(rf, product_url)
+    request.user = django_user_model.objects.create_user("big-order", password="x" * 12)
+    lines = [("purchase", f"SKU-{i}", float(i % 4 + 1), {"order": "9", "unit_price": i / 4, "note": f"é\t'{i}\"\\N"}) for i in range(60)]
+    stored = track_many(request, lines)
+    assert len(stored) == 60
+    rows = {e.product_key: (e.user_id, e.value, e.context) for e in Event.objects.all()}
+    device = get_context(request).device
+    assert rows == {key: (request.user.pk, value, {**ctx, "device": device}) for _, key, value, ctx in lines}
