@@ -81,9 +81,10 @@ elif DATABASES["default"]["ENGINE"].endswith("postgresql"):
         pass  # psycopg2 has no prepared statements
     else:
         # reco_app's single-event INSERT (page views, beacons) becomes a server-side prepared
-        # statement on a connection's fifth use: less CPU in the web process and in
-        # PostgreSQL (docs/tracking.rst). Django's own queries are not prepared. Leave this
-        # out behind a transaction-pooling PgBouncer older than 1.21.
+        # statement once a connection has run it five times: less CPU in the web process and
+        # in PostgreSQL (docs/installation.rst). Django's own queries are not prepared. Leave
+        # this out behind a transaction-pooling PgBouncer before 1.21 or without
+        # max_prepared_statements.
         DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = 5
 
 REDIS_URL = os.environ.get("REDIS_URL", "")

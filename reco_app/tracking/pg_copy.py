@@ -10,9 +10,11 @@ Python needs psycopg 3; with psycopg2, batches take the ORM path (:func:`copy_us
 from __future__ import annotations
 
 import json
+import weakref
 from functools import cache
 from typing import Any
 
+from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
@@ -89,18 +91,27 @@ def insert_one(row: Event) -> bool:
     return True
 
 
-_types: dict[str, list[int]] = {}
+#: the column types binary COPY can write (built-in: the same oids in every database):
+#: int2, int4, int8, uuid, text, varchar, bpchar, float8, jsonb, timestamptz
+BINARY_TYPES = frozenset({21, 23, 20, 2950, 25, 1043, 1042, 701, 3802, 1184})
+#: per connection (as its temporary table): the table's column types, or None for text COPY
+_types: weakref.WeakKeyDictionary[Any, list[int] | None] = weakref.WeakKeyDictionary()
 
 
-def _column_types(cursor: Any, cols: str) -> list[int]:
-    """The temporary table's column types (oids), which binary COPY must name exactly: the
-    user column follows the user model's primary key (integer, bigint, uuid…). Asked once
-    per process and table layout; built-in types have the same oids in every database."""
-    types = _types.get(cols)
-    if types is None:
-        cursor.execute(f"SELECT n, {cols} FROM {TEMP} LIMIT 0")
-        types = _types[cols] = [column.type_code for column in cursor.description]
-    return types
+def _binary_types(cursor: Any) -> list[int] | None:
+    """The temporary table's column types (oids), which binary COPY must name exactly (the
+    user column follows the user model's primary key: integer, bigint, uuid, text…), read
+    once per connection, as its temporary table was made. None where binary COPY cannot
+    be used: a user key of another type (citext, say), or naive datetimes (``USE_TZ =
+    False``: PostgreSQL reads them in the connection's time zone only as text)."""
+    if not settings.USE_TZ:
+        return None
+    raw = connection.connection
+    if raw not in _types:
+        cursor.execute(f"SELECT n, {', '.join(COLUMNS)} FROM {TEMP} LIMIT 0")
+        types = [column.type_code for column in cursor.description]
+        _types[raw] = types if BINARY_TYPES.issuperset(types) else None
+    return _types[raw]
 
 
 def insert(rows: list[Event]) -> set[int]:
@@ -115,17 +126,23 @@ def insert(rows: list[Event]) -> set[int]:
             f"CREATE TEMP TABLE IF NOT EXISTS {TEMP} ON COMMIT DELETE ROWS "
             f"AS SELECT 0 AS n, {cols} FROM {table} WITH NO DATA"
         )
-        types = _column_types(cursor, cols)
+        types = _binary_types(cursor)
         raw = cursor.cursor  # the psycopg cursor
-        # binary: no text to format here nor to parse there (half the client CPU of text COPY)
-        with raw.copy(f"COPY {TEMP} (n, {cols}) FROM STDIN (FORMAT BINARY)") as copy:
-            copy.set_types(types)
-            for n, row in enumerate(rows):
-                row.received_at = now
-                copy.write_row((
-                    n, row.event_id, row.subject, row.user_id, row.visitor_id, row.product_key, row.event_type,
-                    row.value, row.session_id, row.context, row.consent, row.source, row.timestamp, now,
-                ))
+        if types is not None:
+            # binary: no text to format here nor to parse there (half the client CPU of text)
+            with raw.copy(f"COPY {TEMP} (n, {cols}) FROM STDIN (FORMAT BINARY)") as copy:
+                copy.set_types(types)
+                for n, row in enumerate(rows):
+                    row.received_at = now
+                    copy.write_row((
+                        n, row.event_id, row.subject, row.user_id, row.visitor_id, row.product_key, row.event_type,
+                        row.value, row.session_id, row.context, row.consent, row.source, row.timestamp, now,
+                    ))
+        else:
+            with raw.copy(f"COPY {TEMP} (n, {cols}) FROM STDIN") as copy:
+                for n, row in enumerate(rows):
+                    row.received_at = now
+                    copy.write_row((n, *_values(row, now)))
         cursor.execute(
             f"WITH stored AS (INSERT INTO {table} ({cols}) SELECT {cols} FROM {TEMP} "
             f"ON CONFLICT (event_id) DO NOTHING RETURNING id, event_id) "

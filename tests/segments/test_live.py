@@ -242,3 +242,10 @@ def test_without_a_loaded_catalog_index_every_view_is_evaluated() -> None:
     with CaptureQueriesContext(connection) as queries:
         event_stored.send(sender=None, events=stored)
     assert len(queries) == 1  # the recent events (the memberships come from the cached state)
+
+
+def test_events_handed_over_as_a_one_shot_iterator_are_all_evaluated() -> None:
+    """``event_stored`` receivers may be given any iterable: relevance and evaluation read it once."""
+    stored = add(*(event("s", "add_to_cart", at=ago(9 - i), product=f"p{i}", session="A") for i in range(3)))
+    event_stored.send(sender=None, events=iter(stored))
+    assert segments_for("s") == ["live:high_intent"]

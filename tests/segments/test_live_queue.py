@@ -351,3 +351,27 @@ def test_without_redis_an_evaluation_put_off_by_an_erasure_waits_before_it_runs_
     assert [name for name, _ in published] == ["reco_app.segments.evaluate_live"]
     eta = dt.datetime.fromisoformat(published[0][1])
     assert (eta - timezone.now()).total_seconds() > 0.5  # not at once: it would find the lock busy again
+
+
+@pytest.mark.django_db
+@reco_settings(SEGMENTS_LIVE_ASYNC=True)
+def test_live_queued_tells_receivers_whether_rules_were_queued(redis_cache, published, django_capture_on_commit_callbacks) -> None:  # type: ignore[no-untyped-def]
+    """Impressions are relevant to no rule: nothing is queued, and the signal says so."""
+    from reco_app.tracking.service import store
+
+    flags: list[object] = []
+
+    def receiver(sender: object = None, **kwargs: object) -> None:
+        flags.append(kwargs.get("live_queued"))
+
+    event_stored.connect(receiver, weak=False, dispatch_uid="test-live-queued")
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            store([event("a", "rec_impression", at=ago(1), product="shoe1", session="A")])
+        assert queue.take() == {}
+        with django_capture_on_commit_callbacks(execute=True):
+            store([event("a", "add_to_cart", at=ago(1), product="shoe1", session="A")])
+    finally:
+        event_stored.disconnect(dispatch_uid="test-live-queued")
+    assert flags == [False, True]
+    assert set(queue.take()) == {"a"}

@@ -94,9 +94,9 @@ def test_single_event_path_round_trips_awkward_text(postgres_db, api) -> None:  
 
 
 def test_single_event_insert_becomes_a_prepared_statement(postgres_db, api) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
-    """The example shop sets OPTIONS["prepare_threshold"]: from a connection's fifth page view
-    or beacon on, PostgreSQL runs the INSERT prepared (no parsing or planning), and the
-    events it stores are the same."""
+    """The example shop sets OPTIONS["prepare_threshold"]: once a connection has run the
+    INSERT five times, PostgreSQL runs it prepared (no parsing or planning), and the events
+    it stores are the same."""
     from django.db import connection
     from django.db.backends.postgresql.psycopg_any import is_psycopg3
 

@@ -4,6 +4,7 @@ from decimal import Decimal
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.utils import timezone
 
 from reco_app import cache, track
 from reco_app.models import CatalogItem, DroppedEventCount, Event
@@ -136,3 +137,54 @@ def test_a_large_order_of_a_signed_in_shopper_goes_through_copy_intact(postgres_
     rows = {e.product_key: (e.user_id, e.value, e.context) for e in Event.objects.all()}
     device = get_context(request).device
     assert rows == {key: (request.user.pk, value, {**ctx, "device": device}) for _, key, value, ctx in lines}
+
+
+def test_a_large_order_is_stored_with_naive_datetimes_too(postgres_db, rf, product, product_url, settings) -> None:  # type: ignore[no-untyped-def]
+    """USE_TZ = False: naive datetimes go through text COPY, read in the connection's time zone."""
+    from reco_app.tracking.service import track_many
+
+    settings.USE_TZ = False
+    request = _consenting_request(rf, product_url)
+    before = timezone.now()
+    assert timezone.is_naive(before)
+    stored = track_many(request, [("purchase", f"SKU-{i}", 1.0, {"order": "8"}) for i in range(60)])
+    assert len(stored) == 60
+    stamps = list(Event.objects.values_list("timestamp", flat=True))
+    assert len(stamps) == 60 and all(timezone.is_naive(t) and abs((t - before).total_seconds()) < 60 for t in stamps)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_copy_follows_the_event_tables_column_types_on_each_connection(postgres_db, rf, product, product_url, django_user_model) -> None:  # type: ignore[no-untyped-def]
+    """A migration that changes a column's type (a bigint user key; a type binary COPY has no
+    writer for) takes effect on the next connection, not at the next restart."""
+    from django.db import connection
+
+    from reco_app.tracking.service import track_many
+
+    request = _consenting_request(rf, product_url)
+    request.user = django_user_model.objects.create_user("typed", password="x" * 12)
+
+    def order(n: int) -> None:
+        assert len(track_many(request, [("purchase", f"SKU-{n}-{i}", 2.0, {"order": str(n)}) for i in range(60)])) == 60
+
+    order(1)
+    with connection.cursor() as cursor:
+        cursor.execute("ALTER TABLE reco_app_event ALTER COLUMN user_id TYPE bigint")
+    try:
+        connection.close()
+        order(2)  # binary, with the user as a bigint
+        with connection.cursor() as cursor:
+            cursor.execute("CREATE DOMAIN reco_test_key AS varchar(64)")
+            cursor.execute("ALTER TABLE reco_app_event ALTER COLUMN visitor_id TYPE reco_test_key")
+        connection.close()
+        order(3)  # text: a domain type has no binary writer
+    finally:
+        connection.close()
+        with connection.cursor() as cursor:
+            cursor.execute("ALTER TABLE reco_app_event ALTER COLUMN user_id TYPE integer")
+            cursor.execute("ALTER TABLE reco_app_event ALTER COLUMN visitor_id TYPE varchar(64)")
+            cursor.execute("DROP DOMAIN IF EXISTS reco_test_key")
+        connection.close()
+    rows = Event.objects.filter(event_type="purchase").values_list("context__order", "user_id", "value")
+    assert sorted(set(rows)) == [(str(n), request.user.pk, 2.0) for n in (1, 2, 3)]
+    assert Event.objects.filter(event_type="purchase").count() == 180

@@ -277,31 +277,42 @@ def _recent_by_subject(events: Iterable[Event], now: dt.datetime) -> dict[str, l
     return by_subject
 
 
-def queue_events(events: Iterable[Event]) -> bool:
-    """With the live queue on (:func:`.queue.enabled`): queue the rules these newly stored
-    events are relevant to, without reading any cached state (the drain reads every state
-    of its batch in one round trip), and return True. Inside
-    :func:`reco_app.cache.one_round_trip` the queue joins that block's round trip: the
-    tracking service sends it with the namespace bump, before ``event_stored``. Also True
-    when no rule is relevant to the events (impressions, say: nothing to queue or to run,
-    and the queue's setting is not even read). False when the rules run where the events
-    are stored (:func:`on_events`)."""
+def _relevant(events: list[Event], now: dt.datetime) -> tuple[dict[str, list[Event]], dict[str, list[LiveRule]]]:
+    """The new events live rules look at, by shopper, and the rules relevant to each
+    shopper's (shoppers no rule is relevant to are left out). Decided from the events alone."""
+    by_subject = _recent_by_subject(events, now)
+    active = rules() if by_subject else []
+    todo: dict[str, list[LiveRule]] = {}
+    for subject, new in by_subject.items():
+        relevant = [rule for rule in active if rule.relevant(new)]
+        if relevant:
+            todo[subject] = relevant
+    return by_subject, todo
+
+
+def _enqueue(todo: dict[str, list[LiveRule]]) -> None:
     from reco_app.segments.live import queue
 
     try:
-        active = rules()
-        todo: dict[str, list[LiveRule]] = {}
-        for subject, new in _recent_by_subject(events, timezone.now()).items():
-            relevant = [rule for rule in active if rule.relevant(new)]
-            if relevant:
-                todo[subject] = relevant
-        if not todo:
-            return True
-        if not queue.enabled():
-            return False
         queue.enqueue(todo)  # after the events' commit
     except Exception:  # attempted: not again from the receiver (a broker down twice in one request)
         logger.exception("queuing the live segment rules failed")
+
+
+def queue_events(events: Iterable[Event]) -> bool:
+    """With the live queue on (:func:`.queue.enabled`): queue the rules these newly stored
+    events are relevant to, without reading any cached state (the drain reads every state
+    of its batch in one round trip), and return True (once attempted: a failure is logged).
+    Inside :func:`reco_app.cache.one_round_trip` the queue joins that block's round trip:
+    the tracking service sends it with the namespace bump, before ``event_stored``. False
+    when no rule is relevant to the events (impressions, say: the queue's setting is not
+    even read) or the rules run where the events are stored (:func:`on_events`)."""
+    from reco_app.segments.live import queue
+
+    _, todo = _relevant(list(events), timezone.now())
+    if not todo or not queue.enabled():
+        return False
+    _enqueue(todo)
     return True
 
 
@@ -311,24 +322,24 @@ def on_events(events: Iterable[Event]) -> None:
     Per shopper only the rules the new events can affect run (no query decides that);
     with ``SEGMENTS_LIVE_ASYNC`` they are queued for a Celery task instead (:func:`queue_events`).
     """
-    if queue_events(events):
-        return
+    from reco_app.segments.live import queue
+
     now = timezone.now()
-    by_subject = _recent_by_subject(events, now)
-    if not by_subject:
+    by_subject, relevant = _relevant(list(events), now)
+    if not relevant:
+        return  # e.g. impressions: no rule looks at them, not even the cached state is read
+    if queue.enabled():
+        _enqueue(relevant)
         return
     active = rules()
     todo: dict[str, list[LiveRule]] = {}
     states: dict[str, LiveState | None] = {}
-    for subject, new in by_subject.items():
-        if not any(rule.relevant(new) for rule in active):
-            continue  # e.g. impressions: no rule looks at them, not even the cached state is read
+    for subject in relevant:
+        new = by_subject[subject]
         state = states[subject] = load_state(subject)
         affected = [rule for rule in active if rule.affected(new, state)]
         if affected:
             todo[subject] = affected
-    if not todo:
-        return
     for subject, affected in todo.items():
         newest = max(e.timestamp for e in by_subject[subject])
         evaluate_subject(subject, max(now, newest), only=affected, cached=True, state=states[subject])
