@@ -12,6 +12,7 @@ if [ -z "${DATABASE_URL:-}" ] && command -v pg_isready >/dev/null && pg_isready 
   createdb -h 127.0.0.1 -U postgres reco_bench 2>/dev/null || true  # exists already: fine
 fi
 echo "==> database: ${DATABASE_URL:-SQLite}; cache: ${REDIS_URL:-local memory}"
+command -v wrk >/dev/null || echo "==> wrk is not installed: the tracking benchmark's beacons come from Python threads, which take more of the cores (apt install wrk)"
 for b in ${BENCHES:-benchmarks/bench_*.py}; do
   [ -e "$b" ] || continue
   echo
