@@ -109,7 +109,9 @@ from django.dispatch import Signal
 
 #: Sent by the tracking service after events are durably stored (after commit), once the
 #: shoppers' cache namespaces are bumped. kwargs: ``events`` (list of saved ``Event``
-#: rows), ``live_queued`` (True when the live-segment rules were queued with the bump).
+#: rows), ``live_queued`` (True when the live-segment rules were queued with the bump, or
+#: when deciding which to run failed and was logged; False when they are left to the
+#: receiver that runs them where the events are stored, or no rule is relevant).
 event_stored = Signal()
 
 #: Sent by the model registry after a version becomes active. kwargs: ``version``.

@@ -10,7 +10,6 @@ Python needs psycopg 3; with psycopg2, batches take the ORM path (:func:`copy_us
 from __future__ import annotations
 
 import json
-import weakref
 from functools import cache
 from typing import Any
 
@@ -91,27 +90,23 @@ def insert_one(row: Event) -> bool:
     return True
 
 
-#: the column types binary COPY can write (built-in: the same oids in every database):
-#: int2, int4, int8, uuid, text, varchar, bpchar, float8, jsonb, timestamptz
-BINARY_TYPES = frozenset({21, 23, 20, 2950, 25, 1043, 1042, 701, 3802, 1184})
-#: per connection (as its temporary table): the table's column types, or None for text COPY
-_types: weakref.WeakKeyDictionary[Any, list[int] | None] = weakref.WeakKeyDictionary()
+#: the column types binary COPY can write (built-in: the same oids in every database; a
+#: domain is reported as its base type): int2, int4, int8, uuid, text, varchar, float8,
+#: jsonb, timestamptz
+BINARY_TYPES = frozenset({21, 23, 20, 2950, 25, 1043, 701, 3802, 1184})
 
 
 def _binary_types(cursor: Any) -> list[int] | None:
-    """The temporary table's column types (oids), which binary COPY must name exactly (the
-    user column follows the user model's primary key: integer, bigint, uuid, text…), read
-    once per connection, as its temporary table was made. None where binary COPY cannot
-    be used: a user key of another type (citext, say), or naive datetimes (``USE_TZ =
-    False``: PostgreSQL reads them in the connection's time zone only as text)."""
-    if not settings.USE_TZ:
-        return None
-    raw = connection.connection
-    if raw not in _types:
-        cursor.execute(f"SELECT n, {', '.join(COLUMNS)} FROM {TEMP} LIMIT 0")
-        types = [column.type_code for column in cursor.description]
-        _types[raw] = types if BINARY_TYPES.issuperset(types) else None
-    return _types[raw]
+    """The column types (oids) of the temporary table as it is on this connection, which
+    binary COPY must name exactly (the user column follows the user model's primary key:
+    integer, bigint, uuid, text…), read from the statement that makes sure the table
+    exists. None where binary COPY cannot be used: a column of a type it has no writer for
+    (``char(n)``, ``citext``), or naive datetimes (``USE_TZ = False``: PostgreSQL reads them
+    in the connection's time zone only as text)."""
+    raw = cursor.cursor
+    raw.nextset()  # the SELECT … LIMIT 0 after the CREATE
+    types = [column.type_code for column in raw.description]
+    return types if settings.USE_TZ and BINARY_TYPES.issuperset(types) else None
 
 
 def insert(rows: list[Event]) -> set[int]:
@@ -122,9 +117,11 @@ def insert(rows: list[Event]) -> set[int]:
     cols = ", ".join(COLUMNS)
     now = timezone.now()
     with connection.cursor() as cursor:
+        # (the table's columns come back in the same round trip: the table may be older
+        # than a migration, or gone with a rolled-back transaction and made again)
         cursor.execute(
             f"CREATE TEMP TABLE IF NOT EXISTS {TEMP} ON COMMIT DELETE ROWS "
-            f"AS SELECT 0 AS n, {cols} FROM {table} WITH NO DATA"
+            f"AS SELECT 0 AS n, {cols} FROM {table} WITH NO DATA; SELECT n, {cols} FROM {TEMP} LIMIT 0"
         )
         types = _binary_types(cursor)
         raw = cursor.cursor  # the psycopg cursor

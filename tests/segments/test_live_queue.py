@@ -375,3 +375,15 @@ def test_live_queued_tells_receivers_whether_rules_were_queued(redis_cache, publ
         event_stored.disconnect(dispatch_uid="test-live-queued")
     assert flags == [False, True]
     assert set(queue.take()) == {"a"}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("queued", [False, True])
+def test_misconfigured_live_rules_are_logged_once_and_never_reach_the_request(queued, django_capture_on_commit_callbacks, caplog) -> None:  # type: ignore[no-untyped-def]
+    from reco_app.tracking.service import store
+
+    bad = reco_settings(SEGMENTS_LIVE_ASYNC=queued, SEGMENTS_LIVE_RULES=["reco_app.segments.live.rules.NoSuchRule"])
+    with bad, django_capture_on_commit_callbacks(execute=True):
+        assert len(store([event("a", "add_to_cart", at=ago(1), product="p1", session="A")]).stored) == 1
+    errors = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert [r.getMessage() for r in errors] == ["live segment rules failed for newly stored events"]

@@ -302,16 +302,22 @@ def _enqueue(todo: dict[str, list[LiveRule]]) -> None:
 def queue_events(events: Iterable[Event]) -> bool:
     """With the live queue on (:func:`.queue.enabled`): queue the rules these newly stored
     events are relevant to, without reading any cached state (the drain reads every state
-    of its batch in one round trip), and return True (once attempted: a failure is logged).
-    Inside :func:`reco_app.cache.one_round_trip` the queue joins that block's round trip:
-    the tracking service sends it with the namespace bump, before ``event_stored``. False
-    when no rule is relevant to the events (impressions, say: the queue's setting is not
-    even read) or the rules run where the events are stored (:func:`on_events`)."""
+    of its batch in one round trip), and return True. Inside
+    :func:`reco_app.cache.one_round_trip` the queue joins that block's round trip: the
+    tracking service sends it with the namespace bump, before ``event_stored``. False when
+    no rule is relevant to the events (impressions, say: the queue's setting is not even
+    read) or the rules run where the events are stored (:func:`on_events`). Also True once
+    attempted: a failure (the broker, the rules' configuration) is logged here, once, and
+    not met again by the receiver."""
     from reco_app.segments.live import queue
 
-    _, todo = _relevant(list(events), timezone.now())
-    if not todo or not queue.enabled():
-        return False
+    try:
+        _, todo = _relevant(list(events), timezone.now())
+        if not todo or not queue.enabled():
+            return False
+    except Exception:
+        logger.exception("live segment rules failed for newly stored events")
+        return True
     _enqueue(todo)
     return True
 
