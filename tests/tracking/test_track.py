@@ -184,3 +184,29 @@ def test_copy_follows_the_temporary_tables_columns_as_they_are(postgres_db, rf, 
     rows = Event.objects.filter(event_type="purchase").values_list("context__order", "user_id", "value")
     assert sorted(set(rows)) == [(str(n), request.user.pk, 2.0) for n in (1, 2)]
     assert Event.objects.filter(event_type="purchase").count() == 120
+
+
+@pytest.mark.django_db(transaction=True)
+def test_copy_works_where_django_binds_on_the_server_and_prepares(postgres_db, rf, product, product_url) -> None:  # type: ignore[no-untyped-def]
+    """OPTIONS server_side_binding + prepare_threshold: every statement of a batch (the
+    temporary table, its columns, the COPY, the INSERT) may be prepared, so each is one."""
+    from django.db import connection
+    from django.db.backends.postgresql.psycopg_any import is_psycopg3
+
+    from reco_app.tracking.service import track_many
+
+    if not is_psycopg3:
+        pytest.skip("server-side binding is psycopg 3's")
+    options = connection.settings_dict["OPTIONS"]
+    saved = dict(options)
+    options.update(server_side_binding=True, prepare_threshold=0)
+    connection.close()
+    try:
+        request = _consenting_request(rf, product_url)
+        for n in range(3):
+            assert len(track_many(request, [("purchase", f"SKU-{n}-{i}", 1.0, {"order": str(n)}) for i in range(60)])) == 60
+    finally:
+        options.clear()
+        options.update(saved)
+        connection.close()
+    assert Event.objects.count() == 180
