@@ -139,7 +139,28 @@ def test_a_large_order_of_a_signed_in_shopper_goes_through_copy_intact(postgres_
     assert rows == {key: (request.user.pk, value, {**ctx, "device": device}) for _, key, value, ctx in lines}
 
 
-def test_a_large_order_is_stored_with_naive_datetimes_too(postgres_db, rf, product, product_url, settings) -> None:  # type: ignore[no-untyped-def]
+@pytest.fixture
+def copies(monkeypatch):  # type: ignore[no-untyped-def]
+    """The COPY statements psycopg 3 runs (recorded, then run as usual); None on psycopg2,
+    where batches are written with bulk_create."""
+    from reco_app.tracking import pg_copy
+
+    if not pg_copy.copy_usable():
+        return None
+    import psycopg
+
+    seen: list[str] = []
+    real = psycopg.Cursor.copy
+
+    def copy(self, statement, *args, **kwargs):  # type: ignore[no-untyped-def]
+        seen.append(str(statement))
+        return real(self, statement, *args, **kwargs)
+
+    monkeypatch.setattr(psycopg.Cursor, "copy", copy)
+    return seen
+
+
+def test_a_large_order_is_stored_with_naive_datetimes_too(postgres_db, rf, product, product_url, settings, copies) -> None:  # type: ignore[no-untyped-def]
     """USE_TZ = False: naive datetimes go through text COPY, read in the connection's time zone."""
     from reco_app.tracking.service import track_many
 
@@ -151,9 +172,10 @@ def test_a_large_order_is_stored_with_naive_datetimes_too(postgres_db, rf, produ
     assert len(stored) == 60
     stamps = list(Event.objects.values_list("timestamp", flat=True))
     assert len(stamps) == 60 and all(timezone.is_naive(t) and abs((t - before).total_seconds()) < 60 for t in stamps)
+    assert copies is None or (len(copies) == 1 and "BINARY" not in copies[0])
 
 
-def test_copy_follows_the_temporary_tables_columns_as_they_are(postgres_db, rf, product, product_url, django_user_model) -> None:  # type: ignore[no-untyped-def]
+def test_copy_follows_the_temporary_tables_columns_as_they_are(postgres_db, rf, product, product_url, django_user_model, copies) -> None:  # type: ignore[no-untyped-def]
     """The temporary table a batch is copied into is made from the event table as it was
     then (a migration since, a rolled-back transaction taking the table with it): the COPY
     writes the columns the table has, binary where it can (a bigint user key), text where it
@@ -181,6 +203,7 @@ def test_copy_follows_the_temporary_tables_columns_as_they_are(postgres_db, rf, 
     order(1)  # a new temporary table, user_id bigint
     sql("ALTER TABLE reco_app_event ALTER COLUMN visitor_id TYPE char(64)", "DROP TABLE IF EXISTS pg_temp.reco_event_incoming_n")
     order(2)  # char(64) has no binary writer: text COPY
+    assert copies is None or ["BINARY" in statement for statement in copies] == [True, True, False]
     rows = Event.objects.filter(event_type="purchase").values_list("context__order", "user_id", "value")
     assert sorted(set(rows)) == [(str(n), request.user.pk, 2.0) for n in (1, 2)]
     assert Event.objects.filter(event_type="purchase").count() == 120
