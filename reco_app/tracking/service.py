@@ -130,7 +130,7 @@ def _stored(result: StoreResult, rows: list[Event]) -> None:
 
 
 def _after_commit(rows: list[Event]) -> None:
-    from reco_app.segments.live.engine import queue_events
+    from reco_app.segments.live.events import queue_events
 
     # One Redis round trip for the namespace bump and, with the live queue on, the queued
     # live rules: both go out when the block ends, before the receivers run, so they see

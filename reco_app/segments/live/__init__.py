@@ -8,7 +8,8 @@ membership it no longer returns is removed (a purchase ends "high intent").
 * :mod:`.rules` — what a rule sees and answers, the base class and the shipped rules;
 * :mod:`.state` — the per-shopper state cached so most events need no query;
 * :mod:`.recent` — a shopper's recent events as the rules see them (one or many shoppers);
-* :mod:`.engine` — running the rules on stored events, for one shopper, in the sweep;
+* :mod:`.events` — what newly stored events trigger: the relevant rules, queued or run;
+* :mod:`.engine` — running the rules for one shopper and in the sweep;
 * :mod:`.queue` and :mod:`.drain` — the queued rules (``SEGMENTS_LIVE_ASYNC``) and the
   task that evaluates the queued shoppers together;
 * :mod:`.store` — the membership table's reads and writes on that hot path.
@@ -18,14 +19,8 @@ is what settings name).
 """
 
 from reco_app.segments.live.drain import evaluate_many
-from reco_app.segments.live.engine import (
-    clean_expired,
-    evaluate_subject,
-    on_events,
-    receive_event_stored,
-    rules,
-    sweep,
-)
+from reco_app.segments.live.engine import clean_expired, evaluate_subject, rules, sweep
+from reco_app.segments.live.events import on_events, receive_event_stored
 from reco_app.segments.live.recent import RECENT_LIMIT, load_recent
 from reco_app.segments.live.rules import (
     EXPIRY_REFRESH,
