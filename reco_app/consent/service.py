@@ -34,9 +34,13 @@ def record(user: Any, subject: str, *, granted: bool, method: str) -> ConsentRec
 
 
 def grant(request: HttpRequest, response: HttpResponseBase) -> None:
+    """Accept: effective from the next request, which brings the accepting cookie. This
+    response leaves the visitor cookie alone, as this request still carries the old
+    decision (a decline would otherwise be applied again after the grant was recorded)."""
     get_backend().grant(request, response)
     ctx = get_context(request)
     record(ctx.user, ctx.subject if ctx.user else "", granted=True, method=ConsentRecord.Method.BANNER)
+    response.reco_skip_cookie = True  # type: ignore[attr-defined]
 
 
 def subjects_of_request(
@@ -80,10 +84,15 @@ def consent_gone(request: HttpRequest, *, had_cookie: bool) -> int:
     * The browser still carried a visitor cookie (consent declined in the shop's own cookie
       settings, the consent cookie cleared or expired, GPC/DNT in the opt-out regime): the
       browser's visitor id is forgotten.
-    * A signed-in shopper who refused on this request (the cookie group declined, or a
-      privacy signal) while their account holds no refusal yet: the refusal is recorded on
-      the account, and everything collected under the account is forgotten too; their
-      other devices follow from their next request.
+    * A signed-in shopper whose account holds no refusal yet, and who refused in a way that
+      is news for the account: the refusal is recorded on the account, and everything
+      collected under the account is forgotten too; their other devices follow from their
+      next request. News are: the cookie group declined in a browser that was still tracked
+      until now (it still carried the visitor cookie: declined in the shop's cookie
+      settings), or, in the opt-out regime, a privacy signal (it refuses what that regime
+      collects). A decline this browser kept from an earlier visit (the shopper said "No
+      thanks" before signing in) stays with the browser, and so does a privacy signal in
+      the opt-in regime, where nothing is collected without a decision.
 
     Returns the number of events removed (or anonymised)."""
     from reco_app.consent.backends import Decision, account_decision
@@ -91,9 +100,12 @@ def consent_gone(request: HttpRequest, *, had_cookie: bool) -> int:
     ctx = get_context(request)
     state = ctx.consent
     user = ctx.user
-    refused = state.decision is Decision.DENIED or bool(state.signal)
+    if state.decision is Decision.DENIED:
+        news = had_cookie
+    else:
+        news = bool(state.signal) and conf.get("CONSENT_MODE") == "opt_out"
     # (once: the refusal recorded here makes the account's decision DENIED)
-    withdraw_account = user is not None and refused and account_decision(user) is not Decision.DENIED
+    withdraw_account = user is not None and news and account_decision(user) is not Decision.DENIED
     subjects, visitors = subjects_of_request(request, browser=had_cookie, account=withdraw_account)
     if withdraw_account:
         method = ConsentRecord.Method.COOKIE_SETTINGS if state.decision is Decision.DENIED else ConsentRecord.Method.SIGNAL

@@ -174,6 +174,52 @@ def test_a_refusal_on_one_device_outranks_an_acceptance_kept_by_another(client, 
     assert ConsentRecord.objects.for_user(user).first().granted
 
 
+def _decisions(user):  # type: ignore[no-untyped-def]
+    """The account's consent records, oldest first."""
+    return list(ConsentRecord.objects.for_user(user).values_list("granted", "method"))[::-1]
+
+
+@pytest.mark.parametrize("how", [{"withdraw": "1"}, {}], ids=["withdrawn", "declined on the banner"])
+def test_a_signed_in_shopper_who_refused_can_turn_personalisation_on_again(client, django_user_model, product_url, how) -> None:  # type: ignore[no-untyped-def]
+    """The accepting request still carries the declining cookie: it must not be read as a
+    new refusal (which would record one after the grant and forget the history again)."""
+    user = _signed_in(client, django_user_model, "eddie")
+    accept(client)
+    client.post("/reco/consent/refuse/", how)
+    accept(client)  # "Turn on personalised recommendations" on "Your data", or the banner
+    client.get(product_url)
+    client.get(product_url)
+    assert Event.objects.filter(subject=customer_key(user)).count() == 2
+    refusal = (False, "withdrawal" if how else "banner")
+    assert _decisions(user) == [(True, "banner"), refusal, (True, "banner")]
+    assert b"Turn on personalised recommendations" not in client.get("/reco/privacy/").content
+
+
+def test_a_decline_kept_from_an_anonymous_visit_stays_with_that_browser(client, django_user_model, product_url) -> None:  # type: ignore[no-untyped-def]
+    """"No thanks" said before signing in: on signing in, this browser is not tracked, and
+    the history the account collected on another device, with consent there, is kept."""
+    laptop = type(client)()
+    user = _signed_in(laptop, django_user_model, "fran")
+    accept(laptop)
+    laptop.get(product_url)
+    client.post("/reco/consent/refuse/")  # the banner's "No thanks", signed out
+    assert client.post("/accounts/login/", {"username": "fran", "password": "pw-123456"}).status_code == 302
+    client.get(product_url)
+    assert list(Event.objects.values_list("subject", flat=True)) == [customer_key(user)]
+    assert _decisions(user) == [(True, "banner")]
+    laptop.get(product_url)
+    assert Event.objects.count() == 2  # the laptop still collects
+
+
+def test_a_privacy_signal_under_opt_in_records_nothing_on_the_account(client, django_user_model, product_url) -> None:  # type: ignore[no-untyped-def]
+    """Nothing is collected without a decision in the opt-in regime, so GPC has nothing to
+    withdraw: no refusal is recorded, and the banner still offers the explicit opt-in."""
+    user = _signed_in(client, django_user_model, "gus")
+    client.get("/", HTTP_SEC_GPC="1")
+    assert b"reco-consent-banner" in client.get("/", HTTP_SEC_GPC="1").content
+    assert _decisions(user) == [] and Event.objects.count() == 0
+
+
 @override_settings(RECO_APP={**RECO_APP, "CONSENT_MODE": "opt_out"})
 def test_gpc_under_opt_out_withdraws_a_signed_in_shoppers_history(client, django_user_model, product_url) -> None:  # type: ignore[no-untyped-def]
     user = _signed_in(client, django_user_model, "ivy")
