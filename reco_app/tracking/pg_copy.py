@@ -109,10 +109,13 @@ def _binary_types(cursor: Any) -> list[int] | None:
     return types if settings.USE_TZ and BINARY_TYPES.issuperset(types) else None
 
 
-def insert(rows: list[Event]) -> set[int]:
+def insert(rows: list[Event], *, commits: bool = False) -> set[int]:
     """Insert rows not yet stored; sets their ``pk``; returns the inserted event_ids (as
     ``UUID.int``). The temporary table numbers the rows, so the database answers with
-    (row number, id) pairs of plain integers."""
+    (row number, id) pairs of plain integers. ``commits``: the caller's transaction is the
+    outermost and commits when the batch is written, which empties the temporary table
+    (``ON COMMIT DELETE ROWS``); otherwise (a savepoint inside a longer transaction) it is
+    emptied here, before the next batch of that transaction numbers its rows again."""
     table = Event._meta.db_table
     cols = ", ".join(COLUMNS)
     now = timezone.now()
@@ -142,7 +145,8 @@ def insert(rows: list[Event]) -> set[int]:
             f"SELECT t.n, stored.id FROM stored JOIN {TEMP} t USING (event_id)"
         )
         found = cursor.fetchall()
-        cursor.execute(f"TRUNCATE {TEMP}")
+        if not commits:
+            cursor.execute(f"TRUNCATE {TEMP}")
     inserted = set()
     for n, pk in found:
         row = rows[n]

@@ -85,8 +85,11 @@ def store(rows: list[Event]) -> StoreResult:
     if not unique:
         return result
     if pg_copy.copy_usable() and len(unique) >= PG_COPY_MIN:
+        # a transaction of our own commits at the end of the block (not one a caller opened,
+        # nor one managed by hand with autocommit off)
+        commits = not connection.in_atomic_block and connection.get_autocommit()
         with transaction.atomic():
-            inserted = pg_copy.insert(list(unique.values()))
+            inserted = pg_copy.insert(list(unique.values()), commits=commits)
             _stored(result, [row for key, row in unique.items() if key in inserted])
         result.duplicates.extend(str(row.event_id) for key, row in unique.items() if key not in inserted)
         return result

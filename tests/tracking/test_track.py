@@ -233,3 +233,47 @@ def test_copy_works_where_django_binds_on_the_server_and_prepares(postgres_db, r
         options.update(saved)
         connection.close()
     assert Event.objects.count() == 180
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_temporary_table_is_emptied_by_the_commit_or_before_the_next_batch(postgres_db) -> None:  # type: ignore[no-untyped-def]
+    """A batch in a transaction of its own leaves emptying the temporary table to its commit
+    (ON COMMIT DELETE ROWS, no TRUNCATE). Inside a caller's transaction the table is emptied
+    after each batch: an event erased between two batches stays erased."""
+    import uuid
+
+    from django.db import connection, transaction
+
+    from reco_app.tracking import pg_copy
+    from reco_app.tracking.service import store
+
+    if not pg_copy.copy_usable():
+        pytest.skip("COPY is psycopg 3's")
+    ids = [uuid.uuid4() for _ in range(210)]
+    statements: list[str] = []
+
+    def record(execute, sql, params, many, context):  # type: ignore[no-untyped-def]
+        statements.append(sql)
+        return execute(sql, params, many, context)
+
+    def rows(part: range) -> list[Event]:
+        return [Event(event_id=ids[i], subject="anon:v", visitor_id="v", event_type="product_view", product_key=f"SKU-{i}",
+                      context={"i": i}, timestamp=timezone.now(), source="api") for i in part]
+
+    with connection.execute_wrapper(record):
+        first = store(rows(range(60)))
+        second = store(rows(range(30, 90)))  # 30 sent again, 30 new
+    assert not [s for s in statements if "TRUNCATE" in s]
+    assert len(first.stored) == 60 and sorted(second.duplicates) == sorted(str(ids[i]) for i in range(30, 60))
+    stored = dict(Event.objects.filter(event_id__in=ids[60:90]).values_list("product_key", "id"))
+    assert {e.product_key: e.pk for e in second.stored} == stored and len(stored) == 30
+
+    statements.clear()
+    with connection.execute_wrapper(record), transaction.atomic():
+        assert len(store(rows(range(90, 150))).stored) == 60
+        Event.objects.filter(event_id__in=ids[90:150]).delete()  # erased in the same transaction
+        fourth = store(rows(range(150, 210)))
+    assert len([s for s in statements if "TRUNCATE" in s]) == 2
+    assert Event.objects.filter(event_id__in=ids[90:150]).count() == 0
+    assert {e.product_key: e.pk for e in fourth.stored} == dict(Event.objects.filter(event_id__in=ids[150:]).values_list("product_key", "id"))
+    assert Event.objects.count() == 150
