@@ -316,6 +316,17 @@ def set(key: str, value: Any, timeout: int | None = None, *, subject: str | None
         logger.warning("reco cache unavailable (set): %s", exc)
 
 
+def add(key: str, value: Any, timeout: int | None = None) -> bool:
+    """Cache ``value`` only where ``key`` holds nothing: for a value read from the database
+    that must not replace one written meanwhile, after a newer commit."""
+    try:
+        return bool(get_cache().add(key, value, conf.get("CACHE_TIMEOUT") if timeout is None else timeout))
+    except Exception as exc:  # noqa: BLE001
+        stats["errors"] += 1
+        logger.warning("reco cache unavailable (add): %s", exc)
+        return False
+
+
 def set_many(values: dict[str, Any], timeout: int | None = None) -> None:
     """Cache several values with one expiry (one round trip on django-redis); not for
     entries that must be listed in a shopper's index (see :func:`set`)."""

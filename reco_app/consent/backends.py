@@ -92,13 +92,23 @@ class CookieConsentBackend(ConsentBackend):
 def account_decision(user: Any) -> Decision:
     """The user's latest recorded decision (cached until the next record)."""
     from reco_app import cache
+
+    key = account_decision_key(user.pk)
+    value = cache.get(key)
+    if value is None:
+        value = latest_decision(user.pk)
+        # add, not set: a decision recorded since the read above has written its own value
+        # once committed (reco_app.tracking.receivers), which this must not replace
+        cache.add(key, value)
+    return Decision(value)
+
+
+def latest_decision(user_pk: Any) -> str:
+    """The user's latest recorded decision, read from the database."""
     from reco_app.models import ConsentRecord
 
-    def latest() -> str:
-        granted = ConsentRecord.objects.for_user(user).values_list("granted", flat=True).first()
-        return str(Decision.UNKNOWN if granted is None else Decision.GRANTED if granted else Decision.DENIED)
-
-    return Decision(cache.get_or_set(account_decision_key(user.pk), latest))
+    granted = ConsentRecord.objects.filter(user=user_pk).values_list("granted", flat=True).first()
+    return str(Decision.UNKNOWN if granted is None else Decision.GRANTED if granted else Decision.DENIED)
 
 
 def account_decision_key(user_pk: Any) -> str:

@@ -5,6 +5,7 @@ Connected in ``RecoAppConfig.ready()`` via :func:`connect`.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from django.contrib.auth.signals import user_logged_in
@@ -95,10 +96,28 @@ def on_order_placed(sender: Any, request: Any = None, order: Any = None, lines: 
 
 
 def forget_cached_decision(sender: Any, instance: ConsentRecord, **kwargs: Any) -> None:
+    """A consent record was written or deleted: the account's cached decision goes at once
+    (for this transaction's own reads), and once committed the decision as it then stands is
+    cached, so that a request which read the records before the commit and caches what it
+    read afterwards (``cache.add``) cannot bring the old decision back. An account left
+    without records (an erasure) keeps no cached entry."""
     from reco_app.consent.backends import account_decision_key
 
-    if instance.user_id is not None:  # type: ignore[attr-defined]
-        cache.delete(account_decision_key(instance.user_id))  # type: ignore[attr-defined]
+    user_pk = instance.user_id  # type: ignore[attr-defined]
+    if user_pk is None:
+        return
+    cache.delete(account_decision_key(user_pk))
+    transaction.on_commit(partial(_cache_decision, user_pk), using=instance._state.db)
+
+
+def _cache_decision(user_pk: Any) -> None:
+    from reco_app.consent.backends import Decision, account_decision_key, latest_decision
+
+    key, value = account_decision_key(user_pk), latest_decision(user_pk)
+    if value == Decision.UNKNOWN:
+        cache.delete(key)
+    else:
+        cache.set(key, value)
 
 
 def connect() -> None:

@@ -265,3 +265,32 @@ def test_anonymised_copies_carry_nothing_that_ties_them_to_the_visit(consenting,
         assert (e.event_type, e.product_key, e.consent) == ("product_view", "SKU-1", ConsentBasis.ANONYMISED)
         assert (e.timestamp.hour, e.timestamp.minute, e.timestamp.second, e.timestamp.microsecond) == (0, 0, 0, 0)
         assert e.received_at == e.timestamp
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_decision_read_just_before_a_withdrawal_is_not_cached_after_it(django_user_model) -> None:  # type: ignore[no-untyped-def]
+    """Device B reads the account's records (a grant), device A's withdrawal commits, then B
+    caches what it read: the account must still read as refused afterwards, not for the
+    cache's lifetime as granted."""
+    from django.db import connection
+
+    from reco_app import cache
+    from reco_app.consent.backends import Decision, account_decision, account_decision_key
+    from reco_app.consent.service import record
+
+    user = django_user_model.objects.create_user("race", password="pw-123456")
+    record(user, "race", granted=True, method=ConsentRecord.Method.BANNER)
+    cache.delete(account_decision_key(user.pk))
+    withdrawn: list[bool] = []
+
+    def withdraw_after_the_read(execute, sql, params, many, context):  # type: ignore[no-untyped-def]
+        result = execute(sql, params, many, context)
+        if not withdrawn and sql.lstrip().upper().startswith("SELECT") and "consentrecord" in sql:
+            withdrawn.append(True)  # device A, between B's read and B's write to the cache
+            record(user, "race", granted=False, method=ConsentRecord.Method.WITHDRAWAL)
+        return result
+
+    with connection.execute_wrapper(withdraw_after_the_read):
+        assert account_decision(user) is Decision.GRANTED  # what device B read
+    assert withdrawn
+    assert account_decision(user) is Decision.DENIED
