@@ -117,13 +117,20 @@ def _json(value: Any) -> Any:
     return str(value)
 
 
+def _events(subjects: list[str]) -> Any:
+    """Their events: under their subject keys, and those still tied to their accounts by the
+    user column (stored under a customer key the account no longer has: a renamed user)."""
+    users = _users(subjects)
+    return Event.objects.filter(models.Q(subject__in=subjects) | models.Q(user__in=users)) if users else Event.objects.filter(subject__in=subjects)
+
+
 def export_events(subjects: list[str]) -> list[dict[str, Any]]:
-    rows = Event.objects.filter(subject__in=subjects).order_by("timestamp", "id").values(*EVENT_FIELDS)
+    rows = _events(subjects).order_by("timestamp", "id").values(*EVENT_FIELDS)
     return [_json(row) for row in rows]
 
 
 def erase_events(subjects: list[str]) -> int:
-    count, _ = Event.objects.filter(subject__in=subjects).delete()
+    count, _ = _events(subjects).delete()
     return count
 
 
@@ -137,8 +144,19 @@ def export_consent(subjects: list[str]) -> list[dict[str, Any]]:
 
 
 def erase_consent(subjects: list[str]) -> int:
-    """Grants are deleted; refusals are kept, as they are needed to prove the refusal."""
-    deleted, _ = ConsentRecord.objects.filter(pk__in=_consent_qs(subjects).filter(granted=True).values("pk")).delete()
+    """Grants are deleted; refusals that still stand are kept, as the proof that the refusal
+    is honoured. A refusal a later grant overrode goes with the grants: kept, it would become
+    the account's latest decision and turn personalisation off on all their devices after an
+    erasure that refused nothing."""
+    records = _consent_qs(subjects)
+    doomed = models.Q(granted=True)
+    for user_pk in set(records.exclude(user=None).values_list("user", flat=True)):
+        grant = ConsentRecord.objects.filter(user=user_pk, granted=True).first()  # the latest
+        if grant is not None:
+            doomed |= models.Q(user=user_pk) & (
+                models.Q(created_at__lt=grant.created_at) | models.Q(created_at=grant.created_at, id__lt=grant.pk)
+            )
+    deleted, _ = ConsentRecord.objects.filter(pk__in=records.filter(doomed).values("pk")).delete()
     return deleted
 
 

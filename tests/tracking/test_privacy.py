@@ -23,7 +23,7 @@ def shopper(consenting, product_url, django_user_model):  # type: ignore[no-unty
     user = django_user_model.objects.create_user("dee", password="pw-123456")
     consenting.post("/accounts/login/", {"username": "dee", "password": "pw-123456"})
     consenting.get(product_url)
-    # an earlier refusal (a month before the grant at login): kept as proof by erasure
+    # an earlier refusal (a month before the grant at login), which that grant overrode
     refusal = ConsentRecord.objects.create(user=user, subject=customer_key(user), granted=False, method="banner", policy_version="0")
     ConsentRecord.objects.filter(pk=refusal.pk).update(created_at=timezone.now() - dt.timedelta(days=30))
     Event.objects.create(subject="someone-else", event_type="purchase", product_key="SKU-1", timestamp=timezone.now())
@@ -43,10 +43,10 @@ def test_erasure_reaches_every_table_and_the_cache(shopper) -> None:  # type: ig
     subjects = privacy.subjects_for_user(shopper)
     versions = [cache.ns_version(f"subject:{s}") for s in subjects]
     counts = privacy.erase(subjects)
-    assert counts["events"] == 2 and counts["consent_records"] == 1
+    # the grant, and the refusal it overrode: kept, that would read as their decision now
+    assert counts["events"] == 2 and counts["consent_records"] == 2
     assert list(Event.objects.values_list("subject", flat=True)) == ["someone-else"]
-    # the refusal is kept as proof; the grant is gone
-    assert list(ConsentRecord.objects.values_list("granted", flat=True)) == [False]
+    assert not ConsentRecord.objects.exists()
     # every cached list of theirs is invalidated (several holders may each bump it)
     after = [cache.ns_version(f"subject:{s}") for s in subjects]
     assert all(a > v for a, v in zip(after, versions, strict=True))
@@ -156,3 +156,53 @@ def test_an_erasure_makes_as_many_redis_round_trips_for_twenty_shoppers_as_for_o
             Redis.execute_command, Pipeline.execute = command, pipeline  # type: ignore[method-assign]
         trips[n] = len(calls)
     assert trips[20] == trips[1], trips
+
+
+def test_erasure_keeps_a_refusal_that_still_stands(shopper) -> None:  # type: ignore[no-untyped-def]
+    from reco_app.consent.backends import Decision, account_decision
+
+    ConsentRecord.objects.create(user=shopper, subject=customer_key(shopper), granted=False, method="withdrawal", policy_version="1")
+    assert privacy.erase(privacy.subjects_for_user(shopper))["consent_records"] == 2  # the grant and the refusal before it
+    assert list(ConsentRecord.objects.values_list("granted", "method")) == [(False, "withdrawal")]
+    assert account_decision(shopper) is Decision.DENIED
+
+
+def test_erasing_after_turning_personalisation_on_again_leaves_it_on(consenting, product_url, django_user_model) -> None:  # type: ignore[no-untyped-def]
+    """Withdrawn once, turned on again, then "Erase my data": the erasure refuses nothing, so
+    the old withdrawal must not come back as the account's decision."""
+    user = django_user_model.objects.create_user("flo", password="pw-123456")
+    consenting.post("/accounts/login/", {"username": "flo", "password": "pw-123456"})
+    consenting.post("/reco/consent/refuse/", {"withdraw": "1"})
+    consenting.post("/reco/consent/accept/")
+    consenting.get(product_url)
+    assert consenting.post("/reco/privacy/erase/", {"confirm": "1"}).status_code == 302
+    assert not Event.objects.filter(subject=customer_key(user)).exists()
+    assert not ConsentRecord.objects.for_user(user).exists()
+    consenting.get(product_url)
+    assert Event.objects.filter(subject=customer_key(user)).count() == 1
+
+
+def test_export_and_erasure_reach_events_tied_to_the_account_under_an_old_key(consenting, product_url, django_user_model) -> None:  # type: ignore[no-untyped-def]
+    """A renamed user (example_shop's customer key is the username): the events stored
+    under the old key still carry the user."""
+    user = django_user_model.objects.create_user("gil", password="pw-123456")
+    consenting.post("/accounts/login/", {"username": "gil", "password": "pw-123456"})
+    consenting.get(product_url)
+    user.username = "gil2"
+    user.save()
+    subjects = privacy.subjects_for_user(user)
+    assert [e["subject"] for e in privacy.export(subjects)["data"]["events"]] == ["gil"]
+    privacy.erase(subjects)
+    assert not Event.objects.filter(user=user).exists()
+
+
+def test_the_command_finds_a_visitor_who_signed_in_under_their_account(consenting, product_url, django_user_model) -> None:  # type: ignore[no-untyped-def]
+    consenting.get(product_url)
+    visitor = Event.objects.get().visitor_id
+    django_user_model.objects.create_user("hal", password="pw-123456")
+    consenting.post("/accounts/login/", {"username": "hal", "password": "pw-123456"})  # the history joins "hal"
+    out = StringIO()
+    call_command("reco_privacy", "export", "--subject", f"anon:{visitor}", stdout=out)
+    assert [e["visitor_id"] for e in json.loads(out.getvalue())["data"]["events"]] == [visitor]
+    call_command("reco_privacy", "erase", "--subject", f"anon:{visitor}", "--yes", stdout=StringIO())
+    assert not Event.objects.filter(visitor_id=visitor).exists()

@@ -21,9 +21,9 @@ class Command(BaseCommand):
         parser.add_argument("--yes", action="store_true", help="Confirm erasure.")
 
     def handle(self, *args: Any, action: str, user: str | None, subject: list[str], output: str | None, yes: bool, **options: Any) -> None:
-        subjects = list(subject)
-        if user:
-            subjects = [*privacy.subjects_for_user(self._user(user)), *subjects]
+        # every subject key of the people named, as the admin actions find them: a visitor
+        # who signed in is found under the account their history joined, too
+        subjects = privacy.expand_subjects(subject, users=[self._user(user)] if user else [])
         if not subjects:
             raise CommandError("Name the shopper with --user or --subject.")
         if action == "export":
