@@ -71,6 +71,19 @@ def test_signup_logs_the_new_user_in(client, db) -> None:  # type: ignore[no-unt
     assert bad.status_code == 400
 
 
+def test_signup_refuses_a_username_that_keys_someone_elses_history(client, db) -> None:  # type: ignore[no-untyped-def]
+    """Usernames are the customer keys: a seeded customer without an account ("c00042")
+    must not be claimable, or the new account would read their history."""
+    from reco_app.models import Event
+
+    Event.objects.create(subject="c00042", event_type="purchase", product_key="SKU-1", timestamp="2026-01-01T00:00:00Z", consent="imported")
+    form = {"username": "c00042", "email": "x@example.com", "password1": "s3cret-pass!", "password2": "s3cret-pass!"}
+    r = client.post("/accounts/signup/", form)
+    assert r.status_code == 400 and b"already exists" in r.content
+    assert not get_user_model().objects.filter(username="c00042").exists()
+    assert client.post("/accounts/signup/", {**form, "username": "c00043"}).status_code == 302
+
+
 def test_login_logout_and_account_requires_login(client, db) -> None:  # type: ignore[no-untyped-def]
     get_user_model().objects.create_user("bob", "bob@example.com", "pw-123456")
     assert client.get("/account/").status_code == 302
