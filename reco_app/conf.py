@@ -98,6 +98,9 @@ DEFAULTS: dict[str, Any] = {
     "BOT_USER_AGENTS": [
         "bot", "crawl", "spider", "slurp", "facebookexternalhit", "headless", "lighthouse",
         "python-requests", "curl/", "wget", "httpclient", "preview", "monitor",
+        # HTTP libraries and tools: no browser names them
+        "go-http-client", "python-urllib", "python-httpx", "aiohttp", "scrapy", "libwww-perl", "okhttp",
+        "axios/", "node-fetch", "java/", "guzzlehttp", "postmanruntime", "mediapartners-google",
     ],
     # Seconds dropped-event counts are buffered per process before being written (0 = at once).
     "DROPPED_COUNT_FLUSH_SECONDS": 5,

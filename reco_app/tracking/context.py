@@ -145,7 +145,10 @@ class VisitorContext:
         """Random id of the current visit; a new one after the inactivity timeout."""
         if not self.may_track:
             return ""
-        timeout = conf.get("SESSION_TIMEOUT_MINUTES") * 60
+        # the cookie's time is re-written at most every REFRESH_SECONDS, so the last request
+        # may be up to that much later than it says: a visit is never cut short, and a new
+        # one starts at most REFRESH_SECONDS after the timeout
+        timeout = conf.get("SESSION_TIMEOUT_MINUTES") * 60 + REFRESH_SECONDS
         if self._cookie and self._now - self._cookie[2] < timeout:
             return self._cookie[1]
         return uuid.uuid4().hex[:16]

@@ -23,11 +23,27 @@ def test_same_session_within_30_minutes_new_session_after(consenting, product_ur
     first = Event.objects.get()
     consenting.cookies["reco_v"] = _signed(first.visitor_id, first.session_id, time.time() - 29 * 60)
     consenting.get(product_url)
-    consenting.cookies["reco_v"] = _signed(first.visitor_id, first.session_id, time.time() - 31 * 60)
+    consenting.cookies["reco_v"] = _signed(first.visitor_id, first.session_id, time.time() - 32 * 60)
     consenting.get(product_url)
     sessions = list(Event.objects.order_by("id").values_list("visitor_id", "session_id"))
     assert sessions[0] == sessions[1]
     assert sessions[2][0] == first.visitor_id and sessions[2][1] != first.session_id
+
+
+def test_a_visit_is_not_cut_short_while_the_cookie_waits_to_be_reissued(consenting, product_url, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The cookie's time is re-written at most once a minute, so it may be a minute behind
+    the last request: 29 min 50 s after the last request is still the same visit."""
+    import types
+
+    from reco_app.tracking import context
+
+    now = [time.time()]
+    monkeypatch.setattr(context, "time", types.SimpleNamespace(time=lambda: now[0]))
+    for step in (0, 59, 29 * 60 + 50, 30 * 60 + 61):  # the last: over 30 min after the one before
+        now[0] += step
+        consenting.get(product_url)
+    sessions = list(Event.objects.order_by("id").values_list("session_id", flat=True))
+    assert sessions[0] == sessions[1] == sessions[2] != sessions[3]
 
 
 def test_a_tampered_cookie_gives_a_new_visitor(consenting, product_url) -> None:  # type: ignore[no-untyped-def]
@@ -90,6 +106,12 @@ CUBOT = "Mozilla/5.0 (Linux; Android 10; CUBOT X30) AppleWebKit/537.36 (KHTML, l
         ("curl/8.5.0", "bot"),
         ("Apache-HttpClient/4.5.14 (Java/17)", "bot"),
         ("Mozilla/5.0 (compatible; Bingpreview/1.0b)", "bot"),
+        # scripted clients: HTTP libraries and tools
+        *((ua, "bot") for ua in (
+            "Go-http-client/1.1", "Scrapy/2.11.0 (+https://scrapy.org)", "Python-urllib/3.11", "python-httpx/0.27.0",
+            "Python/3.11 aiohttp/3.9.1", "libwww-perl/6.72", "okhttp/4.12.0", "axios/1.6.2", "node-fetch/1.0",
+            "Java/17.0.2", "GuzzleHttp/7", "PostmanRuntime/7.36.0", "Mediapartners-Google",
+        )),
     ],
 )
 def test_device_class(ua: str, device: str) -> None:
