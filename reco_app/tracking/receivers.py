@@ -23,14 +23,22 @@ def merge_visitor_history(user: Any, visitor_id: str) -> int:
 
     Events are moved, not copied, so the history joins exactly once however often the
     visitor logs in; the visitor id stays on the rows so later exports find them.
+
+    The move holds the erasure lock shared, as the jobs do (:mod:`reco_app.erasure`): an
+    erasure of the account waits for it to commit, and so deletes the joined events too.
+    While an erasure is running, nothing is joined (the request path does not wait): the
+    history stays with the visitor and joins at their next login.
     """
+    from reco_app import erasure
     from reco_app.adapter import subject_of
 
     if not visitor_id:
         return 0
     anon = f"anon:{visitor_id}"
     key = subject_of(user)
-    with transaction.atomic():
+    with transaction.atomic(using=erasure.database()):
+        if not erasure.try_lock_shared():
+            return 0
         moved = Event.objects.filter(subject=anon, consent__in=PERSONAL_BASES).update(subject=key, user=user)
     if moved:
         cache.bump_many([f"subject:{anon}", f"subject:{key}"])

@@ -206,3 +206,42 @@ def test_the_command_finds_a_visitor_who_signed_in_under_their_account(consentin
     assert [e["visitor_id"] for e in json.loads(out.getvalue())["data"]["events"]] == [visitor]
     call_command("reco_privacy", "erase", "--subject", f"anon:{visitor}", "--yes", stdout=StringIO())
     assert not Event.objects.filter(visitor_id=visitor).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_erasure_of_the_account_waits_for_a_login_joining_history_to_it(postgres_db, django_user_model) -> None:  # type: ignore[no-untyped-def]
+    """A login joins a visitor's history to the account while "Erase my data" runs on
+    another device: the erasure waits for the join to commit and erases the joined events
+    too, instead of missing them (they were still anonymous when it looked)."""
+    import threading
+    import time
+
+    from django.db import connection, transaction
+
+    from reco_app.tracking.receivers import merge_visitor_history
+
+    alice = django_user_model.objects.create_user("alice", password="pw-123456")
+    now = timezone.now()
+    Event.objects.create(subject="alice", user=alice, visitor_id="v1", event_type="product_view", product_key="P", timestamp=now, consent="granted")
+    for _ in range(2):
+        Event.objects.create(subject="anon:v2", visitor_id="v2", event_type="product_view", product_key="Q", timestamp=now, consent="granted")
+    subjects = privacy.subjects_for_user(alice)
+    joined = threading.Event()
+    moved: list[int] = []
+
+    def login() -> None:
+        try:
+            with transaction.atomic():  # the login request's transaction, still open for a moment
+                moved.append(merge_visitor_history(alice, "v2"))
+                joined.set()
+                time.sleep(0.5)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=login)
+    thread.start()
+    assert joined.wait(10)
+    privacy.erase(subjects)
+    thread.join()
+    assert moved == [2]
+    assert not Event.objects.exists()
