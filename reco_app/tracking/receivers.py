@@ -10,7 +10,7 @@ from typing import Any
 
 from django.contrib.auth.signals import user_logged_in
 from django.db import transaction
-from django.db.models.signals import post_delete, post_save
+from django.db.models.signals import post_delete, post_save, pre_delete
 
 from reco_app import cache
 from reco_app.models import ConsentRecord, Event
@@ -128,7 +128,27 @@ def _cache_decision(user_pk: Any) -> None:
         cache.set(key, value)
 
 
+def on_user_deleted(sender: Any, instance: Any, **kwargs: Any) -> None:
+    """A deleted account takes its data with it, as an erasure request would: the events
+    under its customer key (imported ones too, which the user column does not tie to it) and
+    every derived holder (segment memberships, the model vectors, cached lists), and its
+    consent grants. If a job holds the erasure lock past ``ERASURE_LOCK_TIMEOUT``, the
+    events go at once and the derived data once the lock is free, as for a withdrawal."""
+    from reco_app.consent import privacy
+    from reco_app.consent.service import forget
+    from reco_app.erasure import ErasureBusy
+
+    subjects = privacy.subjects_for_user(instance)
+    try:
+        privacy.erase(subjects)
+    except ErasureBusy:
+        forget(subjects)
+
+
 def connect() -> None:
+    from django.conf import settings
+
+    pre_delete.connect(on_user_deleted, sender=settings.AUTH_USER_MODEL, dispatch_uid="reco_app_user_deleted")
     post_save.connect(forget_cached_decision, sender=ConsentRecord, dispatch_uid="reco_app_consent_saved")
     post_delete.connect(forget_cached_decision, sender=ConsentRecord, dispatch_uid="reco_app_consent_deleted")
     user_logged_in.connect(on_login, dispatch_uid="reco_app_identity_resolution")

@@ -245,3 +245,20 @@ def test_an_erasure_of_the_account_waits_for_a_login_joining_history_to_it(postg
     thread.join()
     assert moved == [2]
     assert not Event.objects.exists()
+
+
+def test_deleting_an_account_erases_its_data(shopper) -> None:  # type: ignore[no-untyped-def]
+    """Not only the events the user column ties to it (the database's cascade): imported
+    history under its key, segment memberships, cached state and consent grants go too."""
+    from reco_app.models import Segment, SegmentMembership
+
+    key = customer_key(shopper)
+    Event.objects.create(subject=key, event_type="purchase", product_key="SKU-9", timestamp=timezone.now(), consent="imported")
+    segment = Segment.objects.create(key="vip", name="VIP", kind="manual")
+    SegmentMembership.objects.create(segment=segment, subject=key, reason="staff")
+    version = cache.ns_version(f"subject:{key}")
+    shopper.delete()
+    assert list(Event.objects.values_list("subject", flat=True)) == ["someone-else"]
+    assert not SegmentMembership.objects.filter(subject=key).exists()
+    assert not ConsentRecord.objects.filter(granted=True).exists()
+    assert cache.ns_version(f"subject:{key}") > version
