@@ -10,12 +10,13 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
 from reco_app import conf
 from reco_app.models import DroppedEventCount
+from reco_app.tracking.validation import safe_string
 
 logger = logging.getLogger(__name__)
 
@@ -24,36 +25,60 @@ _pending_lock = threading.Lock()
 _last_flush = [0.0]
 
 
-def count_dropped(reason: str, event_types: Iterable[str]) -> None:
+#: the counter label of an event type no column can hold (not a string, a NUL, a lone surrogate)
+UNREADABLE = "?"
+
+
+def _label(value: Any) -> str:
+    if isinstance(value, str):
+        value = value[:32]
+        if safe_string(value):
+            return value
+    return UNREADABLE
+
+
+def count_dropped(reason: str, event_types: Iterable[Any]) -> None:
     """Add to the per-day counters of events not stored (counts only, nothing personal).
 
     Counts are buffered per process and written at most every
-    ``DROPPED_COUNT_FLUSH_SECONDS`` so refusing visitors cost no write per page view.
+    ``DROPPED_COUNT_FLUSH_SECONDS`` so refusing visitors cost no write per page view. The
+    event types are whatever the caller was given (``track(request, None)``): each is
+    counted under its first 32 characters, or :data:`UNREADABLE`.
     """
     day = timezone.now().date()
     with _pending_lock:
         for event_type in event_types:
-            _pending[(day, reason[:32], event_type[:32])] += 1
+            _pending[(day, _label(reason), _label(event_type))] += 1
     interval = conf.get("DROPPED_COUNT_FLUSH_SECONDS")
     if interval <= 0 or time.monotonic() - _last_flush[0] >= interval:
         flush_dropped()
 
 
 def flush_dropped() -> None:
-    """Write the buffered dropped-event counts (atomic upserts)."""
+    """Write the buffered dropped-event counts (atomic upserts). Whichever request flushes
+    must not fail for it: a count the database refuses is logged and left out, the others
+    are written."""
     with _pending_lock:
         items = list(_pending.items())
         _pending.clear()
         _last_flush[0] = time.monotonic()
     for (day, reason, event_type), n in items:
-        qs = DroppedEventCount.objects.filter(day=day, reason=reason, event_type=event_type)
-        if qs.update(count=F("count") + n):
-            continue
         try:
-            with transaction.atomic():
-                DroppedEventCount.objects.create(day=day, reason=reason, event_type=event_type, count=n)
-        except IntegrityError:  # created concurrently
-            qs.update(count=F("count") + n)
+            with transaction.atomic():  # (a savepoint inside the request's transaction)
+                _add(day, reason, event_type, n)
+        except DatabaseError:
+            logger.exception("could not write %d dropped-event counts (%s, %r)", n, reason, event_type)
+
+
+def _add(day: Any, reason: str, event_type: str, n: int) -> None:
+    qs = DroppedEventCount.objects.filter(day=day, reason=reason, event_type=event_type)
+    if qs.update(count=F("count") + n):
+        return
+    try:
+        with transaction.atomic():
+            DroppedEventCount.objects.create(day=day, reason=reason, event_type=event_type, count=n)
+    except IntegrityError:  # created concurrently
+        qs.update(count=F("count") + n)
 
 
 def _flush_at_exit() -> None:

@@ -185,7 +185,7 @@ def track_many(
         count_dropped(ctx.consent.refusal_reason, types)
         return []
     rows: list[Event] = []
-    invalid: list[str] = []
+    invalid: list[Any] = []  # (as given: counted under "?" where no column could hold it)
     now = timezone.now()
     for event_type, product, value, extra in items:
         raw = {"event_type": event_type, "product": key_of(product) or None, "value": value}
@@ -194,7 +194,7 @@ def track_many(
         context = clean_context({**extra, "device": ctx.device}, errors_ctx, event_type=str(event_type))
         if clean is None or errors_ctx:
             logger.warning("reco_app.track: invalid %s event dropped: %s", event_type, errors or errors_ctx)
-            invalid.append(str(event_type))
+            invalid.append(event_type)
             continue
         clean.context = context
         rows.append(visitor_row(clean, ctx, source="server", now=now))

@@ -277,3 +277,34 @@ def test_the_temporary_table_is_emptied_by_the_commit_or_before_the_next_batch(p
     assert Event.objects.filter(event_id__in=ids[90:150]).count() == 0
     assert {e.product_key: e.pk for e in fourth.stored} == dict(Event.objects.filter(event_id__in=ids[150:]).values_list("product_key", "id"))
     assert Event.objects.count() == 150
+
+
+@pytest.mark.parametrize("event_type", [None, 5, "\ud800", "\x00", "x" * 40], ids=["None", "int", "surrogate", "NUL", "long"])
+@pytest.mark.parametrize("consent", [False, True], ids=["no consent", "consent"])
+def test_track_never_raises_for_a_bad_event_type(rf, product_url, settings, event_type, consent) -> None:  # type: ignore[no-untyped-def]
+    """Shop code passes whatever it has: the event is dropped and counted, under its first 32
+    characters or "?" where no column could hold it."""
+    from django.contrib.auth.models import AnonymousUser
+
+    settings.RECO_APP = {**settings.RECO_APP, "DROPPED_COUNT_FLUSH_SECONDS": 0}
+    request = _consenting_request(rf, product_url) if consent else rf.get(product_url)
+    request.user = AnonymousUser()
+    assert track(request, event_type) is None
+    label = "x" * 32 if event_type == "x" * 40 else "?"
+    reason = "invalid" if consent else "no_consent"
+    assert list(DroppedEventCount.objects.values_list("reason", "event_type", "count")) == [(reason, label, 1)]
+    assert not Event.objects.exists()
+
+
+def test_a_count_the_database_refuses_does_not_fail_the_request_that_flushes(postgres_db, caplog) -> None:  # type: ignore[no-untyped-def]
+    """Counts are buffered and written by whichever request comes next: one the database
+    refuses is logged and left out, and the others are still written."""
+    from reco_app.tracking import dropped
+
+    day = timezone.now().date()
+    dropped._pending[(day, "no_consent", "y" * 40)] += 1  # longer than the column: PostgreSQL refuses it
+    dropped.count_dropped("gpc", ["product_view"])
+    dropped.flush_dropped()
+    assert list(DroppedEventCount.objects.values_list("reason", "event_type", "count")) == [("gpc", "product_view", 1)]
+    assert "could not write 1 dropped-event counts" in caplog.text
+    assert not dropped._pending
