@@ -20,12 +20,13 @@ _CSRF = CsrfViewMiddleware(lambda r: HttpResponse())
 
 def _same_site(request: HttpRequest) -> bool:
     """Origin checked as Django's CSRF middleware does (the host, ``CSRF_TRUSTED_ORIGINS``);
-    without an Origin header, only a same-origin ``Sec-Fetch-Site`` is accepted."""
+    without an Origin header, only a same-origin ``Sec-Fetch-Site`` is accepted. Either way
+    the Host must be one of ours (``ALLOWED_HOSTS``), as CommonMiddleware demands before any
+    view runs: DisallowedHost is answered 400 by Django's exception handling, on the fast
+    path too (Django's origin check alone lets a trusted origin through whatever the Host)."""
+    request.get_host()
     if request.META.get("HTTP_ORIGIN"):
         return bool(_CSRF._origin_verified(request))  # type: ignore[attr-defined]  # Django's own check
-    # "same-origin" as the browser saw it: the Host must be one of ours (ALLOWED_HOSTS;
-    # DisallowedHost is answered 400 by Django's exception handling, on the fast path too)
-    request.get_host()
     return request.META.get("HTTP_SEC_FETCH_SITE") == "same-origin"
 
 

@@ -148,8 +148,8 @@ def test_fast_path_refuses_bad_hosts_and_leaves_other_requests_to_django(db, mon
     client, served = _fast_browser(monkeypatch)
     _accept(client)
     response = beacon(client, [IMPRESSION], HTTP_ORIGIN="http://evil.example", HTTP_HOST="evil.example")
-    # a host outside ALLOWED_HOSTS is never same-site (Django's stack would answer 400)
-    assert response.status_code == 403 and served == [1]
+    # a host outside ALLOWED_HOSTS: 400, as Django's stack answers
+    assert response.status_code == 400 and served == [1]
     assert client.get(URL).status_code == 405  # only POSTs take the fast path
     assert client.get("/").status_code == 200 and served == [1]
     assert Event.objects.count() == 0
@@ -177,6 +177,22 @@ def test_chunked_beacons_are_read_or_refused_with_411(db, stack: str, settings) 
 def test_a_host_outside_allowed_hosts_is_400_without_origin_too(browser) -> None:  # type: ignore[no-untyped-def]
     _accept(browser)
     response = beacon(browser, [IMPRESSION], HTTP_HOST="evil.example", HTTP_SEC_FETCH_SITE="same-origin")
+    assert response.status_code == 400
+    assert Event.objects.count() == 0
+
+
+def test_a_host_outside_allowed_hosts_is_400_even_from_a_trusted_origin(browser, settings) -> None:  # type: ignore[no-untyped-def]
+    """Django's origin check accepts an origin of CSRF_TRUSTED_ORIGINS whatever the Host;
+    Django's stack refuses the Host before any view runs, and so must the fast path."""
+    from reco_app.tracking import views
+
+    settings.CSRF_TRUSTED_ORIGINS = ["https://shop.example"]
+    for cached in ("allowed_origins_exact", "allowed_origin_subdomains"):  # (CsrfViewMiddleware caches them)
+        views._CSRF.__dict__.pop(cached, None)
+    _accept(browser)
+    response = beacon(browser, [IMPRESSION], HTTP_ORIGIN="https://shop.example", HTTP_HOST="evil.example")
+    for cached in ("allowed_origins_exact", "allowed_origin_subdomains"):
+        views._CSRF.__dict__.pop(cached, None)
     assert response.status_code == 400
     assert Event.objects.count() == 0
 
