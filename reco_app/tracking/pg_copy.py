@@ -10,6 +10,7 @@ Python needs psycopg 3; with psycopg2, batches take the ORM path (:func:`copy_us
 from __future__ import annotations
 
 import json
+import uuid
 from functools import cache
 from typing import Any
 
@@ -90,6 +91,32 @@ def insert_one(row: Event) -> bool:
     row.pk, row.received_at = found[0], now
     row._state.adding = False
     return True
+
+
+def insert_values(rows: list[Event]) -> set[int]:
+    """Several events in one ``INSERT … VALUES … ON CONFLICT DO NOTHING RETURNING`` (batches
+    below the COPY threshold, and every batch with psycopg2): the database says which rows
+    it wrote, so an event a concurrent request wrote first (and committed while this one
+    waited for it) is reported as a duplicate, not as stored. Sets the stored rows' ``pk``;
+    returns their event_ids (as ``UUID.int``)."""
+    now = timezone.now()
+    one = "(" + ", ".join("%s::jsonb" if col == "context" else "%s" for col in COLUMNS) + ")"
+    sql = (
+        f"INSERT INTO {Event._meta.db_table} ({', '.join(COLUMNS)}) VALUES {', '.join([one] * len(rows))} "
+        f"ON CONFLICT (event_id) DO NOTHING RETURNING id, event_id"
+    )
+    with _bound_cursor() as cursor:
+        cursor.execute(sql, [value for row in rows for value in _values(row, now)])
+        found = cursor.fetchall()
+    by_key = {row.event_id.int: row for row in rows}
+    inserted = set()
+    for pk, event_id in found:
+        key = (event_id if isinstance(event_id, uuid.UUID) else uuid.UUID(str(event_id))).int
+        row = by_key[key]
+        row.pk, row.received_at = pk, now
+        row._state.adding = False
+        inserted.add(key)
+    return inserted
 
 
 #: the column types binary COPY can write (built-in: the same oids in every database; a

@@ -93,14 +93,20 @@ def store(rows: list[Event]) -> StoreResult:
             _stored(result, [row for key, row in unique.items() if key in inserted])
         result.duplicates.extend(str(row.event_id) for key, row in unique.items() if key not in inserted)
         return result
+    if pg_copy.usable():
+        # one INSERT … ON CONFLICT DO NOTHING RETURNING (a statement is atomic: no transaction
+        # of its own): the database says which rows it wrote, also when a concurrent request
+        # wrote some of them first
+        batch = list(unique.values())
+        if len(batch) == 1:  # a page view, a beacon: a prepared statement of its own
+            inserted = {batch[0].event_id.int} if pg_copy.insert_one(batch[0]) else set()
+        else:
+            inserted = pg_copy.insert_values(batch)
+        _stored(result, [row for key, row in unique.items() if key in inserted])
+        result.duplicates.extend(str(row.event_id) for key, row in unique.items() if key not in inserted)
+        return result
     if len(unique) == 1:  # a page view: one INSERT, no transaction of its own
         row = next(iter(unique.values()))
-        if pg_copy.usable():
-            if not pg_copy.insert_one(row):
-                result.duplicates.append(str(row.event_id))
-                return result
-            _stored(result, [row])
-            return result
         try:
             with transaction.atomic() if connection.in_atomic_block else nullcontext():
                 row.save(force_insert=True)
@@ -109,6 +115,7 @@ def store(rows: list[Event]) -> StoreResult:
             return result
         _stored(result, [row])
         return result
+    # SQLite and other databases: the ORM
     try:  # the common case, no re-sends: one INSERT
         with transaction.atomic():
             Event.objects.bulk_create(list(unique.values()))
@@ -129,7 +136,8 @@ def store(rows: list[Event]) -> StoreResult:
 
 def _stored(result: StoreResult, rows: list[Event]) -> None:
     result.stored = rows
-    transaction.on_commit(lambda: _after_commit(rows))
+    if rows:
+        transaction.on_commit(lambda: _after_commit(rows))
 
 
 def _after_commit(rows: list[Event]) -> None:
@@ -193,7 +201,7 @@ def track_many(
         errors_ctx: dict[str, str] = {}
         context = clean_context({**extra, "device": ctx.device}, errors_ctx, event_type=str(event_type))
         if clean is None or errors_ctx:
-            logger.warning("reco_app.track: invalid %s event dropped: %s", event_type, errors or errors_ctx)
+            logger.warning("reco_app.track: invalid %r event dropped: %r", event_type, errors or errors_ctx)
             invalid.append(event_type)
             continue
         clean.context = context

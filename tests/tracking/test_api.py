@@ -227,3 +227,50 @@ def test_chunked_batches_under_gunicorn(postgres_db, transactional_db, tmp_path,
         assert json.loads(answer)["stored"] == 2 and Event.objects.count() == 2
     finally:
         stop_process(proc)
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("size", [2, 60], ids=["small batch", "COPY batch"])
+def test_an_event_another_request_is_writing_is_a_duplicate_not_stored(postgres_db, django_user_model, settings, size) -> None:  # type: ignore[no-untyped-def]
+    """A re-send racing the first send: the other request has written one of the events but
+    not committed yet. This batch waits for it, and then must report that event as a
+    duplicate (and announce only what it wrote), not as stored."""
+    import threading
+    import time
+
+    from django.db import connection, transaction
+
+    from reco_app.signals import event_stored
+    from reco_app.tracking.service import to_row
+    from reco_app.tracking.validation import validate
+
+    settings.RECO_APP = {**settings.RECO_APP, "API_RATE": None}
+    token = Token.objects.create(user=django_user_model.objects.create_user("feeder", password="pw-123456"))
+    client = Client(HTTP_AUTHORIZATION=f"Token {token.key}")
+    events = [event() for _ in range(size)]
+    racing = events[-1]
+    written = threading.Event()
+
+    def other_request() -> None:
+        try:
+            with transaction.atomic():
+                Event.objects.bulk_create([to_row(validate(racing, server=True)[0], source="api")])
+                written.set()
+                time.sleep(0.5)
+        finally:
+            connection.close()
+
+    announced: list[object] = []
+    event_stored.connect(lambda sender, events, **kw: announced.extend(events), weak=False, dispatch_uid="race")
+    thread = threading.Thread(target=other_request)
+    thread.start()
+    try:
+        assert written.wait(10)
+        response = post(client, {"events": events})
+    finally:
+        thread.join()
+        event_stored.disconnect(dispatch_uid="race")
+    assert response.status_code == 201
+    assert (response.json()["stored"], response.json()["duplicates"]) == (size - 1, 1)
+    assert len(announced) == size - 1 and all(e.pk for e in announced)
+    assert Event.objects.count() == size
