@@ -17,7 +17,10 @@ beacon needs the session and authentication middleware, so it goes through Djang
 CSRF tokens kept in a cookie (``CSRF_USE_SESSIONS = False``). Everything else, and every
 other URL, is passed to the wrapped application unchanged. Django's ``request_started`` /
 ``request_finished`` signals are sent as usual, so database connections are managed as
-for any other request, and errors are answered by Django's own exception handling.
+for any other request, and errors are answered by Django's own exception handling. The
+headers the shop's ``SecurityMiddleware`` and ``XFrameOptionsMiddleware`` add to every
+answer (``X-Content-Type-Options``, ``Referrer-Policy``, ``Cross-Origin-Opener-Policy``,
+HSTS, ``X-Frame-Options``) are added here too.
 """
 
 from __future__ import annotations
@@ -102,6 +105,8 @@ def serve(environ: dict[str, Any], start_response: Callable[..., Any]) -> HttpRe
         finish(request, response)
     except Exception as exc:  # noqa: BLE001  (what Django's handler does: a response for any error)
         response = response_for_exception(request, exc)
+    for middleware in _header_middleware():  # the headers the shop's stack adds to every answer
+        response = middleware.process_response(request, response)
     # request_finished's sender when the server closes the response (Django's handler sets it too)
     response._handler_class = beacon_fast_path  # type: ignore[attr-defined]
     start_response(
@@ -109,3 +114,29 @@ def serve(environ: dict[str, Any], start_response: Callable[..., Any]) -> HttpRe
         [*response.items(), *(("Set-Cookie", c.OutputString()) for c in response.cookies.values())],
     )
     return response
+
+
+#: middleware of the shop's stack that only add response headers (nosniff, Referrer-Policy,
+#: Cross-Origin-Opener-Policy, HSTS; X-Frame-Options): the fast path runs those it has
+HEADER_MIDDLEWARE = (
+    "django.middleware.security.SecurityMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+)
+_header_cache: list[Any] = []
+
+
+def _header_middleware() -> list[Any]:
+    """The shop's header-only middleware, built once (again after a settings change)."""
+    if not _header_cache:
+        from django.utils.module_loading import import_string
+
+        found = [import_string(path)(lambda request: None) for path in settings.MIDDLEWARE if path in HEADER_MIDDLEWARE]
+        _header_cache.append(found)
+    return _header_cache[0]  # type: ignore[no-any-return]
+
+
+def _settings_changed(**kwargs: Any) -> None:
+    _header_cache.clear()
+
+
+signals.setting_changed.connect(_settings_changed, dispatch_uid="reco_app_wsgi_header_middleware")

@@ -197,6 +197,18 @@ def test_a_host_outside_allowed_hosts_is_400_even_from_a_trusted_origin(browser,
     assert Event.objects.count() == 0
 
 
+@pytest.mark.parametrize("csrf", [None, "wrong"], ids=["204", "403"])
+def test_the_fast_path_answers_with_the_security_headers_of_the_stack(db, csrf) -> None:  # type: ignore[no-untyped-def]
+    headers = {}
+    for name, client in (("django", Client(enforce_csrf_checks=True)), ("fast", FastPathClient(enforce_csrf_checks=True))):
+        client.get("/")
+        _accept(client)
+        response = beacon(client, [IMPRESSION], csrf=csrf, HTTP_ORIGIN=ORIGIN)
+        headers[name] = {k: v for k, v in response.items() if k.startswith(("X-", "Referrer", "Cross-Origin", "Strict"))}
+    assert headers["fast"] == headers["django"]
+    assert {"X-Content-Type-Options", "Referrer-Policy", "X-Frame-Options"} <= set(headers["fast"])
+
+
 def test_a_session_cookie_however_spelled_goes_through_django(db, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     user = get_user_model().objects.create_user("ada", password="x" * 12)
     client, served = _fast_browser(monkeypatch)
