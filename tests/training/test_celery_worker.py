@@ -19,8 +19,9 @@ def test_a_celery_worker_trains_and_activates_a_model(celery_worker_process, sto
     deadline = time.monotonic() + 120
     version = None
     while time.monotonic() < deadline:
-        version = ModelVersion.objects.exclude(status=ModelVersion.Status.TRAINING).first()
-        if version is not None:
+        # "ready" comes first: the version is saved, then activated in a transaction of its own
+        version = ModelVersion.objects.first()
+        if version is not None and version.status not in (ModelVersion.Status.TRAINING, ModelVersion.Status.READY):
             break
         time.sleep(0.5)
     assert version is not None, Path(log).read_text()[-3000:]
