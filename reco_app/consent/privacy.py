@@ -188,7 +188,9 @@ def erase_cached(subjects: list[str]) -> int:
 
     def purge() -> None:
         after = _subject_versions(subjects)
-        cache.purge_subjects(subjects, _state_keys(subjects, [versions, after]))
+        # (not the accounts' cached consent decisions: their records' deletion has cached the
+        # decision as it now stands, which a request that read the old one must not replace)
+        cache.purge_subjects(subjects, _state_keys(subjects, [versions, after], decisions=False))
 
     transaction.on_commit(purge)
     return found
@@ -210,16 +212,17 @@ def _users(subjects: list[str]) -> list[Any]:
     return [u for s in subjects if not s.startswith(ANONYMOUS_PREFIX) and (u := user_for_subject(s))]
 
 
-def _state_keys(subjects: list[str], versions: list[dict[str, int]]) -> list[str]:
+def _state_keys(subjects: list[str], versions: list[dict[str, int]], *, decisions: bool = True) -> list[str]:
     """Cache keys of their per-subject state that are known without an index: the live
-    segment state, the "suppressed" flag (at the given namespace versions) and the cached
-    consent decision of their account."""
+    segment state, the "suppressed" flag (at the given namespace versions) and (with
+    ``decisions``) the cached consent decision of their account."""
     from reco_app.consent.backends import account_decision_key
     from reco_app.segments.live.state import _state_key
 
     keys = [_state_key(s) for s in subjects]
     keys += [cache.make_key("suppressed", v[s], s) for v in versions for s in subjects if s in v]
-    keys += [account_decision_key(u.pk) for u in _users(subjects)]
+    if decisions:
+        keys += [account_decision_key(u.pk) for u in _users(subjects)]
     return list(dict.fromkeys(keys))
 
 

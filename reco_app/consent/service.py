@@ -100,15 +100,15 @@ def consent_gone(request: HttpRequest, *, had_cookie: bool) -> int:
     ctx = get_context(request)
     state = ctx.consent
     user = ctx.user
-    if state.decision is Decision.DENIED:
-        news = had_cookie
-    else:
-        news = bool(state.signal) and conf.get("CONSENT_MODE") == "opt_out"
+    news = (state.decision is Decision.DENIED and had_cookie) or (
+        bool(state.signal) and conf.get("CONSENT_MODE") == "opt_out"
+    )
     # (once: the refusal recorded here makes the account's decision DENIED)
     withdraw_account = user is not None and news and account_decision(user) is not Decision.DENIED
     subjects, visitors = subjects_of_request(request, browser=had_cookie, account=withdraw_account)
     if withdraw_account:
-        method = ConsentRecord.Method.COOKIE_SETTINGS if state.decision is Decision.DENIED else ConsentRecord.Method.SIGNAL
+        declined_here = state.decision is Decision.DENIED and had_cookie
+        method = ConsentRecord.Method.COOKIE_SETTINGS if declined_here else ConsentRecord.Method.SIGNAL
         record(user, ctx.subject, granted=False, method=method)
     return forget(subjects, visitors)
 

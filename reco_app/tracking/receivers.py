@@ -10,7 +10,7 @@ from typing import Any
 
 from django.contrib.auth.signals import user_logged_in
 from django.db import transaction
-from django.db.models.signals import post_delete, post_save, pre_delete
+from django.db.models.signals import class_prepared, post_delete, post_save, pre_delete
 
 from reco_app import cache
 from reco_app.models import ConsentRecord, Event
@@ -107,25 +107,29 @@ def forget_cached_decision(sender: Any, instance: ConsentRecord, **kwargs: Any) 
     """A consent record was written or deleted: the account's cached decision goes at once
     (for this transaction's own reads), and once committed the decision as it then stands is
     cached, so that a request which read the records before the commit and caches what it
-    read afterwards (``cache.add``) cannot bring the old decision back. An account left
-    without records (an erasure) keeps no cached entry."""
+    read afterwards (``cache.add``) cannot bring the old decision back: also "unknown",
+    for an account an erasure left without records. Once per account and transaction,
+    however many of its records it writes or deletes."""
+    from django.db import connections
+
     from reco_app.consent.backends import account_decision_key
 
     user_pk = instance.user_id  # type: ignore[attr-defined]
     if user_pk is None:
         return
     cache.delete(account_decision_key(user_pk))
-    transaction.on_commit(partial(_cache_decision, user_pk), using=instance._state.db)
+    alias = instance._state.db or "default"
+    refresh = partial(_cache_decision, user_pk)
+    pending = connections[alias].run_on_commit  # (empty outside a transaction: runs at once)
+    funcs: list[Any] = [entry[1] for entry in pending]  # (savepoint ids, function, robust)
+    if not any(getattr(func, "func", None) is _cache_decision and func.args == refresh.args for func in funcs):
+        transaction.on_commit(refresh, using=alias)
 
 
 def _cache_decision(user_pk: Any) -> None:
-    from reco_app.consent.backends import Decision, account_decision_key, latest_decision
+    from reco_app.consent.backends import account_decision_key, latest_decision
 
-    key, value = account_decision_key(user_pk), latest_decision(user_pk)
-    if value == Decision.UNKNOWN:
-        cache.delete(key)
-    else:
-        cache.set(key, value)
+    cache.set(account_decision_key(user_pk), latest_decision(user_pk))
 
 
 def on_user_deleted(sender: Any, instance: Any, **kwargs: Any) -> None:
@@ -133,22 +137,45 @@ def on_user_deleted(sender: Any, instance: Any, **kwargs: Any) -> None:
     under its customer key (imported ones too, which the user column does not tie to it) and
     every derived holder (segment memberships, the model vectors, cached lists), and its
     consent grants. If a job holds the erasure lock past ``ERASURE_LOCK_TIMEOUT``, the
-    events go at once and the derived data once the lock is free, as for a withdrawal."""
+    deletion does not wait a second time: the events and the grants go at once, and the
+    derived data once the lock is free (as for a withdrawal of consent)."""
     from reco_app.consent import privacy
-    from reco_app.consent.service import forget
+    from reco_app.consent.service import erase_derived_later
     from reco_app.erasure import ErasureBusy
 
     subjects = privacy.subjects_for_user(instance)
     try:
         privacy.erase(subjects)
     except ErasureBusy:
-        forget(subjects)
+        with transaction.atomic():
+            privacy.erase_events(subjects)
+            privacy.erase_consent(subjects)
+            transaction.on_commit(partial(erase_derived_later, subjects))
+
+
+def _watch_user_deletion(model: Any) -> None:
+    from django.contrib.auth import get_user_model
+
+    user_model = get_user_model()
+    if model is user_model or (model._meta.proxy and issubclass(model, user_model)):
+        pre_delete.connect(on_user_deleted, sender=model, dispatch_uid=f"reco_app_user_deleted_{id(model)}")
+
+
+def _class_prepared(sender: Any, **kwargs: Any) -> None:
+    from django.apps import apps
+
+    if apps.ready:
+        _watch_user_deletion(sender)
 
 
 def connect() -> None:
-    from django.conf import settings
+    from django.apps import apps
 
-    pre_delete.connect(on_user_deleted, sender=settings.AUTH_USER_MODEL, dispatch_uid="reco_app_user_deleted")
+    # the user model and its proxies (a proxy's delete() names the proxy as the sender),
+    # also those defined later
+    for model in apps.get_models():
+        _watch_user_deletion(model)
+    class_prepared.connect(_class_prepared, dispatch_uid="reco_app_user_proxies")
     post_save.connect(forget_cached_decision, sender=ConsentRecord, dispatch_uid="reco_app_consent_saved")
     post_delete.connect(forget_cached_decision, sender=ConsentRecord, dispatch_uid="reco_app_consent_deleted")
     user_logged_in.connect(on_login, dispatch_uid="reco_app_identity_resolution")

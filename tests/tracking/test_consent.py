@@ -294,3 +294,45 @@ def test_a_decision_read_just_before_a_withdrawal_is_not_cached_after_it(django_
         assert account_decision(user) is Decision.GRANTED  # what device B read
     assert withdrawn
     assert account_decision(user) is Decision.DENIED
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_decision_read_just_before_an_erasure_is_not_cached_after_it(django_user_model) -> None:  # type: ignore[no-untyped-def]
+    from django.db import connection
+
+    from reco_app.consent import privacy
+    from reco_app.consent.backends import Decision, account_decision
+    from reco_app.consent.service import record
+
+    user = django_user_model.objects.create_user("erased", password="pw-123456")
+    record(user, "erased", granted=True, method=ConsentRecord.Method.BANNER)
+    from reco_app import cache
+    from reco_app.consent.backends import account_decision_key
+
+    cache.delete(account_decision_key(user.pk))
+    erased: list[bool] = []
+
+    def erase_after_the_read(execute, sql, params, many, context):  # type: ignore[no-untyped-def]
+        result = execute(sql, params, many, context)
+        if not erased and sql.lstrip().upper().startswith("SELECT") and "consentrecord" in sql:
+            erased.append(True)  # "Erase my data" on another device, between this read and the cache write
+            privacy.erase(privacy.subjects_for_user(user))
+        return result
+
+    with connection.execute_wrapper(erase_after_the_read):
+        assert account_decision(user) is Decision.GRANTED
+    assert erased and not ConsentRecord.objects.exists()
+    assert account_decision(user) is Decision.UNKNOWN
+
+
+@override_settings(RECO_APP={**RECO_APP, "CONSENT_MODE": "opt_out"})
+def test_gpc_under_opt_out_withdraws_the_account_also_where_the_browser_declined_before(client, django_user_model, product_url) -> None:  # type: ignore[no-untyped-def]
+    laptop = type(client)()
+    user = _signed_in(laptop, django_user_model, "opal")
+    laptop.get(product_url)
+    client.post("/reco/consent/refuse/")  # "No thanks" on the phone, signed out
+    assert client.post("/accounts/login/", {"username": "opal", "password": "pw-123456"}).status_code == 302
+    client.get(product_url, HTTP_SEC_GPC="1")
+    assert _decisions(user)[-1] == (False, "signal")
+    laptop.get(product_url)
+    assert Event.objects.count() == 0  # the account's refusal reaches the laptop too

@@ -117,4 +117,5 @@ def test_privacy_tools_find_the_user_behind_a_shortened_key(client, django_user_
     assert cache.get(account_decision_key(user.pk)) is not None
     with django_capture_on_commit_callbacks(execute=True):
         call_command("reco_privacy", "erase", "--subject", stored, "--yes", stdout=StringIO())
-    assert cache.get(account_decision_key(user.pk)) is None  # the account's cached decision went too
+    # the account's cached decision no longer says "granted" (it may say "unknown": no record is left)
+    assert cache.get(account_decision_key(user.pk)) in (None, "unknown")

@@ -262,3 +262,77 @@ def test_deleting_an_account_erases_its_data(shopper) -> None:  # type: ignore[n
     assert not SegmentMembership.objects.filter(subject=key).exists()
     assert not ConsentRecord.objects.filter(granted=True).exists()
     assert cache.ns_version(f"subject:{key}") > version
+
+
+def test_deleting_an_account_through_a_proxy_of_the_user_model_erases_its_data(shopper) -> None:  # type: ignore[no-untyped-def]
+    from django.test.utils import isolate_apps
+
+    with isolate_apps("django.contrib.auth"):
+        class Customer(type(shopper)):  # a shop's proxy of its user model, e.g. for an admin of its own
+            class Meta:
+                proxy = True
+                app_label = "auth"
+
+    proxy = Customer
+    key = customer_key(shopper)
+    Event.objects.create(subject=key, event_type="purchase", product_key="SKU-9", timestamp=timezone.now(), consent="imported")
+    proxy.objects.get(pk=shopper.pk).delete()
+    assert not Event.objects.filter(subject=key).exists()
+
+
+def test_an_erasure_refreshes_the_cached_decision_once_per_account(shopper, django_capture_on_commit_callbacks) -> None:  # type: ignore[no-untyped-def]
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    ConsentRecord.objects.bulk_create([
+        ConsentRecord(user=shopper, subject=customer_key(shopper), granted=True, method="banner", policy_version="1") for _ in range(40)
+    ])
+    with CaptureQueriesContext(connection) as queries, django_capture_on_commit_callbacks(execute=True):
+        privacy.erase(privacy.subjects_for_user(shopper))
+    reads = [q["sql"] for q in queries.captured_queries if q["sql"].startswith("SELECT") and "consentrecord" in q["sql"]]
+    assert len(reads) <= 4, reads
+    assert not ConsentRecord.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_deleting_an_account_while_a_job_holds_the_erasure_lock(postgres_db, django_user_model, settings) -> None:  # type: ignore[no-untyped-def]
+    """ERASURE_LOCK_TIMEOUT runs out once: the events and the consent grants go with the
+    user at once, and the derived data once the lock is free (at once here: no worker)."""
+    import threading
+
+    from django.db import connection, transaction
+
+    from reco_app import erasure
+    from reco_app.consent.service import record
+    from reco_app.models import Segment, SegmentMembership
+
+    settings.RECO_APP = {**settings.RECO_APP, "ERASURE_LOCK_TIMEOUT": 0.2}
+    user = django_user_model.objects.create_user("busy", password="pw-123456")
+    key = customer_key(user)
+    record(user, key, granted=True, method=ConsentRecord.Method.LOGIN)
+    Event.objects.create(subject=key, user=user, event_type="product_view", product_key="P", timestamp=timezone.now(), consent="granted")
+    Event.objects.create(subject=key, event_type="purchase", product_key="Q", timestamp=timezone.now(), consent="imported")
+    segment = Segment.objects.create(key="vip", name="VIP", kind="manual")
+    SegmentMembership.objects.create(segment=segment, subject=key, reason="staff")
+    holding, release = threading.Event(), threading.Event()
+
+    def job() -> None:  # a segment job writing: it holds the lock shared
+        try:
+            with transaction.atomic():
+                erasure.lock_shared()
+                holding.set()
+                release.wait(10)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=job)
+    thread.start()
+    try:
+        assert holding.wait(10)
+        user.delete()
+    finally:
+        release.set()
+        thread.join()
+    assert not Event.objects.exists()
+    assert not ConsentRecord.objects.filter(granted=True).exists()
+    assert not SegmentMembership.objects.filter(subject=key).exists()
