@@ -20,7 +20,8 @@ other URL, is passed to the wrapped application unchanged. Django's ``request_st
 for any other request, and errors are answered by Django's own exception handling. The
 headers the shop's ``SecurityMiddleware`` and ``XFrameOptionsMiddleware`` add to every
 answer (``X-Content-Type-Options``, ``Referrer-Policy``, ``Cross-Origin-Opener-Policy``,
-HSTS, ``X-Frame-Options``) are added here too.
+HSTS, ``X-Frame-Options``; also by subclasses of them) are added here too, and
+``SECURE_SSL_REDIRECT`` redirects a plain-http beacon as it does any request.
 """
 
 from __future__ import annotations
@@ -99,14 +100,18 @@ def serve(environ: dict[str, Any], start_response: Callable[..., Any]) -> HttpRe
     set_script_prefix(get_script_name(environ))  # as Django's handler does, for reverse()
     signals.request_started.send(sender=beacon_fast_path, environ=environ)
     request = BeaconRequest(environ)
+    middleware = _header_middleware()
     try:
-        request.reco = VisitorContext(request)  # type: ignore[attr-defined]
-        response = beacon(request)
-        finish(request, response)
+        # SecurityMiddleware's own request step: SECURE_SSL_REDIRECT redirects a plain-http beacon
+        response: Any = next((r for m in middleware if hasattr(m, "process_request") and (r := m.process_request(request))), None)
+        if response is None:
+            request.reco = VisitorContext(request)  # type: ignore[attr-defined]
+            response = beacon(request)
+            finish(request, response)
     except Exception as exc:  # noqa: BLE001  (what Django's handler does: a response for any error)
         response = response_for_exception(request, exc)
-    for middleware in _header_middleware():  # the headers the shop's stack adds to every answer
-        response = middleware.process_response(request, response)
+    for m in middleware:  # the headers the shop's stack adds to every answer
+        response = m.process_response(request, response)
     # request_finished's sender when the server closes the response (Django's handler sets it too)
     response._handler_class = beacon_fast_path  # type: ignore[attr-defined]
     start_response(
@@ -116,23 +121,28 @@ def serve(environ: dict[str, Any], start_response: Callable[..., Any]) -> HttpRe
     return response
 
 
-#: middleware of the shop's stack that only add response headers (nosniff, Referrer-Policy,
-#: Cross-Origin-Opener-Policy, HSTS; X-Frame-Options): the fast path runs those it has
+#: middleware of the shop's stack that add response headers (nosniff, Referrer-Policy,
+#: Cross-Origin-Opener-Policy, HSTS; X-Frame-Options) and may redirect to https: the fast
+#: path runs those the stack has (or subclasses of them), in the stack's order
 HEADER_MIDDLEWARE = (
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 )
-_header_cache: list[Any] = []
+_header_cache: dict[str, list[Any]] = {}
 
 
 def _header_middleware() -> list[Any]:
-    """The shop's header-only middleware, built once (again after a settings change)."""
-    if not _header_cache:
+    """The shop's header middleware, built once (again after a settings change)."""
+    found = _header_cache.get("middleware")
+    if found is None:
         from django.utils.module_loading import import_string
 
-        found = [import_string(path)(lambda request: None) for path in settings.MIDDLEWARE if path in HEADER_MIDDLEWARE]
-        _header_cache.append(found)
-    return _header_cache[0]  # type: ignore[no-any-return]
+        bases = tuple(import_string(path) for path in HEADER_MIDDLEWARE)
+        classes = [import_string(path) for path in settings.MIDDLEWARE]
+        found = _header_cache["middleware"] = [
+            cls(lambda request: None) for cls in classes if isinstance(cls, type) and issubclass(cls, bases)
+        ]
+    return found
 
 
 def _settings_changed(**kwargs: Any) -> None:

@@ -10,8 +10,9 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
-from django.db import DatabaseError, IntegrityError, transaction
+from django.db import DatabaseError, DataError, IntegrityError, connection, transaction
 from django.db.models import F
+from django.db.transaction import TransactionManagementError
 from django.utils import timezone
 
 from reco_app import conf
@@ -56,18 +57,26 @@ def count_dropped(reason: str, event_types: Iterable[Any]) -> None:
 
 def flush_dropped() -> None:
     """Write the buffered dropped-event counts (atomic upserts). Whichever request flushes
-    must not fail for it: a count the database refuses is logged and left out, the others
-    are written."""
+    must not fail for it. A count whose data the database refuses is logged and left out;
+    when the database cannot write at all (the request's transaction is broken, the
+    connection lost), the counts stay buffered for a later flush."""
+    if connection.in_atomic_block and connection.needs_rollback:
+        return  # the caller's transaction is broken: a later request writes them
     with _pending_lock:
         items = list(_pending.items())
         _pending.clear()
         _last_flush[0] = time.monotonic()
-    for (day, reason, event_type), n in items:
+    for done, ((day, reason, event_type), n) in enumerate(items):
         try:
             with transaction.atomic():  # (a savepoint inside the request's transaction)
                 _add(day, reason, event_type, n)
-        except DatabaseError:
+        except DataError:
             logger.exception("could not write %d dropped-event counts (%s, %r)", n, reason, event_type)
+        except (DatabaseError, TransactionManagementError) as exc:
+            with _pending_lock:
+                _pending.update(dict(items[done:]))
+            logger.warning("dropped-event counts kept for a later flush: %s", exc)
+            return
 
 
 def _add(day: Any, reason: str, event_type: str, n: int) -> None:

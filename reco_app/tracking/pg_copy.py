@@ -105,8 +105,19 @@ def insert_values(rows: list[Event]) -> set[int]:
         f"INSERT INTO {Event._meta.db_table} ({', '.join(COLUMNS)}) VALUES {', '.join([one] * len(rows))} "
         f"ON CONFLICT (event_id) DO NOTHING RETURNING id, event_id"
     )
+    params = [value for row in rows for value in _values(row, now)]
     with _bound_cursor() as cursor:
-        cursor.execute(sql, [value for row in rows for value in _values(row, now)])
+        raw = getattr(connection.connection, "prepare_threshold", None)
+        if raw is None:  # psycopg2, or psycopg 3 not preparing
+            cursor.execute(sql, params)
+        else:
+            # never prepared: each batch size (and each pattern of NULLs) would be a statement
+            # of its own, kept in the server's memory for the connection's life
+            connection.connection.prepare_threshold = None
+            try:
+                cursor.execute(sql, params)
+            finally:
+                connection.connection.prepare_threshold = raw
         found = cursor.fetchall()
     by_key = {row.event_id.int: row for row in rows}
     inserted = set()

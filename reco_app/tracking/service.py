@@ -94,15 +94,19 @@ def store(rows: list[Event]) -> StoreResult:
         result.duplicates.extend(str(row.event_id) for key, row in unique.items() if key not in inserted)
         return result
     if pg_copy.usable():
-        # one INSERT … ON CONFLICT DO NOTHING RETURNING (a statement is atomic: no transaction
-        # of its own): the database says which rows it wrote, also when a concurrent request
-        # wrote some of them first
+        # one INSERT … ON CONFLICT DO NOTHING RETURNING: the database says which rows it
+        # wrote, also when a concurrent request wrote some of them first. A statement is
+        # atomic: in autocommit it needs no transaction of its own; inside a caller's
+        # transaction a savepoint keeps a failure from breaking it, and with autocommit off
+        # the block is what lets the after-commit work be registered
         batch = list(unique.values())
-        if len(batch) == 1:  # a page view, a beacon: a prepared statement of its own
-            inserted = {batch[0].event_id.int} if pg_copy.insert_one(batch[0]) else set()
-        else:
-            inserted = pg_copy.insert_values(batch)
-        _stored(result, [row for key, row in unique.items() if key in inserted])
+        own = connection.in_atomic_block or not connection.get_autocommit()
+        with transaction.atomic() if own else nullcontext():
+            if len(batch) == 1:  # a page view, a beacon: a prepared statement of its own
+                inserted = {batch[0].event_id.int} if pg_copy.insert_one(batch[0]) else set()
+            else:
+                inserted = pg_copy.insert_values(batch)
+            _stored(result, [row for key, row in unique.items() if key in inserted])
         result.duplicates.extend(str(row.event_id) for key, row in unique.items() if key not in inserted)
         return result
     if len(unique) == 1:  # a page view: one INSERT, no transaction of its own

@@ -5,6 +5,7 @@ import json
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.handlers.wsgi import WSGIHandler
+from django.middleware.security import SecurityMiddleware
 from django.test import Client
 
 from reco_app import wsgi as reco_wsgi
@@ -220,3 +221,26 @@ def test_a_session_cookie_however_spelled_goes_through_django(db, monkeypatch) -
     response = beacon(client, [IMPRESSION], HTTP_ORIGIN=ORIGIN, HTTP_COOKIE=f"{others}; sessionid ={session}")
     assert response.status_code == 204 and served == []
     assert list(Event.objects.values_list("user_id", "subject")) == [(user.pk, customer_key(user))]
+
+
+class ShopSecurityMiddleware(SecurityMiddleware):
+    """A shop's own subclass, adding a header of its own."""
+
+    def process_response(self, request, response):  # type: ignore[no-untyped-def]
+        response = super().process_response(request, response)
+        response["Permissions-Policy"] = "camera=()"
+        return response
+
+
+def test_the_fast_path_runs_a_subclass_of_the_security_middleware_and_its_https_redirect(db, settings) -> None:  # type: ignore[no-untyped-def]
+    settings.MIDDLEWARE = [f"{__name__}.ShopSecurityMiddleware" if "SecurityMiddleware" in m else m for m in settings.MIDDLEWARE]
+    client = FastPathClient(enforce_csrf_checks=True)
+    client.get("/")
+    _accept(client)
+    response = beacon(client, [IMPRESSION], HTTP_ORIGIN=ORIGIN)
+    assert response.status_code == 204
+    assert response["Permissions-Policy"] == "camera=()" and response["X-Content-Type-Options"] == "nosniff"
+    settings.SECURE_SSL_REDIRECT = True
+    response = beacon(client, [IMPRESSION], HTTP_ORIGIN=ORIGIN)
+    assert response.status_code == 301 and response["Location"].startswith("https://")
+    assert Event.objects.count() == 1

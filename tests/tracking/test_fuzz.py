@@ -122,6 +122,13 @@ def test_single_event_insert_becomes_a_prepared_statement(postgres_db, api) -> N
     assert api.post(URL, data=_encode({"events": [sent[-1]]}), content_type="application/json").json()["duplicates"] == 1
     rows = {str(e.event_id): (e.product_key, e.value, e.context) for e in Event.objects.all()}
     assert rows == {o["event_id"]: (o["product"], o["value"], o["context"]) for o in sent}
+    # batches below the COPY threshold are never prepared: every size would be a statement
+    # of its own, kept in the server's memory for the connection's life
+    for size in (2, 3) * 6:  # (each size more often than the threshold)
+        batch = [{**sent[0], "event_id": str(uuid.uuid4())} for _ in range(size)]
+        assert api.post(URL, data=_encode({"events": batch}), content_type="application/json").json()["stored"] == size
+    assert prepared() == 1
+    assert connection.connection.prepare_threshold == 5
 
 
 beacon_payload = st.one_of(st.fixed_dictionaries({"csrf": st.just("a" * 32), "events": st.lists(st.one_of(event, field), max_size=6)}), json_value)

@@ -297,7 +297,7 @@ def test_an_erasure_refreshes_the_cached_decision_once_per_account(shopper, djan
 @pytest.mark.django_db(transaction=True)
 def test_deleting_an_account_while_a_job_holds_the_erasure_lock(postgres_db, django_user_model, settings) -> None:  # type: ignore[no-untyped-def]
     """ERASURE_LOCK_TIMEOUT runs out once: the events and the consent grants go with the
-    user at once, and the derived data once the lock is free (at once here: no worker)."""
+    user at once, and the derived data once the lock is free (at once here: tasks run eagerly)."""
     import threading
 
     from django.db import connection, transaction
@@ -325,6 +325,10 @@ def test_deleting_an_account_while_a_job_holds_the_erasure_lock(postgres_db, dja
         finally:
             connection.close()
 
+    from celery import current_app
+
+    eager = current_app.conf.task_always_eager
+    current_app.conf.task_always_eager = True  # no worker here: the derived data goes at the commit
     thread = threading.Thread(target=job)
     thread.start()
     try:
@@ -333,6 +337,7 @@ def test_deleting_an_account_while_a_job_holds_the_erasure_lock(postgres_db, dja
     finally:
         release.set()
         thread.join()
+        current_app.conf.task_always_eager = eager
     assert not Event.objects.exists()
     assert not ConsentRecord.objects.filter(granted=True).exists()
     assert not SegmentMembership.objects.filter(subject=key).exists()

@@ -308,3 +308,57 @@ def test_a_count_the_database_refuses_does_not_fail_the_request_that_flushes(pos
     assert list(DroppedEventCount.objects.values_list("reason", "event_type", "count")) == [("gpc", "product_view", 1)]
     assert "could not write 1 dropped-event counts" in caplog.text
     assert not dropped._pending
+
+
+def _rows(n: int, **overrides) -> list[Event]:  # type: ignore[no-untyped-def]
+    import uuid
+
+    return [Event(**{"event_id": uuid.uuid4(), "subject": "anon:v", "visitor_id": "v", "event_type": "product_view",
+                     "product_key": f"SKU-{i}", "context": {}, "timestamp": timezone.now(), "source": "api", **overrides})
+            for i in range(n)]
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("size", [1, 2, 20, 60])
+def test_events_are_stored_with_autocommit_off(postgres_db, size) -> None:  # type: ignore[no-untyped-def]
+    """A connection managed by hand: the events are written in its transaction and stay
+    once it commits (the work after the commit cannot be registered outside a block)."""
+    from django.db import transaction
+
+    from reco_app.tracking.service import store
+
+    transaction.set_autocommit(False)
+    try:
+        assert len(store(_rows(size)).stored) == size
+        transaction.commit()
+    finally:
+        transaction.set_autocommit(True)
+    assert Event.objects.count() == size
+
+
+@pytest.mark.parametrize("size", [1, 3])
+def test_a_failed_write_leaves_the_callers_transaction_usable(postgres_db, size) -> None:  # type: ignore[no-untyped-def]
+    from django.db import DataError, transaction
+
+    from reco_app.tracking.service import store
+
+    with transaction.atomic():
+        with pytest.raises(DataError):
+            store(_rows(size, product_key="x" * 500))  # longer than the column
+        assert Event.objects.count() == 0  # the transaction still answers
+
+
+def test_counts_are_kept_for_later_when_the_flushing_transaction_is_broken(postgres_db) -> None:  # type: ignore[no-untyped-def]
+    from django.db import DatabaseError, connection, transaction
+
+    from reco_app.tracking import dropped
+
+    with transaction.atomic():
+        with pytest.raises(DatabaseError), connection.cursor() as cursor:
+            cursor.execute("SELECT 1 / 0")  # caught by the caller: the transaction is aborted
+        dropped.count_dropped("bot", ["product_view"])
+        dropped.flush_dropped()
+        assert dropped._pending  # not lost
+        transaction.set_rollback(True)
+    dropped.flush_dropped()
+    assert list(DroppedEventCount.objects.values_list("reason", "event_type", "count")) == [("bot", "product_view", 1)]
