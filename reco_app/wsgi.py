@@ -31,6 +31,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core import signals
+from django.core.exceptions import MiddlewareNotUsed
 from django.core.handlers.exception import response_for_exception
 from django.core.handlers.wsgi import WSGIRequest, get_script_name
 from django.http import HttpResponseBase
@@ -100,17 +101,22 @@ def serve(environ: dict[str, Any], start_response: Callable[..., Any]) -> HttpRe
     set_script_prefix(get_script_name(environ))  # as Django's handler does, for reverse()
     signals.request_started.send(sender=beacon_fast_path, environ=environ)
     request = BeaconRequest(environ)
-    middleware = _header_middleware()
+    reached: list[Any] = []  # the header middleware the request went through, in the stack's order
     try:
-        # SecurityMiddleware's own request step: SECURE_SSL_REDIRECT redirects a plain-http beacon
-        response: Any = next((r for m in middleware if hasattr(m, "process_request") and (r := m.process_request(request))), None)
+        response: Any = None
+        for m in _header_middleware():
+            reached.append(m)
+            # SecurityMiddleware's own request step: SECURE_SSL_REDIRECT redirects a plain-http
+            # beacon (and, as in Django's stack, only the middleware up to it see that answer)
+            if hasattr(m, "process_request") and (response := m.process_request(request)) is not None:
+                break
         if response is None:
             request.reco = VisitorContext(request)  # type: ignore[attr-defined]
             response = beacon(request)
             finish(request, response)
     except Exception as exc:  # noqa: BLE001  (what Django's handler does: a response for any error)
         response = response_for_exception(request, exc)
-    for m in middleware:  # the headers the shop's stack adds to every answer
+    for m in reversed(reached):  # the headers the shop's stack adds, innermost first as Django runs them
         response = m.process_response(request, response)
     # request_finished's sender when the server closes the response (Django's handler sets it too)
     response._handler_class = beacon_fast_path  # type: ignore[attr-defined]
@@ -138,10 +144,14 @@ def _header_middleware() -> list[Any]:
         from django.utils.module_loading import import_string
 
         bases = tuple(import_string(path) for path in HEADER_MIDDLEWARE)
-        classes = [import_string(path) for path in settings.MIDDLEWARE]
-        found = _header_cache["middleware"] = [
-            cls(lambda request: None) for cls in classes if isinstance(cls, type) and issubclass(cls, bases)
-        ]
+        found = []
+        for cls in map(import_string, settings.MIDDLEWARE):
+            if isinstance(cls, type) and issubclass(cls, bases):
+                try:
+                    found.append(cls(lambda request: None))
+                except MiddlewareNotUsed:  # as Django's handler: left out
+                    continue
+        _header_cache["middleware"] = found
     return found
 
 

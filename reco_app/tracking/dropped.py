@@ -10,7 +10,7 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
-from django.db import DatabaseError, DataError, IntegrityError, connection, transaction
+from django.db import DataError, Error, IntegrityError, connection, transaction
 from django.db.models import F
 from django.db.transaction import TransactionManagementError
 from django.utils import timezone
@@ -72,7 +72,7 @@ def flush_dropped() -> None:
                 _add(day, reason, event_type, n)
         except DataError:
             logger.exception("could not write %d dropped-event counts (%s, %r)", n, reason, event_type)
-        except (DatabaseError, TransactionManagementError) as exc:
+        except (Error, TransactionManagementError) as exc:  # (Error: psycopg2's InterfaceError too)
             with _pending_lock:
                 _pending.update(dict(items[done:]))
             logger.warning("dropped-event counts kept for a later flush: %s", exc)

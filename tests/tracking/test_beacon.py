@@ -4,6 +4,7 @@ import json
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.core.exceptions import MiddlewareNotUsed
 from django.core.handlers.wsgi import WSGIHandler
 from django.middleware.security import SecurityMiddleware
 from django.test import Client
@@ -243,4 +244,24 @@ def test_the_fast_path_runs_a_subclass_of_the_security_middleware_and_its_https_
     settings.SECURE_SSL_REDIRECT = True
     response = beacon(client, [IMPRESSION], HTTP_ORIGIN=ORIGIN)
     assert response.status_code == 301 and response["Location"].startswith("https://")
+    assert Event.objects.count() == 1
+    # as in Django's stack, only the middleware up to the redirecting one see its answer
+    stack = Client(enforce_csrf_checks=True)
+    stack.cookies = client.cookies
+    expected = beacon(stack, [IMPRESSION], HTTP_ORIGIN=ORIGIN)
+    assert sorted(response.items()) == sorted(expected.items())
+
+
+class UnusedSecurityMiddleware(SecurityMiddleware):
+    def __init__(self, get_response):  # type: ignore[no-untyped-def]
+        raise MiddlewareNotUsed("not on this site")
+
+
+def test_the_fast_path_leaves_out_a_header_middleware_that_is_not_used(db, settings) -> None:  # type: ignore[no-untyped-def]
+    settings.MIDDLEWARE = [f"{__name__}.UnusedSecurityMiddleware" if "SecurityMiddleware" in m else m for m in settings.MIDDLEWARE]
+    client = FastPathClient(enforce_csrf_checks=True)
+    client.get("/")
+    _accept(client)
+    response = beacon(client, [IMPRESSION], HTTP_ORIGIN=ORIGIN)
+    assert response.status_code == 204 and "X-Content-Type-Options" not in response
     assert Event.objects.count() == 1

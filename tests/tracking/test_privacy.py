@@ -314,7 +314,16 @@ def test_deleting_an_account_while_a_job_holds_the_erasure_lock(postgres_db, dja
     Event.objects.create(subject=key, event_type="purchase", product_key="Q", timestamp=timezone.now(), consent="imported")
     segment = Segment.objects.create(key="vip", name="VIP", kind="manual")
     SegmentMembership.objects.create(segment=segment, subject=key, reason="staff")
+    others = [django_user_model.objects.create_user(f"busy{i}", password="pw-123456") for i in range(2)]
+    for other in others:
+        Event.objects.create(subject=customer_key(other), user=other, event_type="product_view", product_key="P", timestamp=timezone.now(), consent="granted")
     holding, release = threading.Event(), threading.Event()
+    waits: list[str] = []
+
+    def count_waits(execute, sql, params, many, context):  # type: ignore[no-untyped-def]
+        if "pg_advisory_xact_lock(" in sql:
+            waits.append(sql)
+        return execute(sql, params, many, context)
 
     def job() -> None:  # a segment job writing: it holds the lock shared
         try:
@@ -333,11 +342,13 @@ def test_deleting_an_account_while_a_job_holds_the_erasure_lock(postgres_db, dja
     thread.start()
     try:
         assert holding.wait(10)
-        user.delete()
+        with connection.execute_wrapper(count_waits):
+            django_user_model.objects.filter(pk__in=[user.pk, *(o.pk for o in others)]).delete()  # the admin's bulk delete
     finally:
         release.set()
         thread.join()
         current_app.conf.task_always_eager = eager
+    assert len(waits) == 1  # the lock timeout runs out once, not once per user
     assert not Event.objects.exists()
     assert not ConsentRecord.objects.filter(granted=True).exists()
     assert not SegmentMembership.objects.filter(subject=key).exists()

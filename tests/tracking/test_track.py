@@ -362,3 +362,23 @@ def test_counts_are_kept_for_later_when_the_flushing_transaction_is_broken(postg
         transaction.set_rollback(True)
     dropped.flush_dropped()
     assert list(DroppedEventCount.objects.values_list("reason", "event_type", "count")) == [("bot", "product_view", 1)]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_counts_are_kept_for_later_when_the_connection_is_gone(postgres_db, settings) -> None:  # type: ignore[no-untyped-def]
+    """psycopg2 answers a closed connection with InterfaceError, psycopg 3 with
+    OperationalError: either way the refusing visitor's page does not fail, and the counts
+    are written once Django has a connection again."""
+    from django.db import connection
+
+    from reco_app.tracking import dropped
+
+    settings.RECO_APP = {**settings.RECO_APP, "DROPPED_COUNT_FLUSH_SECONDS": 0}
+    connection.ensure_connection()
+    connection.connection.close()  # the server went away under the open connection
+    dropped.count_dropped("bot", ["product_view"])
+    dropped.count_dropped("bot", ["product_view"])
+    assert sum(dropped._pending.values()) == 2
+    connection.close()  # (Django closes an unusable connection at the end of the request)
+    dropped.flush_dropped()
+    assert list(DroppedEventCount.objects.values_list("reason", "event_type", "count")) == [("bot", "product_view", 2)]
