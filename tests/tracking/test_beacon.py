@@ -233,12 +233,18 @@ class ShopSecurityMiddleware(SecurityMiddleware):
         return response
 
 
-def test_the_fast_path_runs_a_subclass_of_the_security_middleware_and_its_https_redirect(db, settings) -> None:  # type: ignore[no-untyped-def]
-    settings.MIDDLEWARE = [f"{__name__}.ShopSecurityMiddleware" if "SecurityMiddleware" in m else m for m in settings.MIDDLEWARE]
+def _fast_beacon_with_security_middleware(settings, name: str):  # type: ignore[no-untyped-def]
+    """(client, response): a consenting beacon through the fast path, the stack's
+    SecurityMiddleware replaced by ``name`` (a class of this module)."""
+    settings.MIDDLEWARE = [f"{__name__}.{name}" if "SecurityMiddleware" in m else m for m in settings.MIDDLEWARE]
     client = FastPathClient(enforce_csrf_checks=True)
     client.get("/")
     _accept(client)
-    response = beacon(client, [IMPRESSION], HTTP_ORIGIN=ORIGIN)
+    return client, beacon(client, [IMPRESSION], HTTP_ORIGIN=ORIGIN)
+
+
+def test_the_fast_path_runs_a_subclass_of_the_security_middleware_and_its_https_redirect(db, settings) -> None:  # type: ignore[no-untyped-def]
+    client, response = _fast_beacon_with_security_middleware(settings, "ShopSecurityMiddleware")
     assert response.status_code == 204
     assert response["Permissions-Policy"] == "camera=()" and response["X-Content-Type-Options"] == "nosniff"
     settings.SECURE_SSL_REDIRECT = True
@@ -258,10 +264,6 @@ class UnusedSecurityMiddleware(SecurityMiddleware):
 
 
 def test_the_fast_path_leaves_out_a_header_middleware_that_is_not_used(db, settings) -> None:  # type: ignore[no-untyped-def]
-    settings.MIDDLEWARE = [f"{__name__}.UnusedSecurityMiddleware" if "SecurityMiddleware" in m else m for m in settings.MIDDLEWARE]
-    client = FastPathClient(enforce_csrf_checks=True)
-    client.get("/")
-    _accept(client)
-    response = beacon(client, [IMPRESSION], HTTP_ORIGIN=ORIGIN)
+    _, response = _fast_beacon_with_security_middleware(settings, "UnusedSecurityMiddleware")
     assert response.status_code == 204 and "X-Content-Type-Options" not in response
     assert Event.objects.count() == 1
