@@ -32,9 +32,9 @@ from typing import Any
 from django.conf import settings
 from django.core import signals
 from django.core.exceptions import MiddlewareNotUsed
-from django.core.handlers.exception import response_for_exception
+from django.core.handlers.exception import convert_exception_to_response
 from django.core.handlers.wsgi import WSGIRequest, get_script_name
-from django.http import HttpResponseBase
+from django.http import HttpRequest, HttpResponseBase
 from django.http.cookie import parse_cookie
 from django.urls import NoReverseMatch, get_script_prefix, reverse, set_script_prefix
 
@@ -94,36 +94,28 @@ def beacon_fast_path(application: WSGIApp) -> WSGIApp:
 
 def serve(environ: dict[str, Any], start_response: Callable[..., Any]) -> HttpResponseBase:
     """Answer one beacon as Django would, minus the other middleware."""
-    from reco_app.tracking.context import VisitorContext
-    from reco_app.tracking.middleware import finish
-    from reco_app.tracking.views import beacon
-
     set_script_prefix(get_script_name(environ))  # as Django's handler does, for reverse()
     signals.request_started.send(sender=beacon_fast_path, environ=environ)
     request = BeaconRequest(environ)
-    reached: list[Any] = []  # the header middleware the request went through, in the stack's order
-    try:
-        response: Any = None
-        for m in _header_middleware():
-            reached.append(m)
-            # SecurityMiddleware's own request step: SECURE_SSL_REDIRECT redirects a plain-http
-            # beacon (and, as in Django's stack, only the middleware up to it see that answer)
-            if hasattr(m, "process_request") and (response := m.process_request(request)) is not None:
-                break
-        if response is None:
-            request.reco = VisitorContext(request)  # type: ignore[attr-defined]
-            response = beacon(request)
-            finish(request, response)
-    except Exception as exc:  # noqa: BLE001  (what Django's handler does: a response for any error)
-        response = response_for_exception(request, exc)
-    for m in reversed(reached):  # the headers the shop's stack adds, innermost first as Django runs them
-        response = m.process_response(request, response)
+    response = _handler()(request)
     # request_finished's sender when the server closes the response (Django's handler sets it too)
     response._handler_class = beacon_fast_path  # type: ignore[attr-defined]
     start_response(
         f"{response.status_code} {response.reason_phrase}",
         [*response.items(), *(("Set-Cookie", c.OutputString()) for c in response.cookies.values())],
     )
+    return response
+
+
+def _answer(request: HttpRequest) -> HttpResponseBase:
+    """The beacon view with the visitor-cookie handling of ``RecoMiddleware``."""
+    from reco_app.tracking.context import VisitorContext
+    from reco_app.tracking.middleware import finish
+    from reco_app.tracking.views import beacon
+
+    request.reco = VisitorContext(request)  # type: ignore[attr-defined]
+    response = beacon(request)
+    finish(request, response)
     return response
 
 
@@ -134,25 +126,28 @@ HEADER_MIDDLEWARE = (
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 )
-_header_cache: dict[str, list[Any]] = {}
+_header_cache: dict[str, Any] = {}
 
 
-def _header_middleware() -> list[Any]:
-    """The shop's header middleware, built once (again after a settings change)."""
-    found = _header_cache.get("middleware")
-    if found is None:
+def _handler() -> Callable[[HttpRequest], Any]:
+    """:func:`_answer` inside the shop's header middleware, chained as Django's handler
+    chains its middleware (each layer turns an exception into Django's error response, a
+    middleware answering in ``process_request`` is seen only by the layers outside it, one
+    raising ``MiddlewareNotUsed`` is left out). Built once, again after a settings change."""
+    handler: Any = _header_cache.get("handler")
+    if handler is None:
         from django.utils.module_loading import import_string
 
         bases = tuple(import_string(path) for path in HEADER_MIDDLEWARE)
-        found = []
-        for cls in map(import_string, settings.MIDDLEWARE):
+        handler = convert_exception_to_response(_answer)
+        for cls in reversed([import_string(path) for path in settings.MIDDLEWARE]):
             if isinstance(cls, type) and issubclass(cls, bases):
                 try:
-                    found.append(cls(lambda request: None))
-                except MiddlewareNotUsed:  # as Django's handler: left out
+                    handler = convert_exception_to_response(cls(handler))
+                except MiddlewareNotUsed:
                     continue
-        _header_cache["middleware"] = found
-    return found
+        _header_cache["handler"] = handler
+    return handler
 
 
 def _settings_changed(**kwargs: Any) -> None:

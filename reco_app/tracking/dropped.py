@@ -10,7 +10,7 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
-from django.db import DataError, Error, IntegrityError, connection, transaction
+from django.db import DataError, Error, IntegrityError, connections, router, transaction
 from django.db.models import F
 from django.db.transaction import TransactionManagementError
 from django.utils import timezone
@@ -60,7 +60,8 @@ def flush_dropped() -> None:
     must not fail for it. A count whose data the database refuses is logged and left out;
     when the database cannot write at all (the request's transaction is broken, the
     connection lost), the counts stay buffered for a later flush."""
-    if connection.in_atomic_block and connection.needs_rollback:
+    alias = router.db_for_write(DroppedEventCount)  # (savepoints and checks on the counters' database)
+    if connections[alias].in_atomic_block and connections[alias].needs_rollback:
         return  # the caller's transaction is broken: a later request writes them
     with _pending_lock:
         items = list(_pending.items())
@@ -68,8 +69,8 @@ def flush_dropped() -> None:
         _last_flush[0] = time.monotonic()
     for done, ((day, reason, event_type), n) in enumerate(items):
         try:
-            with transaction.atomic():  # (a savepoint inside the request's transaction)
-                _add(day, reason, event_type, n)
+            with transaction.atomic(using=alias):  # (a savepoint inside the request's transaction)
+                _add(alias, day, reason, event_type, n)
         except DataError:
             logger.exception("could not write %d dropped-event counts (%s, %r)", n, reason, event_type)
         except (Error, TransactionManagementError) as exc:  # (Error: psycopg2's InterfaceError too)
@@ -79,12 +80,12 @@ def flush_dropped() -> None:
             return
 
 
-def _add(day: Any, reason: str, event_type: str, n: int) -> None:
+def _add(alias: str, day: Any, reason: str, event_type: str, n: int) -> None:
     qs = DroppedEventCount.objects.filter(day=day, reason=reason, event_type=event_type)
     if qs.update(count=F("count") + n):
         return
     try:
-        with transaction.atomic():
+        with transaction.atomic(using=alias):
             DroppedEventCount.objects.create(day=day, reason=reason, event_type=event_type, count=n)
     except IntegrityError:  # created concurrently
         qs.update(count=F("count") + n)

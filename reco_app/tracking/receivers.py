@@ -139,31 +139,29 @@ def on_user_deleted(sender: Any, instance: Any, **kwargs: Any) -> None:
     consent grants. If a job holds the erasure lock past ``ERASURE_LOCK_TIMEOUT``, the
     deletion does not wait a second time: the events and the grants go at once, and the
     derived data once the lock is free (as for a withdrawal of consent)."""
+    from django.db import connections
+
     from reco_app.consent import privacy
     from reco_app.consent.service import erase_derived_later
-    from reco_app.erasure import ErasureBusy
+    from reco_app.erasure import ErasureBusy, database
 
+    alias = database()
     subjects = privacy.subjects_for_user(instance)
+    # the deletion's own block (Django deletes a queryset's users in one): once one of them
+    # found the lock busy, the others do not wait ERASURE_LOCK_TIMEOUT again, one by one
+    blocks = connections[alias].atomic_blocks
+    deletion = blocks[-1] if blocks else None
     try:
-        if _erasure_found_busy():  # (an earlier user of the same deletion waited already)
+        if getattr(deletion, "reco_erasure_busy", False):
             raise ErasureBusy
         privacy.erase(subjects)
     except ErasureBusy:
-        with transaction.atomic():
+        if deletion is not None:
+            deletion.reco_erasure_busy = True  # type: ignore[attr-defined]
+        with transaction.atomic(using=alias):
             privacy.erase_events(subjects)
             privacy.erase_consent(subjects)
-            transaction.on_commit(partial(erase_derived_later, subjects))
-
-
-def _erasure_found_busy() -> bool:
-    """Whether a user deleted earlier in this transaction found the erasure lock busy: the
-    others of a bulk delete do not wait ``ERASURE_LOCK_TIMEOUT`` again, one after another."""
-    from django.db import connections
-
-    from reco_app.consent.service import erase_derived_later
-    from reco_app.erasure import database
-
-    return any(getattr(entry[1], "func", None) is erase_derived_later for entry in connections[database()].run_on_commit)
+            transaction.on_commit(partial(erase_derived_later, subjects), using=alias)
 
 
 def _watch_user_deletion(model: Any) -> None:

@@ -6,6 +6,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.exceptions import MiddlewareNotUsed
 from django.core.handlers.wsgi import WSGIHandler
+from django.middleware.clickjacking import XFrameOptionsMiddleware
 from django.middleware.security import SecurityMiddleware
 from django.test import Client
 
@@ -267,3 +268,29 @@ def test_the_fast_path_leaves_out_a_header_middleware_that_is_not_used(db, setti
     _, response = _fast_beacon_with_security_middleware(settings, "UnusedSecurityMiddleware")
     assert response.status_code == 204 and "X-Content-Type-Options" not in response
     assert Event.objects.count() == 1
+
+
+class FailingFrameOptions(XFrameOptionsMiddleware):
+    def process_response(self, request, response):  # type: ignore[no-untyped-def]
+        raise ValueError("a bug in the shop's middleware")
+
+
+class FailingSecurity(SecurityMiddleware):
+    def process_request(self, request):  # type: ignore[no-untyped-def]
+        raise ValueError("a bug in the shop's middleware")
+
+
+@pytest.mark.parametrize(("replaced", "name"), [("XFrameOptions", "FailingFrameOptions"), ("SecurityMiddleware", "FailingSecurity")])
+def test_a_failing_header_middleware_gets_the_answer_djangos_stack_gives(db, settings, replaced, name) -> None:  # type: ignore[no-untyped-def]
+    """Each layer turns an exception into Django's 500, and only the layers outside the
+    failing one add their headers: as in Django's stack, never a server error page."""
+    settings.MIDDLEWARE = [f"{__name__}.{name}" if replaced in m else m for m in settings.MIDDLEWARE]
+    answers = []
+    for client in (Client(enforce_csrf_checks=True, raise_request_exception=False),
+                   FastPathClient(enforce_csrf_checks=True, raise_request_exception=False)):
+        client.cookies["csrftoken"] = "a" * 32  # (a CSRF secret: the beacon sends it as its token)
+        client.cookies["cookie_consent"] = "personalisation=2026-01-01"
+        response = beacon(client, [IMPRESSION], HTTP_ORIGIN=ORIGIN)
+        # (Vary and Content-Length come from the session, CSRF and common middleware the fast path skips)
+        answers.append((response.status_code, sorted((k, v) for k, v in response.items() if k not in ("Vary", "Content-Length"))))
+    assert answers[0] == answers[1] and answers[1][0] == 500

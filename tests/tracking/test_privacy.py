@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from contextlib import contextmanager
 from io import StringIO
 
 import pytest
@@ -294,38 +295,20 @@ def test_an_erasure_refreshes_the_cached_decision_once_per_account(shopper, djan
     assert not ConsentRecord.objects.exists()
 
 
-@pytest.mark.django_db(transaction=True)
-def test_deleting_an_account_while_a_job_holds_the_erasure_lock(postgres_db, django_user_model, settings) -> None:  # type: ignore[no-untyped-def]
-    """ERASURE_LOCK_TIMEOUT runs out once: the events and the consent grants go with the
-    user at once, and the derived data once the lock is free (at once here: tasks run eagerly)."""
+@contextmanager
+def _erasure_lock_held_by_a_job():  # type: ignore[no-untyped-def]
+    """A segment job writing meanwhile: it holds the erasure lock shared until the block ends.
+    Tasks run eagerly inside (no worker here: derived data left for later goes at the commit)."""
     import threading
 
+    from celery import current_app
     from django.db import connection, transaction
 
     from reco_app import erasure
-    from reco_app.consent.service import record
-    from reco_app.models import Segment, SegmentMembership
 
-    settings.RECO_APP = {**settings.RECO_APP, "ERASURE_LOCK_TIMEOUT": 0.2}
-    user = django_user_model.objects.create_user("busy", password="pw-123456")
-    key = customer_key(user)
-    record(user, key, granted=True, method=ConsentRecord.Method.LOGIN)
-    Event.objects.create(subject=key, user=user, event_type="product_view", product_key="P", timestamp=timezone.now(), consent="granted")
-    Event.objects.create(subject=key, event_type="purchase", product_key="Q", timestamp=timezone.now(), consent="imported")
-    segment = Segment.objects.create(key="vip", name="VIP", kind="manual")
-    SegmentMembership.objects.create(segment=segment, subject=key, reason="staff")
-    others = [django_user_model.objects.create_user(f"busy{i}", password="pw-123456") for i in range(2)]
-    for other in others:
-        Event.objects.create(subject=customer_key(other), user=other, event_type="product_view", product_key="P", timestamp=timezone.now(), consent="granted")
     holding, release = threading.Event(), threading.Event()
-    waits: list[str] = []
 
-    def count_waits(execute, sql, params, many, context):  # type: ignore[no-untyped-def]
-        if "pg_advisory_xact_lock(" in sql:
-            waits.append(sql)
-        return execute(sql, params, many, context)
-
-    def job() -> None:  # a segment job writing: it holds the lock shared
+    def job() -> None:
         try:
             with transaction.atomic():
                 erasure.lock_shared()
@@ -334,21 +317,80 @@ def test_deleting_an_account_while_a_job_holds_the_erasure_lock(postgres_db, dja
         finally:
             connection.close()
 
-    from celery import current_app
-
     eager = current_app.conf.task_always_eager
-    current_app.conf.task_always_eager = True  # no worker here: the derived data goes at the commit
+    current_app.conf.task_always_eager = True
     thread = threading.Thread(target=job)
     thread.start()
     try:
         assert holding.wait(10)
-        with connection.execute_wrapper(count_waits):
-            django_user_model.objects.filter(pk__in=[user.pk, *(o.pk for o in others)]).delete()  # the admin's bulk delete
+        yield
     finally:
         release.set()
         thread.join()
         current_app.conf.task_always_eager = eager
-    assert len(waits) == 1  # the lock timeout runs out once, not once per user
-    assert not Event.objects.exists()
-    assert not ConsentRecord.objects.filter(granted=True).exists()
-    assert not SegmentMembership.objects.filter(subject=key).exists()
+
+
+def _shopper_with_data(django_user_model, username: str):  # type: ignore[no-untyped-def]
+    """A user with a consent grant, a tracked and an imported event and a segment membership."""
+    from reco_app.consent.service import record
+    from reco_app.models import Segment, SegmentMembership
+
+    user = django_user_model.objects.create_user(username, password="pw-123456")
+    key = customer_key(user)
+    record(user, key, granted=True, method=ConsentRecord.Method.LOGIN)
+    Event.objects.create(subject=key, user=user, event_type="product_view", product_key="P", timestamp=timezone.now(), consent="granted")
+    Event.objects.create(subject=key, event_type="purchase", product_key="Q", timestamp=timezone.now(), consent="imported")
+    segment, _ = Segment.objects.get_or_create(key="vip", defaults={"name": "VIP", "kind": "manual"})
+    SegmentMembership.objects.create(segment=segment, subject=key, reason="staff")
+    return user
+
+
+def _left_of(user) -> list[object]:  # type: ignore[no-untyped-def]
+    from reco_app.models import SegmentMembership
+
+    key = customer_key(user)
+    return [*Event.objects.filter(subject=key), *ConsentRecord.objects.filter(subject=key, granted=True),
+            *SegmentMembership.objects.filter(subject=key)]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_deleting_accounts_while_a_job_holds_the_erasure_lock(postgres_db, django_user_model, settings) -> None:  # type: ignore[no-untyped-def]
+    """ERASURE_LOCK_TIMEOUT runs out once for a bulk delete, not once per user: the events
+    and the consent grants go with the users at once, the derived data once the lock is free."""
+    from django.db import connection
+
+    settings.RECO_APP = {**settings.RECO_APP, "ERASURE_LOCK_TIMEOUT": 0.2}
+    users = [_shopper_with_data(django_user_model, f"busy{i}") for i in range(3)]
+    waits: list[str] = []
+
+    def count_waits(execute, sql, params, many, context):  # type: ignore[no-untyped-def]
+        if "pg_advisory_xact_lock(" in sql:
+            waits.append(sql)
+        return execute(sql, params, many, context)
+
+    with _erasure_lock_held_by_a_job(), connection.execute_wrapper(count_waits):
+        django_user_model.objects.filter(pk__in=[u.pk for u in users]).delete()  # the admin's bulk delete
+    assert len(waits) == 1
+    assert [_left_of(u) for u in users] == [[], [], []]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_deletion_in_a_later_transaction_waits_for_the_lock_again(postgres_db, django_user_model, settings) -> None:  # type: ignore[no-untyped-def]
+    """Autocommit off: a deletion that found the lock busy does not make the next
+    transaction's deletion skip the erasure of its derived data."""
+    from django.db import transaction
+
+    settings.RECO_APP = {**settings.RECO_APP, "ERASURE_LOCK_TIMEOUT": 0.2}
+    first, second = _shopper_with_data(django_user_model, "first"), _shopper_with_data(django_user_model, "second")
+    transaction.set_autocommit(False)
+    try:
+        with _erasure_lock_held_by_a_job():
+            first.delete()
+            transaction.commit()
+        second.delete()  # the lock is free now: erased in full, at once
+        transaction.commit()
+        left = _left_of(second)
+        transaction.commit()
+    finally:
+        transaction.set_autocommit(True)
+    assert left == []
