@@ -120,8 +120,7 @@ def _json(value: Any) -> Any:
 def _events(subjects: list[str]) -> Any:
     """Their events: under their subject keys, and those still tied to their accounts by the
     user column (stored under a customer key the account no longer has: a renamed user)."""
-    users = _users(subjects)
-    return Event.objects.filter(models.Q(subject__in=subjects) | models.Q(user__in=users)) if users else Event.objects.filter(subject__in=subjects)
+    return Event.objects.filter(models.Q(subject__in=subjects) | models.Q(user__in=_users(subjects)))
 
 
 def export_events(subjects: list[str]) -> list[dict[str, Any]]:

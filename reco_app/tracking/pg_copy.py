@@ -1,16 +1,18 @@
 """PostgreSQL fast paths for events: a batch is COPYed into a temporary table, then moved
 with one ``INSERT … SELECT … ON CONFLICT (event_id) DO NOTHING RETURNING`` into the event
-table; a single event is one plain ``INSERT … ON CONFLICT DO NOTHING RETURNING``.
+table; a single event is one plain ``INSERT … ON CONFLICT DO NOTHING RETURNING`` (prepared
+where the connection allows), smaller batches one multi-row ``INSERT … VALUES`` of the same
+kind (never prepared).
 
 Several times faster than ``bulk_create`` for large batches, and idempotency comes from the
 unique ``event_id`` inside the database (a concurrent re-send cannot slip through). COPY from
-Python needs psycopg 3; with psycopg2, batches take the ORM path (:func:`copy_usable`).
+Python needs psycopg 3; with psycopg2, every batch is a multi-row ``INSERT``
+(:func:`copy_usable`).
 """
 
 from __future__ import annotations
 
 import json
-import uuid
 from functools import cache
 from typing import Any
 
@@ -121,8 +123,8 @@ def insert_values(rows: list[Event]) -> set[int]:
         found = cursor.fetchall()
     by_key = {row.event_id.int: row for row in rows}
     inserted = set()
-    for pk, event_id in found:
-        key = (event_id if isinstance(event_id, uuid.UUID) else uuid.UUID(str(event_id))).int
+    for pk, event_id in found:  # (a UUID with either driver: Django registers psycopg2's adapter)
+        key = event_id.int
         row = by_key[key]
         row.pk, row.received_at = pk, now
         row._state.adding = False

@@ -84,25 +84,19 @@ def store(rows: list[Event]) -> StoreResult:
             unique[key] = row
     if not unique:
         return result
-    if pg_copy.copy_usable() and len(unique) >= PG_COPY_MIN:
-        # a transaction of our own commits at the end of the block (not one a caller opened,
-        # nor one managed by hand with autocommit off)
-        commits = not connection.in_atomic_block and connection.get_autocommit()
-        with transaction.atomic():
-            inserted = pg_copy.insert(list(unique.values()), commits=commits)
-            _stored(result, [row for key, row in unique.items() if key in inserted])
-        result.duplicates.extend(str(row.event_id) for key, row in unique.items() if key not in inserted)
-        return result
     if pg_copy.usable():
-        # one INSERT … ON CONFLICT DO NOTHING RETURNING: the database says which rows it
-        # wrote, also when a concurrent request wrote some of them first. A statement is
-        # atomic: in autocommit it needs no transaction of its own; inside a caller's
-        # transaction a savepoint keeps a failure from breaking it, and with autocommit off
-        # the block is what lets the after-commit work be registered
+        # PostgreSQL says which rows it wrote (ON CONFLICT DO NOTHING RETURNING), also when a
+        # concurrent request wrote some of them first. COPY batches need a transaction of their
+        # own; a single INSERT is atomic, so in autocommit it runs without one, inside a
+        # caller's transaction in a savepoint (a failure must not break it), and with
+        # autocommit off in a block (where the after-commit work can be registered)
         batch = list(unique.values())
-        own = connection.in_atomic_block or not connection.get_autocommit()
-        with transaction.atomic() if own else nullcontext():
-            if len(batch) == 1:  # a page view, a beacon: a prepared statement of its own
+        copy = pg_copy.copy_usable() and len(batch) >= PG_COPY_MIN
+        in_block = connection.in_atomic_block or not connection.get_autocommit()
+        with transaction.atomic() if copy or in_block else nullcontext():
+            if copy:  # (a transaction of our own empties the COPY table by committing)
+                inserted = pg_copy.insert(batch, commits=not in_block)
+            elif len(batch) == 1:  # a page view, a beacon: a prepared statement of its own
                 inserted = {batch[0].event_id.int} if pg_copy.insert_one(batch[0]) else set()
             else:
                 inserted = pg_copy.insert_values(batch)
