@@ -12,6 +12,7 @@ from django.db.models import F, Q, QuerySet
 from django.http import HttpRequest, HttpResponseBase
 
 from reco_app import cache, conf
+from reco_app.consent import late
 from reco_app.consent.backends import get_backend
 from reco_app.erasure import ErasureBusy
 from reco_app.models import ConsentRecord, Event
@@ -23,6 +24,8 @@ def record(user: Any, subject: str, *, granted: bool, method: str) -> ConsentRec
     """Store proof of a decision for a logged-in user (anonymous visitors: the cookie is the record)."""
     if user is None or not user.is_authenticated:
         return None
+    if granted:  # (the account's events are kept again from now on: see late.mark)
+        late.clear([subject], [])
     rec = ConsentRecord.objects.create(
         user=user,
         subject=subject,
@@ -39,6 +42,7 @@ def grant(request: HttpRequest, response: HttpResponseBase) -> None:
     decision (a decline would otherwise be applied again after the grant was recorded)."""
     get_backend().grant(request, response)
     ctx = get_context(request)
+    late.clear(*subjects_of_request(request, account=False))
     record(ctx.user, ctx.subject if ctx.user else "", granted=True, method=ConsentRecord.Method.BANNER)
     response.reco_skip_cookie = True  # type: ignore[attr-defined]
 
@@ -126,8 +130,9 @@ def forget(subjects: list[str], visitor_ids: list[str] | None = None) -> int:
     visitor_ids = [v for v in visitor_ids or () if v]
     if not subjects and not visitor_ids:
         return 0
-    from reco_app import privacy
-
+    # first: a request under way that read the consent before this withdrawal and stores
+    # its event after it deletes that event itself (:mod:`reco_app.consent.late`)
+    late.mark(subjects, visitor_ids)
     with transaction.atomic():
         qs = Event.objects.filter(Q(subject__in=subjects) | Q(visitor_id__in=visitor_ids))
         # accounts that keep other data but lose events this browser sent: their lists change
@@ -137,12 +142,21 @@ def forget(subjects: list[str], visitor_ids: list[str] | None = None) -> int:
         else:
             count, _ = qs.delete()
         # the subjects' cached lists and namespaces go with the other holders' data
-        try:
-            privacy.erase_subjects(subjects, skip=WITHDRAWAL_KEEPS)
-        except ErasureBusy:  # (its own savepoint is rolled back; the events go all the same)
-            transaction.on_commit(lambda: erase_derived_later(subjects))
+        erase_derived(subjects)
     cache.bump_many(f"subject:{s}" for s in others if s)
     return count
+
+
+def erase_derived(subjects: list[str]) -> None:
+    """Inside a withdrawal's transaction: every holder of data derived from the subjects'
+    events but the events and the consent records (:data:`WITHDRAWAL_KEEPS`), now, or once
+    the erasure lock is free (:func:`erase_derived_later`)."""
+    from reco_app import privacy
+
+    try:
+        privacy.erase_subjects(subjects, skip=WITHDRAWAL_KEEPS)
+    except ErasureBusy:  # (its own savepoint is rolled back; the events go all the same)
+        transaction.on_commit(lambda: erase_derived_later(subjects))
 
 
 #: what a withdrawal leaves to :func:`forget` itself (events) or keeps (the proof of decisions)

@@ -24,6 +24,7 @@ from django.utils import timezone
 
 from reco_app import cache
 from reco_app.adapter import key_of
+from reco_app.consent.late import LateCheck
 from reco_app.models import Event
 from reco_app.models.events import TASTE_TYPES
 from reco_app.signals import event_stored
@@ -146,6 +147,9 @@ def _after_commit(rows: list[Event]) -> None:
     # the shopper's cached lists already invalidated.
     queued = False
     with cache.one_round_trip():
+        # the withdrawal marks of the rows' shoppers: a request under way when its shopper
+        # withdrew consent has stored its event after the withdrawal deleted the history
+        late = LateCheck(rows)
         # only events serving's shopper profile reads can change the shopper's recommendations
         cache.bump_many(
             (f"subject:{row.subject}" for row in rows if row.subject and row.event_type in TASTE_TYPES), deferred=True,
@@ -154,6 +158,9 @@ def _after_commit(rows: list[Event]) -> None:
             queued = queue_events(rows)  # (logs its own failures: True once attempted)
         except Exception:  # the live rules must not turn a stored event into an error
             logger.exception("queuing the live segment rules failed")
+    rows = late.drop()
+    if not rows:
+        return
     try:
         event_stored.send(sender=Event, events=rows, live_queued=queued)
     except Exception:  # a faulty receiver must not turn a stored event into an error

@@ -56,10 +56,12 @@ def in_thread(fn: Callable[[], Any], out: dict[str, Any], name: str) -> threadin
 
 
 def advisory(granted: bool) -> int:
-    """Exclusive requests of the erasure lock, granted or waiting (seen from this connection)."""
+    """Exclusive requests of the erasure lock in this test's database, granted or waiting
+    (seen from this connection; a parallel test worker's database has its own)."""
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND mode = 'ExclusiveLock' AND objid = %s AND granted = %s",
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND mode = 'ExclusiveLock' AND objid = %s "
+            "AND granted = %s AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
             [erasure.LOCK_KEY, granted],
         )
         return int(cursor.fetchone()[0])
