@@ -51,7 +51,9 @@ ROOT_URLCONF = "example_shop.urls"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [],
+        # the shop's layout for django-cookie-consent's pages (cookie_consent/base.html), found
+        # before the library's own
+        "DIRS": [BASE_DIR / "example_shop" / "shop" / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [

@@ -124,3 +124,10 @@ def test_listing_filters_by_brand_and_stock(client, catalog) -> None:  # type: i
     html = client.get("/c/outdoor-hiking/?in_stock=1").content.decode()
     assert "Rain Jacket" in html and "Storm Tent" not in html
     assert client.get("/c/outdoor-hiking/?brand=nonsense").status_code == 200
+
+
+def test_the_cookie_settings_page_is_in_the_shops_layout(client, db) -> None:  # type: ignore[no-untyped-def]
+    page = client.get("/cookies/")
+    html = page.content.decode()
+    assert page.status_code == 200
+    assert "<title>Cookie settings · Northwind Market</title>" in html and "<h1>Cookies</h1>" in html

@@ -33,3 +33,11 @@ def test_without_consent_the_cart_works_and_nothing_is_stored(client, catalog) -
     client.get("/search/", {"q": "tea"})
     assert client.get("/cart/").context["cart_count"] == 2
     assert Event.objects.count() == 0
+
+
+def test_product_pages_attribute_time_on_page_to_their_product(client, catalog) -> None:  # type: ignore[no-untyped-def]
+    assert client.post("/reco/consent/accept/", {"next": "/"}).status_code == 302
+    product_page = client.get("/p/P4/").content.decode()
+    home = client.get("/").content.decode()
+    assert 'data-product="P4"' in product_page
+    assert 'data-product=""' in home and product_page.count("reco.js") == 1
