@@ -38,12 +38,14 @@ def record(user: Any, subject: str, *, granted: bool, method: str) -> ConsentRec
 
 def grant(request: HttpRequest, response: HttpResponseBase) -> None:
     """Accept: effective from the next request, which brings the accepting cookie. This
-    response leaves the visitor cookie alone, as this request still carries the old
-    decision (a decline would otherwise be applied again after the grant was recorded)."""
+    response sets the visitor cookie itself (:meth:`~reco_app.tracking.context.VisitorContext.issue_cookie`),
+    not the middleware, as this request still carries the old decision (a decline would
+    otherwise be applied again after the grant was recorded)."""
     get_backend().grant(request, response)
     ctx = get_context(request)
     late.clear(*subjects_of_request(request, account=False))
     record(ctx.user, ctx.subject if ctx.user else "", granted=True, method=ConsentRecord.Method.BANNER)
+    ctx.issue_cookie(response)
     response.reco_skip_cookie = True  # type: ignore[attr-defined]
 
 

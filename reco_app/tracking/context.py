@@ -197,9 +197,25 @@ class VisitorContext:
         )
         if fresh:
             return
+        self._set_cookie(response, self.visitor_id, self.session_id)
+
+    def issue_cookie(self, response: HttpResponseBase) -> None:
+        """The visitor cookie in the response that grants consent (this request still
+        carries the old decision): the requests that follow, also several at once (a page
+        opened in two tabs, prefetches), then share one visitor id instead of each minting
+        its own. The browser's visitor id and visit are kept where its cookie names them."""
+        if self.is_bot:
+            return
+        old = self._cookie
+        vid = old[0] if old else uuid.uuid4().hex
+        timeout = conf.get("SESSION_TIMEOUT_MINUTES") * 60 + REFRESH_SECONDS
+        sid = old[1] if old and self._now - old[2] < timeout else uuid.uuid4().hex[:16]
+        self._set_cookie(response, vid, sid)
+
+    def _set_cookie(self, response: HttpResponseBase, vid: str, sid: str) -> None:
         response.set_cookie(
-            name,
-            cookie_signer().sign(f"{self.visitor_id}:{self.session_id}:{int(self._now)}"),
+            conf.get("VISITOR_COOKIE_NAME"),
+            cookie_signer().sign(f"{vid}:{sid}:{int(self._now)}"),
             max_age=conf.get("VISITOR_COOKIE_AGE"),
             httponly=True,
             samesite="Lax",

@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+from http.cookies import SimpleCookie
+
 import pytest
-from django.test import override_settings
+from django.test import Client, override_settings
 
 from example_shop.settings import RECO_APP
 from reco_app.models import ConsentRecord, DroppedEventCount, Event
@@ -22,10 +24,11 @@ def test_without_consent_no_event_row_and_no_reco_cookie(client, product_url) ->
 
 
 def test_with_consent_the_view_is_stored_under_a_pseudonymous_cookie(consenting, product_url) -> None:  # type: ignore[no-untyped-def]
-    response = consenting.get(product_url)
-    cookie = response.cookies["reco_v"]
+    consenting.get(product_url)
+    cookie = consenting.cookies["reco_v"]  # (set by the accepting response)
     assert cookie["httponly"] and cookie["samesite"] == "Lax"
     event = Event.objects.get()
+    assert cookie.value.startswith(f"{event.visitor_id}:")
     assert (event.event_type, event.product_key, event.consent) == ("product_view", "SKU-1", ConsentBasis.GRANTED)
     assert event.subject == f"anon:{event.visitor_id}" and len(event.visitor_id) == 32
     assert event.context["device"] in {"desktop", "unknown"}
@@ -320,3 +323,30 @@ def test_gpc_under_opt_out_withdraws_the_account_also_where_the_browser_declined
     assert _decisions(user)[-1] == (False, "signal")
     laptop.get(product_url)
     assert Event.objects.count() == 0  # the account's refusal reaches the laptop too
+
+
+def test_requests_right_after_accepting_share_one_visitor_id(client, product_url) -> None:  # type: ignore[no-untyped-def]
+    accepted = client.post("/reco/consent/accept/", {"next": "/"})
+    assert accepted.cookies["reco_v"]["httponly"]
+    # two tabs opened at once: both carry what the accepting response set, neither sees
+    # what the other's response sets
+    tabs = [Client(), Client()]
+    for tab in tabs:
+        tab.cookies = SimpleCookie({name: morsel.value for name, morsel in client.cookies.items()})
+    for tab in tabs:
+        assert tab.get(product_url).status_code == 200
+    assert Event.objects.values("visitor_id").distinct().count() == 1
+
+
+def test_accepting_keeps_the_visit_a_browser_already_has(client, product_url) -> None:  # type: ignore[no-untyped-def]
+    from tests.tracking.conftest import signed_visitor_cookie
+
+    client.cookies["reco_v"] = signed_visitor_cookie("ab" * 16, "visit-1")
+    client.post("/reco/consent/accept/", {"next": "/"})
+    client.get(product_url)
+    assert list(Event.objects.values_list("visitor_id", "session_id")) == [("ab" * 16, "visit-1")]
+
+
+def test_a_bot_accepting_gets_no_visitor_cookie(client) -> None:  # type: ignore[no-untyped-def]
+    response = client.post("/reco/consent/accept/", {"next": "/"}, HTTP_USER_AGENT="Googlebot/2.1")
+    assert "reco_v" not in response.cookies
