@@ -1,30 +1,35 @@
 """Events that requests already under way store after a withdrawal.
 
 A request reads the visitor's consent when it starts and stores its event when it ends. A
-product page rendering while the shopper clicks "withdraw" in another tab would store its
-view after the withdrawal deleted the history, under the visitor id the withdrawal forgot.
+product page rendering while the shopper clicks "withdraw" in another tab (or on another
+device) would store its view after the withdrawal deleted the history.
 
-So a withdrawal marks its shoppers (subject keys and visitor ids) in the cache for
-:data:`MARK_SECONDS` *before* it deletes their events, and every store reads the marks of
-its rows once committed (in the round trip it makes anyway for the namespace bump, where
-there is one) and deletes the rows of marked shoppers itself. A late row either was
-committed before the withdrawal's ``DELETE`` began, which deletes it, or its store began
-reading after the mark was set, and finds it. Such a row is then deleted (or anonymised,
-``WITHDRAWAL_ACTION``) with what its store derived from it (live-segment state, the
-namespace bump), and ``event_stored`` is not sent for it; the store's own result (the
-response of the API, what ``track()`` returned) still counts it as stored.
+So a withdrawal marks the shoppers it forgets (subject keys and visitor ids) in the cache
+with the time it began, for :data:`MARK_SECONDS`, *before* it deletes their events; every
+store reads the marks of its rows once committed (in the round trip it makes anyway for the
+namespace bump, where there is one), and a row whose consent was read before its shopper's
+mark is late: the store deletes it (or anonymises it, ``WITHDRAWAL_ACTION``) itself. A late
+row either was committed before the withdrawal's ``DELETE`` began, which deletes it, or its
+store began reading after the mark was set, and finds it.
 
-Marks are cleared when the shopper grants consent again through reco_app (the banner's
-"Accept", a signed-in grant recorded at login), so a shopper who changes their mind is
-tracked again at once. Without a reachable cache nothing is marked nor read: a request
-under way during the withdrawal may then keep its one event (logged as the cache being
-down). A mark outlives any request a server would let run (``MARK_SECONDS``); it names a
-pseudonymous key and expires on its own.
+When was a row's consent read? For the events of a request (``track()``, the beacon, the
+middleware's product view), when that request began (:attr:`VisitorContext.started`); for
+events of the server-to-server API, which states consent itself, the event's own time. So
+what a shopper does after the withdrawal is kept, whether they consent again (in any way),
+go on browsing on another device whose consent still stands, or the marks are still there:
+nothing needs clearing. Web servers' clocks are assumed to agree within far less than a
+request's duration.
+
+Without a reachable cache nothing is marked nor read: a request under way during the
+withdrawal may then keep its one event (the outage is logged where it is read). A mark
+names a pseudonymous key and expires on its own after :data:`MARK_SECONDS`, longer than any
+request a server lets run.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterable
 from typing import Any
 
@@ -34,80 +39,97 @@ logger = logging.getLogger(__name__)
 #: how long a withdrawal is honoured for requests already under way: far longer than a
 #: request may run (gunicorn's default timeout is 30 s)
 MARK_SECONDS = 300
+#: the attribute of an unsaved Event row holding when its consent was read (unix time),
+#: set by :func:`reco_app.tracking.service.visitor_row`
+CONSENT_READ_AT = "_reco_consent_read_at"
 
 
-def _keys(subjects: Iterable[str], visitor_ids: Iterable[str]) -> list[str]:
-    return [cache.make_key("withdrawn", "s", s) for s in subjects if s] + [
-        cache.make_key("withdrawn", "v", v) for v in visitor_ids if v
-    ]
+def _subject_key(subject: str) -> str:
+    return cache.make_key("withdrawn", "s", subject)
+
+
+def _visitor_key(visitor_id: str) -> str:
+    return cache.make_key("withdrawn", "v", visitor_id)
 
 
 def mark(subjects: Iterable[str], visitor_ids: Iterable[str]) -> None:
-    """Before a withdrawal deletes these shoppers' events: stores still under way drop theirs."""
-    cache.set_many(dict.fromkeys(_keys(subjects, visitor_ids), 1), MARK_SECONDS)
+    """Before a withdrawal deletes these shoppers' events: stores still under way, whose
+    consent was read before now, drop theirs."""
+    keys = [_subject_key(s) for s in subjects if s] + [_visitor_key(v) for v in visitor_ids if v]
+    cache.set_many(dict.fromkeys(keys, time.time()), MARK_SECONDS)
 
 
-def clear(subjects: Iterable[str], visitor_ids: Iterable[str]) -> None:
-    """Consent granted again: these shoppers' new events are kept."""
-    keys = _keys(subjects, visitor_ids)
-    if keys:
-        cache.delete(*keys)
+def consent_read_at(row: Any) -> float:
+    """When the consent a row was stored under was read (unix time)."""
+    at = getattr(row, CONSENT_READ_AT, None)
+    return float(at) if at is not None else row.timestamp.timestamp()
 
 
 class LateCheck:
     """The marks of stored rows' shoppers, read inside :func:`reco_app.cache.one_round_trip`
     with the writes after a store's commit (or at once, outside one or on another cache
-    backend); then :meth:`drop` deletes the rows of marked shoppers."""
+    backend); then :meth:`drop` deletes the late rows."""
 
     def __init__(self, rows: list[Any]) -> None:
         self.rows = rows
         self.by_key: dict[str, list[Any]] = {}
         for row in rows:
-            for key in _keys([row.subject], [row.visitor_id]):
-                self.by_key.setdefault(key, []).append(row)
-        self.marked: set[str] | None = None
+            if row.subject:
+                self.by_key.setdefault(_subject_key(row.subject), []).append(row)
+            if row.visitor_id:
+                self.by_key.setdefault(_visitor_key(row.visitor_id), []).append(row)
+        self.marks: dict[str, float] = {}
         keys = list(self.by_key)
         if not keys:
-            self.marked = set()
             return
         client = getattr(cache.get_cache(), "client", None)
         if client is not None and hasattr(client, "get_client"):
             full = [client.make_key(key) for key in keys]
-            if cache.defer(lambda pipe: pipe.mget(full), 1, lambda result: self._read(keys, result)):
+            if cache.defer(lambda pipe: pipe.mget(full), 1, lambda result: self._read(client, keys, result)):
                 return
-        self.marked = set(cache.get_many(keys))
+        self.marks = {key: float(at) for key, at in cache.get_many(keys).items()}
 
-    def _read(self, keys: list[str], result: Any) -> None:
+    def _read(self, client: Any, keys: list[str], result: Any) -> None:
         if isinstance(result, Exception):
             logger.warning("reco cache unavailable (withdrawal marks): %s", result)
-            self.marked = set()
             return
-        self.marked = {key for key, value in zip(keys, result[0], strict=True) if value is not None}
+        self.marks = {key: float(client.decode(raw)) for key, raw in zip(keys, result[0], strict=True) if raw is not None}
+
+    def late(self) -> list[Any]:
+        """The rows whose consent was read before a mark of their shopper."""
+        found: dict[int, Any] = {}
+        for key, at in self.marks.items():
+            for row in self.by_key[key]:
+                if consent_read_at(row) < at:
+                    found[id(row)] = row
+        return list(found.values())
 
     def drop(self) -> list[Any]:
-        """Delete (or anonymise, ``WITHDRAWAL_ACTION``) the rows of marked shoppers, and
-        erase what their store derived from them, as the withdrawal did
-        (:func:`reco_app.consent.service.forget`); returns the others."""
+        """Delete (or anonymise, ``WITHDRAWAL_ACTION``) the late rows, erase what their store
+        derived from them as the withdrawal did (:func:`reco_app.consent.service.forget`),
+        once the erasure lock is free (the request does not wait for it); returns the others."""
         from django.db import transaction
 
-        from reco_app.consent.service import anonymise, erase_derived
+        from reco_app.consent.service import anonymise, erase_derived_later
         from reco_app.models import Event
 
-        if not self.marked:
+        late = self.late()
+        if not late:
             return self.rows
-        late = {id(row): row for key in self.marked for row in self.by_key[key]}
-        withdrawn = sorted({row.subject for row in late.values() if cache.make_key("withdrawn", "s", row.subject) in self.marked})
+        # by event id: rows written with ignore_conflicts (SQLite, MySQL) have no primary key
+        rows = Event.objects.filter(event_id__in=[row.event_id for row in late])
+        with transaction.atomic():
+            removed = anonymise(rows) if conf.get("WITHDRAWAL_ACTION") == "anonymise" else rows.delete()[0]
+        subjects = sorted({row.subject for row in late if _subject_key(row.subject) in self.marks})
+        if subjects:
+            erase_derived_later(subjects)
         # (a browser withdrawn apart from the account it was joined to: the account keeps its
         # other data, and its lists change)
-        others = {row.subject for row in late.values()} - set(withdrawn)
-        with transaction.atomic():
-            rows = Event.objects.filter(pk__in=[row.pk for row in late.values()])
-            if conf.get("WITHDRAWAL_ACTION") == "anonymise":
-                anonymise(rows)
-            else:
-                rows.delete()
-            if withdrawn:
-                erase_derived(withdrawn)
-        cache.bump_many(f"subject:{s}" for s in others if s)
-        logger.info("reco_app: %d event(s) stored after their shopper's withdrawal deleted", len(late))
-        return [row for row in self.rows if id(row) not in late]
+        cache.bump_many(f"subject:{row.subject}" for row in late if row.subject not in subjects)
+        logger.info("reco_app: %d event(s) stored after their shopper's withdrawal removed", removed)
+        return self.kept()
+
+    def kept(self) -> list[Any]:
+        """The rows that are not late."""
+        gone = {id(row) for row in self.late()}
+        return [row for row in self.rows if id(row) not in gone]

@@ -24,8 +24,6 @@ def record(user: Any, subject: str, *, granted: bool, method: str) -> ConsentRec
     """Store proof of a decision for a logged-in user (anonymous visitors: the cookie is the record)."""
     if user is None or not user.is_authenticated:
         return None
-    if granted:  # (the account's events are kept again from now on: see late.mark)
-        late.clear([subject], [])
     rec = ConsentRecord.objects.create(
         user=user,
         subject=subject,
@@ -43,7 +41,6 @@ def grant(request: HttpRequest, response: HttpResponseBase) -> None:
     otherwise be applied again after the grant was recorded)."""
     get_backend().grant(request, response)
     ctx = get_context(request)
-    late.clear(*subjects_of_request(request, account=False))
     record(ctx.user, ctx.subject if ctx.user else "", granted=True, method=ConsentRecord.Method.BANNER)
     ctx.issue_cookie(response)
     response.reco_skip_cookie = True  # type: ignore[attr-defined]

@@ -24,7 +24,7 @@ from django.utils import timezone
 
 from reco_app import cache
 from reco_app.adapter import key_of
-from reco_app.consent.late import LateCheck
+from reco_app.consent.late import CONSENT_READ_AT, LateCheck
 from reco_app.models import Event
 from reco_app.models.events import TASTE_TYPES
 from reco_app.signals import event_stored
@@ -70,7 +70,9 @@ def visitor_row(clean: CleanEvent, ctx: VisitorContext, *, source: str, now: Any
     """An event of the visitor of a request: who, which session, which consent basis."""
     clean.subject, clean.visitor_id, clean.session_id = ctx.subject, ctx.visitor_id, ctx.session_id
     clean.consent = str(ctx.consent.basis or "")
-    return to_row(clean, source=source, now=now, user=ctx.user)
+    row = to_row(clean, source=source, now=now, user=ctx.user)
+    setattr(row, CONSENT_READ_AT, ctx.consent_read_at)  # (not stored: see reco_app.consent.late)
+    return row
 
 
 def store(rows: list[Event]) -> StoreResult:
@@ -158,7 +160,11 @@ def _after_commit(rows: list[Event]) -> None:
             queued = queue_events(rows)  # (logs its own failures: True once attempted)
         except Exception:  # the live rules must not turn a stored event into an error
             logger.exception("queuing the live segment rules failed")
-    rows = late.drop()
+    try:
+        rows = late.drop()
+    except Exception:  # (the store stands: it must not turn into an error of the page)
+        logger.exception("removing events stored after their shopper's withdrawal failed")
+        rows = late.kept()  # nothing is derived from them all the same
     if not rows:
         return
     try:

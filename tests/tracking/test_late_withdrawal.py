@@ -3,12 +3,14 @@ withdrawal and stores its event after it (reco_app.consent.late)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import uuid
 
 import pytest
 from django.contrib.auth.models import AnonymousUser
 from django.test import Client
+from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
 from reco_app.consent import late
@@ -98,17 +100,17 @@ def test_consenting_again_keeps_the_new_events(any_cache, rf, consenting, produc
     assert Event.objects.count() == 1
 
 
-def test_a_late_event_in_a_server_batch_is_deleted_and_the_rest_stored(any_cache, django_user_model) -> None:  # type: ignore[no-untyped-def]
-    token = Token.objects.create(user=django_user_model.objects.create_user("feed", password="pw-123456"))
-    api = Client(HTTP_AUTHORIZATION=f"Token {token.key}")
+def test_a_late_event_in_a_server_batch_is_deleted_and_the_rest_stored(any_cache) -> None:  # type: ignore[no-untyped-def]
     late.mark(["1042"], [])  # customer 1042 withdrew while the batch was on its way
-    events = [{"event_id": str(uuid.uuid4()), "event_type": "purchase", "product": "SKU-1", "value": 1,
-               "customer": customer, "consent": "granted"} for customer in ("1042", "2000")]
+    events = [_purchase(customer) for customer in ("1042", "2000")]
 
-    response = api.post("/reco/api/events/", json.dumps({"events": events}), content_type="application/json")
+    after = {**_purchase("1042"), "timestamp": timezone.now().isoformat()}  # (marked a moment ago)
+
+    response = _api().post("/reco/api/events/", json.dumps({"events": [*events, after]}), content_type="application/json")
 
     assert response.status_code in (200, 201, 202, 207)
-    assert list(Event.objects.values_list("subject", flat=True)) == ["2000"]
+    stored = Event.objects.values_list("subject", "event_id")
+    assert sorted(stored) == sorted([("2000", uuid.UUID(events[1]["event_id"])), ("1042", uuid.UUID(after["event_id"]))])
 
 
 def test_a_late_event_is_anonymised_where_withdrawals_anonymise(any_cache, rf, consenting, product, product_url, settings) -> None:  # type: ignore[no-untyped-def]
@@ -126,3 +128,64 @@ def test_a_late_event_is_anonymised_where_withdrawals_anonymise(any_cache, rf, c
     assert list(Event.objects.values_list("subject", "visitor_id", "consent", "product_key")) == [
         ("", "", ConsentBasis.ANONYMISED, "SKU-1")]
     assert received == []  # nothing derives anything from it
+
+
+def _api() -> Client:
+    from django.contrib.auth import get_user_model
+
+    user = get_user_model().objects.create_user(f"feed-{uuid.uuid4().hex[:6]}", password="pw-123456")
+    return Client(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+
+
+def _purchase(customer: str) -> dict[str, object]:
+    """A purchase a minute old: the API states consent itself, and the event's own time
+    says whether it came before the customer's withdrawal."""
+    at = (timezone.now() - dt.timedelta(minutes=1)).isoformat()
+    return {"event_id": str(uuid.uuid4()), "event_type": "purchase", "product": "SKU-1", "value": 1,
+            "customer": customer, "consent": "granted", "timestamp": at}
+
+
+def test_a_late_event_beside_a_resent_one_is_deleted_too(any_cache) -> None:  # type: ignore[no-untyped-def]
+    # (SQLite writes such a batch with ignore_conflicts: its rows come back without keys)
+    api, first = _api(), _purchase("2000")
+    api.post("/reco/api/events/", json.dumps({"events": [first]}), content_type="application/json")
+    late.mark(["1042"], [])
+    api.post("/reco/api/events/", json.dumps({"events": [first, _purchase("1042")]}), content_type="application/json")
+    assert list(Event.objects.values_list("subject", flat=True)) == ["2000"]
+
+
+def _signed_in_browser(user, product_url: str) -> Client:  # type: ignore[no-untyped-def]
+    browser = Client()
+    accept(browser)
+    browser.force_login(user)
+    browser.get(product_url)
+    return browser
+
+
+def test_another_devices_late_event_goes_even_when_the_shopper_consents_again_at_once(any_cache, rf, django_user_model, product, product_url) -> None:  # type: ignore[no-untyped-def]
+    user = django_user_model.objects.create_user("ana", password="pw-123456")
+    a, b = _signed_in_browser(user, product_url), _signed_in_browser(user, product_url)
+    in_flight = under_way(rf, b, product_url, user=user)
+    a.post("/reco/consent/refuse/", {"withdraw": "1"})
+    accept(a)
+
+    track(in_flight, "add_to_cart", product, value=1)
+
+    assert not Event.objects.exists()
+    a.get(product_url)  # the shopper's new choice holds from now on
+    assert Event.objects.count() == 1
+
+
+def test_a_browser_that_keeps_its_own_consent_is_tracked_after_the_accounts_withdrawal(any_cache, django_user_model, product_url) -> None:  # type: ignore[no-untyped-def]
+    user = django_user_model.objects.create_user("ana", password="pw-123456")
+    a, b = _signed_in_browser(user, product_url), _signed_in_browser(user, product_url)
+    kept = {name: morsel.value for name, morsel in b.cookies.items() if name != "sessionid"}
+    b.logout()  # a shared computer: signed out, the browser keeps its consent and visitor id
+    for name, value in kept.items():
+        b.cookies[name] = value
+    a.post("/reco/consent/refuse/", {"withdraw": "1"})
+
+    b.get(product_url)
+    b.get(product_url)
+
+    assert Event.objects.count() == 2
