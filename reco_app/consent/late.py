@@ -13,17 +13,22 @@ row either was committed before the withdrawal's ``DELETE`` began, which deletes
 store began reading after the mark was set, and finds it.
 
 When was a row's consent read? For the events of a request (``track()``, the beacon, the
-middleware's product view), when that request began (:attr:`VisitorContext.started`); for
-events of the server-to-server API, which states consent itself, the event's own time. So
-what a shopper does after the withdrawal is kept, whether they consent again (in any way),
-go on browsing on another device whose consent still stands, or the marks are still there:
-nothing needs clearing. Web servers' clocks are assumed to agree within far less than a
-request's duration.
+middleware's product view), when that request began
+(:attr:`~reco_app.tracking.context.VisitorContext.consent_read_at`): its cookies carry the
+decision it acts on, however late in the request it is evaluated. For events of the
+server-to-server API, which states consent itself, the event's own ``timestamp``; an event
+sent without one could have been decided at any time, so it counts as late while its
+shopper is marked. So what a shopper does after the withdrawal is kept, whether they consent
+again (in any way) or go on browsing on another device whose consent still stands: nothing
+needs clearing. Web servers' clocks are assumed to agree within far less than a request's
+duration.
 
-Without a reachable cache nothing is marked nor read: a request under way during the
-withdrawal may then keep its one event (the outage is logged where it is read). A mark
-names a pseudonymous key and expires on its own after :data:`MARK_SECONDS`, longer than any
-request a server lets run.
+The marks live in reco_app's cache, which must be shared by the web processes (Redis): in
+a process-local cache only the withdrawing process sees them. Without a reachable cache
+nothing is marked nor read, and a request under way during the withdrawal may keep its one
+event (the outage is logged, unless django-redis is told to ignore it). A mark names a
+pseudonymous key and expires on its own after :data:`MARK_SECONDS`, longer than any request
+a server lets run.
 """
 
 from __future__ import annotations
@@ -56,13 +61,25 @@ def mark(subjects: Iterable[str], visitor_ids: Iterable[str]) -> None:
     """Before a withdrawal deletes these shoppers' events: stores still under way, whose
     consent was read before now, drop theirs."""
     keys = [_subject_key(s) for s in subjects if s] + [_visitor_key(v) for v in visitor_ids if v]
-    cache.set_many(dict.fromkeys(keys, time.time()), MARK_SECONDS)
+    # whole microseconds: an integer is stored as it is by every cache backend
+    cache.set_many(dict.fromkeys(keys, int(time.time() * 1_000_000)), MARK_SECONDS)
 
 
 def consent_read_at(row: Any) -> float:
     """When the consent a row was stored under was read (unix time)."""
     at = getattr(row, CONSENT_READ_AT, None)
     return float(at) if at is not None else row.timestamp.timestamp()
+
+
+def _plain_redis(client: Any) -> bool:
+    """django-redis's default client, whose raw values its ``decode`` reads (the herd client
+    wraps every value, sharded ones split the keys): the marks join the round trip after a
+    store's commit; with any other client they are read with ``get_many``."""
+    try:
+        from django_redis.client import DefaultClient, HerdClient, ShardClient
+    except ImportError:  # (django-redis not installed: another cache backend)
+        return False
+    return isinstance(client, DefaultClient) and not isinstance(client, (HerdClient, ShardClient))
 
 
 class LateCheck:
@@ -82,18 +99,18 @@ class LateCheck:
         keys = list(self.by_key)
         if not keys:
             return
-        client = getattr(cache.get_cache(), "client", None)
-        if client is not None and hasattr(client, "get_client"):
+        client: Any = getattr(cache.get_cache(), "client", None)
+        if _plain_redis(client):
             full = [client.make_key(key) for key in keys]
             if cache.defer(lambda pipe: pipe.mget(full), 1, lambda result: self._read(client, keys, result)):
                 return
-        self.marks = {key: float(at) for key, at in cache.get_many(keys).items()}
+        self.marks = {key: int(at) / 1e6 for key, at in cache.get_many(keys).items()}
 
     def _read(self, client: Any, keys: list[str], result: Any) -> None:
         if isinstance(result, Exception):
             logger.warning("reco cache unavailable (withdrawal marks): %s", result)
             return
-        self.marks = {key: float(client.decode(raw)) for key, raw in zip(keys, result[0], strict=True) if raw is not None}
+        self.marks = {key: int(client.decode(raw)) / 1e6 for key, raw in zip(keys, result[0], strict=True) if raw is not None}
 
     def late(self) -> list[Any]:
         """The rows whose consent was read before a mark of their shopper."""
@@ -105,29 +122,31 @@ class LateCheck:
         return list(found.values())
 
     def drop(self) -> list[Any]:
-        """Delete (or anonymise, ``WITHDRAWAL_ACTION``) the late rows, erase what their store
-        derived from them as the withdrawal did (:func:`reco_app.consent.service.forget`),
-        once the erasure lock is free (the request does not wait for it); returns the others."""
+        """Delete (or anonymise, ``WITHDRAWAL_ACTION``) the late rows; returns the others.
+
+        Nothing was derived from them but what the store's round trip did: the namespace
+        bump (bumped again here: a list computed meanwhile may hold a late row) and, for
+        live rules, the queue: shoppers with no row kept leave it, as the withdrawal took
+        them out of it."""
         from django.db import transaction
 
-        from reco_app.consent.service import anonymise, erase_derived_later
+        from reco_app.consent.service import anonymise
         from reco_app.models import Event
+        from reco_app.segments.live import queue
 
         late = self.late()
         if not late:
             return self.rows
+        kept = self.kept()
         # by event id: rows written with ignore_conflicts (SQLite, MySQL) have no primary key
         rows = Event.objects.filter(event_id__in=[row.event_id for row in late])
         with transaction.atomic():
             removed = anonymise(rows) if conf.get("WITHDRAWAL_ACTION") == "anonymise" else rows.delete()[0]
-        subjects = sorted({row.subject for row in late if _subject_key(row.subject) in self.marks})
-        if subjects:
-            erase_derived_later(subjects)
-        # (a browser withdrawn apart from the account it was joined to: the account keeps its
-        # other data, and its lists change)
-        cache.bump_many(f"subject:{row.subject}" for row in late if row.subject not in subjects)
+        queue.forget(sorted({row.subject for row in late} - {row.subject for row in kept}))
+        # a list computed between the store's bump and this removal may hold a late row
+        cache.bump_many(f"subject:{row.subject}" for row in late if row.subject)
         logger.info("reco_app: %d event(s) stored after their shopper's withdrawal removed", removed)
-        return self.kept()
+        return kept
 
     def kept(self) -> list[Any]:
         """The rows that are not late."""

@@ -98,7 +98,10 @@ class VisitorContext:
     def __init__(self, request: HttpRequest) -> None:
         self.request = request
         self._now = time.time()
-        self.consent_read_at = self._now  # (set again when the consent is read)
+        #: the consent this request acts on is what it brought when it began (its cookies),
+        #: however late it is evaluated: a withdrawal after that removes what this request
+        #: stores (:mod:`reco_app.consent.late`)
+        self.consent_read_at = self._now
 
     # --- the signed cookie: "<visitor id>:<session id>:<last seen unix time>" -----------
     @cached_property
@@ -120,9 +123,6 @@ class VisitorContext:
 
     @cached_property
     def consent(self) -> ConsentState:
-        #: when it was read: a withdrawal after that removes what this request stores
-        #: (:mod:`reco_app.consent.late`)
-        self.consent_read_at = time.time()
         return evaluate(self.request)
 
     @cached_property

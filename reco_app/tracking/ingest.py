@@ -8,6 +8,7 @@ from typing import Any
 from django.http import HttpRequest
 from django.utils import timezone
 
+from reco_app.consent.late import CONSENT_READ_AT
 from reco_app.models import Event
 from reco_app.tracking.context import get_context
 from reco_app.tracking.dropped import count_dropped
@@ -96,7 +97,12 @@ def ingest_batch(raw_events: list[Any], *, sized: bool = False) -> IngestResult:
             refused.setdefault(reason, []).append(clean.event_type)
             result.dropped += 1
             continue
-        rows.append(to_row(clean, source="api", now=now))
+        stated = clean.timestamp  # (None: the event's time is its arrival)
+        row = to_row(clean, source="api", now=now)
+        # when the shop's server read the consent it states: at the event's time, if it says;
+        # else unknown, so a withdrawal in the last minutes removes the event (see late.py)
+        setattr(row, CONSENT_READ_AT, stated.timestamp() if stated is not None else 0.0)
+        rows.append(row)
     for reason, types in refused.items():
         count_dropped(reason, types)
     _count_rejected(raw_events, result)

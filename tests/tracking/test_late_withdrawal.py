@@ -9,7 +9,9 @@ import uuid
 
 import pytest
 from django.contrib.auth.models import AnonymousUser
+from django.http import HttpResponse
 from django.test import Client
+from django.urls import resolve
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
@@ -18,11 +20,22 @@ from reco_app.models import Event
 from reco_app.models.events import ConsentBasis
 from reco_app.signals import event_stored
 from reco_app.tracking.context import get_context
+from reco_app.tracking.middleware import RecoMiddleware
 from reco_app.tracking.service import track
+from tests.segments.test_live_queue import _watching
 from tests.tracking.conftest import accept
 
 # real commits: the marks are read after the store's commit, as in a request
 pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def drain_published():  # type: ignore[no-untyped-def]
+    """The live queue's drain task is published, not run eagerly (it would empty the queue)."""
+    from celery.signals import before_task_publish
+
+    with _watching(False, before_task_publish, lambda **kwargs: None):
+        yield
 
 
 @pytest.fixture(params=["local memory", "redis"])
@@ -189,3 +202,55 @@ def test_a_browser_that_keeps_its_own_consent_is_tracked_after_the_accounts_with
     b.get(product_url)
 
     assert Event.objects.count() == 2
+
+
+def test_a_product_page_rendering_while_its_shopper_withdraws_keeps_no_view(any_cache, rf, consenting, product, product_url) -> None:  # type: ignore[no-untyped-def]
+    """Nothing reads the consent before the withdrawal: the middleware's product view reads
+    it when the page has rendered, and acts on what the request brought when it began."""
+    consenting.get("/")  # (the visitor cookie)
+    request = rf.get(product_url)
+    request.COOKIES = {name: morsel.value for name, morsel in consenting.cookies.items() if morsel.value}
+    request.user = AnonymousUser()
+    request.resolver_match = resolve(product_url)
+
+    def page(req):  # type: ignore[no-untyped-def]  # the shopper withdraws in another tab meanwhile
+        consenting.post("/reco/consent/refuse/", {"withdraw": "1"})
+        return HttpResponse("the product page")
+
+    RecoMiddleware(page)(request)
+
+    assert not Event.objects.exists()
+
+
+def test_a_server_event_without_a_time_sent_right_after_a_withdrawal_is_removed(any_cache) -> None:  # type: ignore[no-untyped-def]
+    late.mark(["1042"], [])
+    event = {k: v for k, v in _purchase("1042").items() if k != "timestamp"}
+    _api().post("/reco/api/events/", json.dumps({"events": [event]}), content_type="application/json")
+    assert not Event.objects.exists()
+
+
+def test_marks_are_read_with_django_redis_other_clients(redis_cache, settings, rf, consenting, product, product_url) -> None:  # type: ignore[no-untyped-def]
+    import os
+
+    settings.CACHES = {"default": {"BACKEND": "django_redis.cache.RedisCache", "LOCATION": os.environ["REDIS_URL"],
+                                   "OPTIONS": {"CLIENT_CLASS": "django_redis.client.HerdClient"}}}
+    consenting.get(product_url)
+    request = under_way(rf, consenting, product_url)
+    consenting.post("/reco/consent/refuse/", {"withdraw": "1"})
+
+    track(request, "product_view", product)
+
+    assert not Event.objects.exists()
+
+
+def test_a_late_event_leaves_the_live_queue_only_when_nothing_of_its_shopper_is_kept(redis_cache, drain_published, settings) -> None:  # type: ignore[no-untyped-def]
+    from reco_app.segments.live import queue
+
+    settings.RECO_APP = {**settings.RECO_APP, "SEGMENTS_LIVE_ASYNC": True}
+    late.mark(["1042", "1043"], [])
+    now = timezone.now().isoformat()
+    events = [_purchase("1042"), _purchase("1043"), {**_purchase("1043"), "timestamp": now}]  # (1043 bought again since)
+    _api().post("/reco/api/events/", json.dumps({"events": events}), content_type="application/json")
+
+    assert list(Event.objects.values_list("subject", flat=True)) == ["1043"]
+    assert set(queue.take()) == {"1043"}
