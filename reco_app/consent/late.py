@@ -49,12 +49,21 @@ MARK_SECONDS = 300
 CONSENT_READ_AT = "_reco_consent_read_at"
 
 
+def _key(kind: str, value: str) -> str:
+    """``cache.make_key("withdrawn", kind, value)``, without its generality (a 500-event
+    batch builds up to a thousand)."""
+    raw = f"withdrawn:{kind}:{value}"
+    if len(raw) > 200 or not value.isprintable() or " " in value:
+        return cache.make_key("withdrawn", kind, value)  # (hashed there)
+    return f"{cache.PREFIX}:{raw}"
+
+
 def _subject_key(subject: str) -> str:
-    return cache.make_key("withdrawn", "s", subject)
+    return _key("s", subject)
 
 
 def _visitor_key(visitor_id: str) -> str:
-    return cache.make_key("withdrawn", "v", visitor_id)
+    return _key("v", visitor_id)
 
 
 def mark(subjects: Iterable[str], visitor_ids: Iterable[str]) -> None:
@@ -89,12 +98,16 @@ class LateCheck:
 
     def __init__(self, rows: list[Any]) -> None:
         self.rows = rows
-        self.by_key: dict[str, list[Any]] = {}
+        by_subject: dict[str, list[Any]] = {}
+        by_visitor: dict[str, list[Any]] = {}
         for row in rows:
             if row.subject:
-                self.by_key.setdefault(_subject_key(row.subject), []).append(row)
+                by_subject.setdefault(row.subject, []).append(row)
             if row.visitor_id:
-                self.by_key.setdefault(_visitor_key(row.visitor_id), []).append(row)
+                by_visitor.setdefault(row.visitor_id, []).append(row)
+        self.by_key: dict[str, list[Any]] = {_subject_key(s): found for s, found in by_subject.items()}
+        for visitor_id, found in by_visitor.items():
+            self.by_key.setdefault(_visitor_key(visitor_id), []).extend(found)
         self.marks: dict[str, float] = {}
         keys = list(self.by_key)
         if not keys:

@@ -254,3 +254,13 @@ def test_a_late_event_leaves_the_live_queue_only_when_nothing_of_its_shopper_is_
 
     assert list(Event.objects.values_list("subject", flat=True)) == ["1043"]
     assert set(queue.take()) == {"1043"}
+
+
+@pytest.mark.parametrize("subject", ["c 1042", "c\u00a01042", "anon:" + "f" * 250, "kunde-ünï"])
+def test_marks_of_keys_the_cache_hashes_or_keeps_are_found(any_cache, subject: str) -> None:  # type: ignore[no-untyped-def]
+    from reco_app.consent.late import CONSENT_READ_AT, LateCheck
+
+    row = Event(subject=subject, visitor_id="", timestamp=timezone.now())
+    setattr(row, CONSENT_READ_AT, 0.0)
+    late.mark([subject], [])
+    assert LateCheck([row]).late() == [row]
