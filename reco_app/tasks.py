@@ -4,7 +4,7 @@ Celery's autodiscovery imports this module, which re-exports every area's tasks:
 and consent (retention, a withdrawal's derived data), training, segments (batch, live sweep, live queue).
 """
 
-from reco_app.consent.tasks import erase_derived  # noqa: F401
+from reco_app.consent.tasks import erase_derived, forget_late  # noqa: F401
 from reco_app.segments.tasks import (  # noqa: F401
     drain_live_segments,
     evaluate_live_segments,

@@ -1,34 +1,39 @@
 """Events that requests already under way store after a withdrawal.
 
-A request reads the visitor's consent when it starts and stores its event when it ends. A
-product page rendering while the shopper clicks "withdraw" in another tab (or on another
-device) would store its view after the withdrawal deleted the history.
+A request acts on the consent its cookies carried when it began, and stores its event when
+it ends. A product page rendering while the shopper clicks "withdraw" in another tab (or on
+another device), or the beacon reco.js sends as the page closes, stores its event after the
+withdrawal deleted the history.
 
-So a withdrawal marks the shoppers it forgets (subject keys and visitor ids) in the cache
-with the time it began, for :data:`MARK_SECONDS`, *before* it deletes their events; every
-store reads the marks of its rows once committed (in the round trip it makes anyway for the
-namespace bump, where there is one), and a row whose consent was read before its shopper's
-mark is late: the store deletes it (or anonymises it, ``WITHDRAWAL_ACTION``) itself. A late
-row either was committed before the withdrawal's ``DELETE`` began, which deletes it, or its
-store began reading after the mark was set, and finds it.
+So a withdrawal marks the shoppers it forgets in the cache (for :data:`MARK_SECONDS`) before
+it deletes their events: its subject keys with the time it began, and its browsers' visitor
+ids. A browser's visitor id is forgotten for good (the withdrawal deletes its cookie; a
+browser that consents again gets a new one, :meth:`VisitorContext.issue_cookie`), so any
+event stored under a marked visitor id is late, whenever its request began. A subject key
+(a signed-in account) may consent again at once, so only an event whose request began
+before the mark is late: for the events of a request (``track()``, the beacon, the
+middleware's product view), its start
+(:attr:`~reco_app.tracking.context.VisitorContext.consent_read_at`); for events of the
+server-to-server API, which states consent itself, the event's own ``timestamp`` (one sent
+without it counts as late while the mark stands).
 
-When was a row's consent read? For the events of a request (``track()``, the beacon, the
-middleware's product view), when that request began
-(:attr:`~reco_app.tracking.context.VisitorContext.consent_read_at`): its cookies carry the
-decision it acts on, however late in the request it is evaluated. For events of the
-server-to-server API, which states consent itself, the event's own ``timestamp``; an event
-sent without one could have been decided at any time, so it counts as late while its
-shopper is marked. So what a shopper does after the withdrawal is kept, whether they consent
-again (in any way) or go on browsing on another device whose consent still stands: nothing
-needs clearing. Web servers' clocks are assumed to agree within far less than a request's
-duration.
+Late events are removed in one of two ways:
+
+* **Anonymous browsers, with a Celery worker:** a sweep a minute after the withdrawal
+  (:func:`sweep_later`, the ``reco_app.forget_late`` task) forgets again what the browsers'
+  visitor ids and anonymous subjects hold; by then every request under way has ended. Their
+  stores do no work for it: an anonymous beacon costs no round trip more.
+* **Everything else** (signed-in shoppers, the API; anonymous browsers too where tasks run
+  eagerly): every store reads the marks of its rows once committed, in the round trip it
+  makes anyway for the namespace bump where there is one (:class:`LateCheck`), and removes
+  its late rows itself. A late row either was committed before the withdrawal's ``DELETE``
+  began, which deletes it, or its store began reading after the mark was set, and finds it.
 
 The marks live in reco_app's cache, which must be shared by the web processes (Redis): in
 a process-local cache only the withdrawing process sees them. Without a reachable cache
-nothing is marked nor read, and a request under way during the withdrawal may keep its one
+nothing is marked nor read, and a signed-in shopper's request under way may keep its one
 event (the outage is logged, unless django-redis is told to ignore it). A mark names a
-pseudonymous key and expires on its own after :data:`MARK_SECONDS`, longer than any request
-a server lets run.
+pseudonymous key and expires on its own after :data:`MARK_SECONDS`.
 """
 
 from __future__ import annotations
@@ -44,6 +49,9 @@ logger = logging.getLogger(__name__)
 #: how long a withdrawal is honoured for requests already under way: far longer than a
 #: request may run (gunicorn's default timeout is 30 s)
 MARK_SECONDS = 300
+#: when the sweep of a withdrawal's anonymous browsers runs: after every request under way
+#: then has ended, and the beacons sent as its pages closed have arrived
+SWEEP_SECONDS = 60
 #: the attribute of an unsaved Event row holding when its consent was read (unix time),
 #: set by :func:`reco_app.tracking.service.visitor_row`
 CONSENT_READ_AT = "_reco_consent_read_at"
@@ -74,6 +82,42 @@ def mark(subjects: Iterable[str], visitor_ids: Iterable[str]) -> None:
     cache.set_many(dict.fromkeys(keys, int(time.time() * 1_000_000)), MARK_SECONDS)
 
 
+def visitor_marked(visitor_id: str) -> bool:
+    """Was this visitor id forgotten by a withdrawal in the last :data:`MARK_SECONDS`?"""
+    return bool(visitor_id) and cache.get(_visitor_key(visitor_id)) is not None
+
+
+def sweeps() -> bool:
+    """Are anonymous browsers' late events left to the sweep? With a Celery worker (tasks
+    not run eagerly), where it runs a minute later; else their stores check."""
+    from celery import current_app
+
+    return not current_app.conf.task_always_eager
+
+
+def sweep_later(subjects: list[str], visitor_ids: list[str]) -> None:
+    """After a withdrawal's commit: the sweep of its anonymous browsers, a minute later."""
+    if not sweeps():
+        return
+    from reco_app.consent.tasks import forget_late
+
+    # the browsers it forgot (their cookie removed), not the visitor ids merely joined to a
+    # withdrawn account: such a browser's own consent may stand, and its new events are kept
+    visitor_ids = [v for v in visitor_ids if v]
+    if not visitor_ids:
+        return
+    try:
+        forget_late.apply_async(([f"anon:{v}" for v in visitor_ids], visitor_ids), countdown=SWEEP_SECONDS)
+    except Exception:  # the broker down: the withdrawal itself stands
+        logger.exception("reco_app: scheduling the sweep after a withdrawal failed")
+
+
+def _swept(row: Any) -> bool:
+    """An anonymous browser's event: the sweep removes it if it is late (if the withdrawal
+    forgot that browser; not if it forgot an account this browser was once joined to)."""
+    return row.user_id is None and bool(row.visitor_id) and row.subject == f"anon:{row.visitor_id}"
+
+
 def consent_read_at(row: Any) -> float:
     """When the consent a row was stored under was read (unix time)."""
     at = getattr(row, CONSENT_READ_AT, None)
@@ -100,12 +144,15 @@ class LateCheck:
         self.rows = rows
         by_subject: dict[str, list[Any]] = {}
         by_visitor: dict[str, list[Any]] = {}
+        if any(_swept(row) for row in rows) and sweeps():
+            rows = [row for row in rows if not _swept(row)]
         for row in rows:
             if row.subject:
                 by_subject.setdefault(row.subject, []).append(row)
             if row.visitor_id:
                 by_visitor.setdefault(row.visitor_id, []).append(row)
         self.by_key: dict[str, list[Any]] = {_subject_key(s): found for s, found in by_subject.items()}
+        self.visitor_keys = {_visitor_key(v) for v in by_visitor}
         for visitor_id, found in by_visitor.items():
             self.by_key.setdefault(_visitor_key(visitor_id), []).extend(found)
         self.marks: dict[str, float] = {}
@@ -126,11 +173,12 @@ class LateCheck:
         self.marks = {key: int(client.decode(raw)) / 1e6 for key, raw in zip(keys, result[0], strict=True) if raw is not None}
 
     def late(self) -> list[Any]:
-        """The rows whose consent was read before a mark of their shopper."""
+        """The rows of a marked visitor id, and those whose consent was read before a mark
+        of their subject key."""
         found: dict[int, Any] = {}
         for key, at in self.marks.items():
             for row in self.by_key[key]:
-                if consent_read_at(row) < at:
+                if key in self.visitor_keys or consent_read_at(row) < at:
                     found[id(row)] = row
         return list(found.values())
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import random
 import uuid
+from functools import partial
 from typing import Any
 
 from django.db import transaction
@@ -116,7 +117,7 @@ def consent_gone(request: HttpRequest, *, had_cookie: bool) -> int:
     return forget(subjects, visitors)
 
 
-def forget(subjects: list[str], visitor_ids: list[str] | None = None) -> int:
+def forget(subjects: list[str], visitor_ids: list[str] | None = None, *, mark: bool = True) -> int:
     """Apply a withdrawal of consent to what was collected under it.
 
     The events of ``subjects``, and those sent by ``visitor_ids`` (a browser's events joined
@@ -124,14 +125,17 @@ def forget(subjects: list[str], visitor_ids: list[str] | None = None) -> int:
     anonymised (:func:`anonymise`). Everything derived from them is erased as an erasure
     request would (segment memberships and live-segment state, the model vectors, cached
     recommendations: every privacy holder but the events, handled here, and the consent
-    records, kept as the proof of the decisions). Returns the number of events affected."""
+    records, kept as the proof of the decisions). Returns the number of events affected.
+    ``mark=False``: the sweep after a withdrawal (no new marks, no further sweep)."""
     subjects = list(dict.fromkeys(s for s in subjects if s))
     visitor_ids = [v for v in visitor_ids or () if v]
     if not subjects and not visitor_ids:
         return 0
-    # first: a request under way that read the consent before this withdrawal and stores
-    # its event after it deletes that event itself (:mod:`reco_app.consent.late`)
-    late.mark(subjects, visitor_ids)
+    # first: what requests under way store after this withdrawal is removed by their store
+    # or, for anonymous browsers, by a sweep a minute later (:mod:`reco_app.consent.late`)
+    if mark:
+        late.mark(subjects, visitor_ids)
+        transaction.on_commit(partial(late.sweep_later, subjects, visitor_ids))
     with transaction.atomic():
         qs = Event.objects.filter(Q(subject__in=subjects) | Q(visitor_id__in=visitor_ids))
         # accounts that keep other data but lose events this browser sent: their lists change

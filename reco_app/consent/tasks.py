@@ -1,4 +1,5 @@
-"""Celery task of consent: the derived-data half of a withdrawal that found the erasure lock busy."""
+"""Celery tasks of consent: the derived-data half of a withdrawal that found the erasure lock
+busy, and the sweep after a withdrawal for events of its browsers stored late."""
 
 from __future__ import annotations
 
@@ -16,3 +17,12 @@ def erase_derived(subjects: list[str]) -> dict[str, int]:
     from reco_app.consent.service import WITHDRAWAL_KEEPS
 
     return privacy.erase_subjects(subjects, skip=WITHDRAWAL_KEEPS)
+
+
+@shared_task(name="reco_app.forget_late", acks_late=True)
+def forget_late(subjects: list[str], visitor_ids: list[str]) -> int:
+    """A minute after a withdrawal: forget what its browsers stored since (requests that were
+    under way, beacons sent as the page closed). See :mod:`reco_app.consent.late`."""
+    from reco_app.consent.service import forget
+
+    return forget(subjects, visitor_ids, mark=False)

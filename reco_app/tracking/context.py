@@ -207,10 +207,16 @@ class VisitorContext:
         """The visitor cookie in the response that grants consent (this request still
         carries the old decision): the requests that follow, also several at once (a page
         opened in two tabs, prefetches), then share one visitor id instead of each minting
-        its own. The browser's visitor id and visit are kept where its cookie names them."""
+        its own. The browser's visitor id and visit are kept where its cookie names them,
+        unless a withdrawal forgot that id (a response under way then may have set the cookie
+        again): events under it are removed (:mod:`reco_app.consent.late`)."""
+        from reco_app.consent.late import visitor_marked
+
         if self.is_bot:
             return
         old = self._cookie
+        if old and visitor_marked(old[0]):
+            old = None
         vid = old[0] if old else uuid.uuid4().hex
         timeout = conf.get("SESSION_TIMEOUT_MINUTES") * 60 + REFRESH_SECONDS
         sid = old[1] if old and self._now - old[2] < timeout else uuid.uuid4().hex[:16]
