@@ -307,9 +307,14 @@ def _load(master: int, target: Any, threads: int) -> tuple[float, dict[str, floa
 
 
 def _server_env() -> dict[str, str]:
-    """gunicorn's environment: as given, without the broker set here for the queued live
-    rules (its events are evaluated in the request, as in every earlier run)."""
-    return {k: v for k, v in os.environ.items() if not (_OWN_BROKER and k == "CELERY_BROKER_URL")}
+    """gunicorn's environment: as given, with the broker set here for the queued live rules
+    (tasks go to a worker, as in a deployment that runs one; nothing consumes them here: a
+    beacon's impressions publish none). ``BENCH_TASKS=eager``: without it, tasks run eagerly
+    in the request, as in runs before 2026-11-27 (a shop without a worker: an anonymous
+    beacon then also reads the withdrawal marks, one Redis round trip more)."""
+    if os.environ.get("BENCH_TASKS") == "eager":
+        return {k: v for k, v in os.environ.items() if not (_OWN_BROKER and k == "CELERY_BROKER_URL")}
+    return dict(os.environ)
 
 
 def beacon_rate(seconds: float = 8.0, threads: int = 6) -> None:
