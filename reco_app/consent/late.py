@@ -19,10 +19,11 @@ without it counts as late while the mark stands).
 
 Late events are removed in one of two ways:
 
-* **Anonymous browsers, with a Celery worker:** a sweep a minute after the withdrawal
-  (:func:`sweep_later`, the ``reco_app.forget_late`` task) forgets again what the browsers'
-  visitor ids and anonymous subjects hold; by then every request under way has ended. Their
-  stores do no work for it: an anonymous beacon costs no round trip more.
+* **Anonymous browsers, with a Celery worker:** sweeps a minute after the withdrawal and
+  again when the marks expire (:func:`sweep_later`, the ``reco_app.forget_late`` task)
+  forget again what the browsers' visitor ids and anonymous subjects hold. Their stores do
+  no work for it: an anonymous beacon costs no round trip more. (Their ``event_stored``
+  receivers run meanwhile; what reco_app derives is erased by the sweep.)
 * **Everything else** (signed-in shoppers, the API; anonymous browsers too where tasks run
   eagerly): every store reads the marks of its rows once committed, in the round trip it
   makes anyway for the namespace bump where there is one (:class:`LateCheck`), and removes
@@ -49,9 +50,10 @@ logger = logging.getLogger(__name__)
 #: how long a withdrawal is honoured for requests already under way: far longer than a
 #: request may run (gunicorn's default timeout is 30 s)
 MARK_SECONDS = 300
-#: when the sweep of a withdrawal's anonymous browsers runs: after every request under way
-#: then has ended, and the beacons sent as its pages closed have arrived
-SWEEP_SECONDS = 60
+#: when the sweeps of a withdrawal's anonymous browsers run: after a minute, when the
+#: beacons sent as its pages closed have arrived and almost every request under way has
+#: ended, and once the marks expire, for requests that ran longer
+SWEEP_SECONDS = (60, MARK_SECONDS)
 #: the attribute of an unsaved Event row holding when its consent was read (unix time),
 #: set by :func:`reco_app.tracking.service.visitor_row`
 CONSENT_READ_AT = "_reco_consent_read_at"
@@ -88,11 +90,12 @@ def visitor_marked(visitor_id: str) -> bool:
 
 
 def sweeps() -> bool:
-    """Are anonymous browsers' late events left to the sweep? With a Celery worker (tasks
-    not run eagerly), where it runs a minute later; else their stores check."""
+    """Are anonymous browsers' late events left to the sweep? Where Celery tasks go to a
+    worker (a broker is configured and tasks are not run eagerly); else their stores check."""
     from celery import current_app
 
-    return not current_app.conf.task_always_eager
+    conf_ = current_app.conf  # (no Celery app configured: Celery's default one, no broker)
+    return not conf_.task_always_eager and bool(conf_.broker_url)
 
 
 def sweep_later(subjects: list[str], visitor_ids: list[str]) -> None:
@@ -106,16 +109,27 @@ def sweep_later(subjects: list[str], visitor_ids: list[str]) -> None:
     visitor_ids = [v for v in visitor_ids if v]
     if not visitor_ids:
         return
-    try:
-        forget_late.apply_async(([f"anon:{v}" for v in visitor_ids], visitor_ids), countdown=SWEEP_SECONDS)
-    except Exception:  # the broker down: the withdrawal itself stands
-        logger.exception("reco_app: scheduling the sweep after a withdrawal failed")
+    for countdown in SWEEP_SECONDS:
+        try:
+            forget_late.apply_async(([f"anon:{v}" for v in visitor_ids], visitor_ids), countdown=countdown)
+        except Exception:  # the broker down: the withdrawal itself stands
+            logger.exception("reco_app: scheduling the sweep after a withdrawal failed")
+
+
+def unmark(subjects: Iterable[str], visitor_ids: Iterable[str]) -> None:
+    """A withdrawal failed: its marks go (a forgotten visitor id would make every later
+    event of that browser late)."""
+    keys = [_subject_key(s) for s in subjects if s] + [_visitor_key(v) for v in visitor_ids if v]
+    if keys:
+        cache.delete(*keys)
 
 
 def _swept(row: Any) -> bool:
-    """An anonymous browser's event: the sweep removes it if it is late (if the withdrawal
-    forgot that browser; not if it forgot an account this browser was once joined to)."""
-    return row.user_id is None and bool(row.visitor_id) and row.subject == f"anon:{row.visitor_id}"
+    """An anonymous browser's event (not one of the API, which may arrive any time): the
+    sweep removes it if it is late (if the withdrawal forgot that browser; not if it forgot
+    an account this browser was once joined to)."""
+    return (row.user_id is None and row.source != "api" and bool(row.visitor_id)
+            and row.subject == f"anon:{row.visitor_id}")
 
 
 def consent_read_at(row: Any) -> float:

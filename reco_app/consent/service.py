@@ -133,9 +133,19 @@ def forget(subjects: list[str], visitor_ids: list[str] | None = None, *, mark: b
         return 0
     # first: what requests under way store after this withdrawal is removed by their store
     # or, for anonymous browsers, by a sweep a minute later (:mod:`reco_app.consent.late`)
-    if mark:
-        late.mark(subjects, visitor_ids)
-        transaction.on_commit(partial(late.sweep_later, subjects, visitor_ids))
+    if not mark:
+        return _forget(subjects, visitor_ids)
+    late.mark(subjects, visitor_ids)
+    try:
+        count = _forget(subjects, visitor_ids)
+    except Exception:  # (a failure in a caller's transaction after this one keeps the marks)
+        late.unmark(subjects, visitor_ids)
+        raise
+    transaction.on_commit(partial(late.sweep_later, subjects, visitor_ids))
+    return count
+
+
+def _forget(subjects: list[str], visitor_ids: list[str]) -> int:
     with transaction.atomic():
         qs = Event.objects.filter(Q(subject__in=subjects) | Q(visitor_id__in=visitor_ids))
         # accounts that keep other data but lose events this browser sent: their lists change

@@ -338,7 +338,58 @@ def test_with_a_worker_anonymous_stores_read_no_marks_and_the_sweep_runs_a_minut
         assert LateCheck([row]).by_key and not tasks.sweeps
     else:  # left to the sweep: the store makes no round trip for it
         assert LateCheck([row]).by_key == {}
-        assert Event.objects.filter(pk=row.pk).exists() and len(tasks.sweeps) == 1
-        assert 55 < tasks.countdowns[0] <= 60
+        assert Event.objects.filter(pk=row.pk).exists() and len(tasks.sweeps) == 2
+        # a minute later, and once the marks expire (for requests that ran longer)
+        assert 55 < tasks.countdowns[0] <= 60 and 295 < tasks.countdowns[1] <= 300
     tasks.settle()
     assert not Event.objects.exists()
+
+
+def test_anonymous_events_of_the_api_are_checked_by_their_store(any_cache, tasks, consenting, product_url) -> None:  # type: ignore[no-untyped-def]
+    """The API may deliver a browser's events any time (after the sweeps too): its store
+    checks them, by their own time."""
+    consenting.get(product_url)
+    vid = consenting.cookies["reco_v"].value.split(":")[0]
+    consenting.post("/reco/consent/refuse/", {"withdraw": "1"})
+    tasks.settle()
+    before = {**_purchase("x"), "customer": None, "visitor_id": vid}
+    after = {**before, "event_id": str(uuid.uuid4()), "timestamp": timezone.now().isoformat()}
+
+    _api().post("/reco/api/events/", json.dumps({"events": [before, after]}), content_type="application/json")
+
+    # (a forgotten visitor id: late whatever the time)
+    assert not Event.objects.filter(visitor_id=vid).exists()
+
+
+def test_without_a_broker_the_stores_check_anonymous_events_themselves(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from celery import Celery, current_app
+
+    from reco_app.consent.late import sweeps
+
+    assert sweeps() == (not current_app.conf.task_always_eager)  # (tests: eager, or a broker)
+    monkeypatch.delenv("CELERY_BROKER_URL", raising=False)
+    previous = current_app._get_current_object()
+    Celery(set_as_current=True)  # no Celery set up: tasks are not eager, and go nowhere
+    try:
+        assert not sweeps()
+    finally:
+        previous.set_current()
+
+
+def test_a_failed_withdrawal_leaves_no_marks(any_cache, rf, consenting, product, product_url, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from reco_app import privacy
+
+    consenting.get(product_url)
+
+    def broken(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise RuntimeError("a holder failed")
+
+    monkeypatch.setattr(privacy, "erase_subjects", broken)
+    with pytest.raises(RuntimeError):
+        consenting.post("/reco/consent/refuse/", {"withdraw": "1"})
+    monkeypatch.undo()
+    request = under_way(rf, consenting, product_url)  # consent still stands
+
+    track(request, "product_view", product)
+
+    assert Event.objects.count() == 2
