@@ -5,7 +5,7 @@ it ends. A product page rendering while the shopper clicks "withdraw" in another
 another device), or the beacon reco.js sends as the page closes, stores its event after the
 withdrawal deleted the history.
 
-So a withdrawal marks the shoppers it forgets in the cache (for :data:`MARK_SECONDS`) before
+So a withdrawal marks the shoppers it forgets in the cache (for :data:`MARK_TTL`) before
 it deletes their events: its subject keys with the time it began, and its browsers' visitor
 ids. A browser's visitor id is forgotten for good (the withdrawal deletes its cookie; a
 browser that consents again gets a new one, :meth:`VisitorContext.issue_cookie`), so any
@@ -25,7 +25,7 @@ Late events are removed in one of two ways:
   no work for it: an anonymous beacon costs no round trip more. (Their ``event_stored``
   receivers run meanwhile; what reco_app derives is erased by the sweep.)
 * **Everything else** (signed-in shoppers, the API; anonymous browsers too where tasks run
-  eagerly): every store reads the marks of its rows once committed, in the round trip it
+  eagerly or no broker is configured): every store reads the marks of its rows once committed, in the round trip it
   makes anyway for the namespace bump where there is one (:class:`LateCheck`), and removes
   its late rows itself. A late row either was committed before the withdrawal's ``DELETE``
   began, which deletes it, or its store began reading after the mark was set, and finds it.
@@ -34,7 +34,7 @@ The marks live in reco_app's cache, which must be shared by the web processes (R
 a process-local cache only the withdrawing process sees them. Without a reachable cache
 nothing is marked nor read, and a signed-in shopper's request under way may keep its one
 event (the outage is logged, unless django-redis is told to ignore it). A mark names a
-pseudonymous key and expires on its own after :data:`MARK_SECONDS`.
+pseudonymous key and expires on its own after :data:`MARK_TTL`.
 """
 
 from __future__ import annotations
@@ -52,8 +52,11 @@ logger = logging.getLogger(__name__)
 MARK_SECONDS = 300
 #: when the sweeps of a withdrawal's anonymous browsers run: after a minute, when the
 #: beacons sent as its pages closed have arrived and almost every request under way has
-#: ended, and once the marks expire, for requests that ran longer
+#: ended, and after five, for requests that ran longer
 SWEEP_SECONDS = (60, MARK_SECONDS)
+#: how long the marks are kept: past the last sweep, with room for a worker that is behind
+#: (a browser that consents again meanwhile must still be given a new visitor id)
+MARK_TTL = MARK_SECONDS + 300
 #: the attribute of an unsaved Event row holding when its consent was read (unix time),
 #: set by :func:`reco_app.tracking.service.visitor_row`
 CONSENT_READ_AT = "_reco_consent_read_at"
@@ -76,16 +79,23 @@ def _visitor_key(visitor_id: str) -> str:
     return _key("v", visitor_id)
 
 
-def mark(subjects: Iterable[str], visitor_ids: Iterable[str]) -> None:
+def _mark_keys(subjects: Iterable[str], visitor_ids: Iterable[str]) -> list[str]:
+    return [_subject_key(s) for s in subjects if s] + [_visitor_key(v) for v in visitor_ids if v]
+
+
+def mark(subjects: Iterable[str], visitor_ids: Iterable[str]) -> dict[str, Any]:
     """Before a withdrawal deletes these shoppers' events: stores still under way, whose
-    consent was read before now, drop theirs."""
-    keys = [_subject_key(s) for s in subjects if s] + [_visitor_key(v) for v in visitor_ids if v]
+    consent was read before now, drop theirs. Returns the marks it replaced (an earlier
+    withdrawal's), for :func:`unmark`."""
+    keys = _mark_keys(subjects, visitor_ids)
+    earlier = cache.get_many(keys)
     # whole microseconds: an integer is stored as it is by every cache backend
-    cache.set_many(dict.fromkeys(keys, int(time.time() * 1_000_000)), MARK_SECONDS)
+    cache.set_many(dict.fromkeys(keys, int(time.time() * 1_000_000)), MARK_TTL)
+    return earlier
 
 
 def visitor_marked(visitor_id: str) -> bool:
-    """Was this visitor id forgotten by a withdrawal in the last :data:`MARK_SECONDS`?"""
+    """Was this visitor id forgotten by a withdrawal in the last :data:`MARK_TTL` seconds?"""
     return bool(visitor_id) and cache.get(_visitor_key(visitor_id)) is not None
 
 
@@ -116,12 +126,14 @@ def sweep_later(subjects: list[str], visitor_ids: list[str]) -> None:
             logger.exception("reco_app: scheduling the sweep after a withdrawal failed")
 
 
-def unmark(subjects: Iterable[str], visitor_ids: Iterable[str]) -> None:
+def unmark(subjects: Iterable[str], visitor_ids: Iterable[str], earlier: dict[str, Any]) -> None:
     """A withdrawal failed: its marks go (a forgotten visitor id would make every later
-    event of that browser late)."""
-    keys = [_subject_key(s) for s in subjects if s] + [_visitor_key(v) for v in visitor_ids if v]
-    if keys:
-        cache.delete(*keys)
+    event of that browser late), and those of an earlier withdrawal it replaced come back."""
+    keys = _mark_keys(subjects, visitor_ids)
+    gone = [key for key in keys if key not in earlier]
+    if gone:
+        cache.delete(*gone)
+    cache.set_many({key: earlier[key] for key in keys if key in earlier}, MARK_TTL)
 
 
 def _swept(row: Any) -> bool:

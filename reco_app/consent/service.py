@@ -135,11 +135,11 @@ def forget(subjects: list[str], visitor_ids: list[str] | None = None, *, mark: b
     # or, for anonymous browsers, by a sweep a minute later (:mod:`reco_app.consent.late`)
     if not mark:
         return _forget(subjects, visitor_ids)
-    late.mark(subjects, visitor_ids)
+    earlier = late.mark(subjects, visitor_ids)
     try:
         count = _forget(subjects, visitor_ids)
     except Exception:  # (a failure in a caller's transaction after this one keeps the marks)
-        late.unmark(subjects, visitor_ids)
+        late.unmark(subjects, visitor_ids, earlier)
         raise
     transaction.on_commit(partial(late.sweep_later, subjects, visitor_ids))
     return count
@@ -185,7 +185,7 @@ def erase_derived_later(subjects: list[str]) -> None:
 
     from reco_app.consent.tasks import erase_derived
 
-    if current_app.conf.task_always_eager:
+    if current_app.conf.task_always_eager or not current_app.conf.broker_url:  # (no worker)
         from reco_app import privacy
 
         privacy.erase_subjects(subjects, skip=WITHDRAWAL_KEEPS, wait=False)

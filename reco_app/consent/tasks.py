@@ -4,6 +4,7 @@ busy, and the sweep after a withdrawal for events of its browsers stored late.""
 from __future__ import annotations
 
 from celery import shared_task
+from django.db import DatabaseError
 
 from reco_app.erasure import ErasureBusy
 
@@ -19,7 +20,8 @@ def erase_derived(subjects: list[str]) -> dict[str, int]:
     return privacy.erase_subjects(subjects, skip=WITHDRAWAL_KEEPS)
 
 
-@shared_task(name="reco_app.forget_late", acks_late=True)
+@shared_task(name="reco_app.forget_late", acks_late=True, autoretry_for=(DatabaseError,), retry_backoff=30,
+             max_retries=5)
 def forget_late(subjects: list[str], visitor_ids: list[str]) -> int:
     """A minute after a withdrawal: forget what its browsers stored since (requests that were
     under way, beacons sent as the page closed). See :mod:`reco_app.consent.late`."""

@@ -393,3 +393,19 @@ def test_a_failed_withdrawal_leaves_no_marks(any_cache, rf, consenting, product,
     track(request, "product_view", product)
 
     assert Event.objects.count() == 2
+
+
+def test_a_failed_second_withdrawal_keeps_the_marks_of_the_first(any_cache, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from reco_app import privacy
+    from reco_app.consent.service import forget
+
+    forget(["anon:" + "a" * 32], ["a" * 32])  # the first click on "withdraw"
+
+    def broken(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise RuntimeError("a holder failed")
+
+    monkeypatch.setattr(privacy, "erase_subjects", broken)
+    with pytest.raises(RuntimeError):
+        forget(["anon:" + "a" * 32, "anon:" + "b" * 32], ["a" * 32, "b" * 32])  # a second one fails
+
+    assert late.visitor_marked("a" * 32) and not late.visitor_marked("b" * 32)
