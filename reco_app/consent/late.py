@@ -19,8 +19,8 @@ without it counts as late while the mark stands).
 
 Late events are removed in one of two ways:
 
-* **Anonymous browsers, with a Celery worker:** sweeps a minute after the withdrawal and
-  again when the marks expire (:func:`sweep_later`, the ``reco_app.forget_late`` task)
+* **Anonymous browsers, with a Celery worker:** sweeps one and five minutes after the
+  withdrawal (:func:`sweep_later`, the ``reco_app.forget_late`` task)
   forget again what the browsers' visitor ids and anonymous subjects hold. Their stores do
   no work for it: an anonymous beacon costs no round trip more. (Their ``event_stored``
   receivers run meanwhile; what reco_app derives is erased by the sweep.)
@@ -62,21 +62,12 @@ MARK_TTL = MARK_SECONDS + 300
 CONSENT_READ_AT = "_reco_consent_read_at"
 
 
-def _key(kind: str, value: str) -> str:
-    """``cache.make_key("withdrawn", kind, value)``, without its generality (a 500-event
-    batch builds up to a thousand)."""
-    raw = f"withdrawn:{kind}:{value}"
-    if len(raw) > 200 or not value.isprintable() or " " in value:
-        return cache.make_key("withdrawn", kind, value)  # (hashed there)
-    return f"{cache.PREFIX}:{raw}"
-
-
 def _subject_key(subject: str) -> str:
-    return _key("s", subject)
+    return cache.make_key("withdrawn", "s", subject)
 
 
 def _visitor_key(visitor_id: str) -> str:
-    return _key("v", visitor_id)
+    return cache.make_key("withdrawn", "v", visitor_id)
 
 
 def _mark_keys(subjects: Iterable[str], visitor_ids: Iterable[str]) -> list[str]:
@@ -109,7 +100,7 @@ def sweeps() -> bool:
 
 
 def sweep_later(subjects: list[str], visitor_ids: list[str]) -> None:
-    """After a withdrawal's commit: the sweep of its anonymous browsers, a minute later."""
+    """After a withdrawal's commit: the sweeps of its anonymous browsers (``SWEEP_SECONDS``)."""
     if not sweeps():
         return
     from reco_app.consent.tasks import forget_late
@@ -182,6 +173,7 @@ class LateCheck:
         for visitor_id, found in by_visitor.items():
             self.by_key.setdefault(_visitor_key(visitor_id), []).extend(found)
         self.marks: dict[str, float] = {}
+        self._late: list[Any] | None = None
         keys = list(self.by_key)
         if not keys:
             return
@@ -197,16 +189,19 @@ class LateCheck:
             logger.warning("reco cache unavailable (withdrawal marks): %s", result)
             return
         self.marks = {key: int(client.decode(raw)) / 1e6 for key, raw in zip(keys, result[0], strict=True) if raw is not None}
+        self._late = None
 
     def late(self) -> list[Any]:
         """The rows of a marked visitor id, and those whose consent was read before a mark
-        of their subject key."""
-        found: dict[int, Any] = {}
-        for key, at in self.marks.items():
-            for row in self.by_key[key]:
-                if key in self.visitor_keys or consent_read_at(row) < at:
-                    found[id(row)] = row
-        return list(found.values())
+        of their subject key (once the marks are read)."""
+        if self._late is None:
+            found: dict[int, Any] = {}
+            for key, at in self.marks.items():
+                for row in self.by_key[key]:
+                    if key in self.visitor_keys or consent_read_at(row) < at:
+                        found[id(row)] = row
+            self._late = list(found.values())
+        return self._late
 
     def drop(self) -> list[Any]:
         """Delete (or anonymise, ``WITHDRAWAL_ACTION``) the late rows; returns the others.

@@ -132,7 +132,7 @@ def forget(subjects: list[str], visitor_ids: list[str] | None = None, *, mark: b
     if not subjects and not visitor_ids:
         return 0
     # first: what requests under way store after this withdrawal is removed by their store
-    # or, for anonymous browsers, by a sweep a minute later (:mod:`reco_app.consent.late`)
+    # or, for anonymous browsers, by sweeps minutes later (:mod:`reco_app.consent.late`)
     if not mark:
         return _forget(subjects, visitor_ids)
     earlier = late.mark(subjects, visitor_ids)

@@ -23,8 +23,9 @@ def erase_derived(subjects: list[str]) -> dict[str, int]:
 @shared_task(name="reco_app.forget_late", acks_late=True, autoretry_for=(DatabaseError,), retry_backoff=30,
              max_retries=5)
 def forget_late(subjects: list[str], visitor_ids: list[str]) -> int:
-    """A minute after a withdrawal: forget what its browsers stored since (requests that were
-    under way, beacons sent as the page closed). See :mod:`reco_app.consent.late`."""
+    """One and five minutes after a withdrawal: forget what its browsers stored since
+    (requests that were under way, beacons sent as the page closed). See
+    :mod:`reco_app.consent.late`."""
     from reco_app.consent.service import forget
 
     return forget(subjects, visitor_ids, mark=False)

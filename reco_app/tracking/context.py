@@ -98,10 +98,6 @@ class VisitorContext:
     def __init__(self, request: HttpRequest) -> None:
         self.request = request
         self._now = time.time()
-        #: the consent this request acts on is what it brought when it began (its cookies),
-        #: however late it is evaluated: a withdrawal after that removes what this request
-        #: stores (:mod:`reco_app.consent.late`)
-        self.consent_read_at = self._now
 
     # --- the signed cookie: "<visitor id>:<session id>:<last seen unix time>" -----------
     @cached_property
@@ -124,6 +120,13 @@ class VisitorContext:
     @cached_property
     def consent(self) -> ConsentState:
         return evaluate(self.request)
+
+    @property
+    def consent_read_at(self) -> float:
+        """The consent this request acts on is what it brought when it began (its cookies),
+        however late it is evaluated: a withdrawal after that removes what this request
+        stores (:mod:`reco_app.consent.late`)."""
+        return self._now
 
     @cached_property
     def device(self) -> str:
@@ -152,10 +155,12 @@ class VisitorContext:
         # the cookie's time is re-written at most every REFRESH_SECONDS, so the last request
         # may be up to that much later than it says: a visit is never cut short, and a new
         # one starts at most REFRESH_SECONDS after the timeout
-        timeout = conf.get("SESSION_TIMEOUT_MINUTES") * 60 + REFRESH_SECONDS
-        if self._cookie and self._now - self._cookie[2] < timeout:
+        if self._cookie and self._visit_goes_on(self._cookie[2]):
             return self._cookie[1]
         return uuid.uuid4().hex[:16]
+
+    def _visit_goes_on(self, last_seen: float) -> bool:
+        return self._now - last_seen < conf.get("SESSION_TIMEOUT_MINUTES") * 60 + REFRESH_SECONDS
 
     @property
     def user(self) -> Any | None:
@@ -218,8 +223,7 @@ class VisitorContext:
         if old and visitor_marked(old[0]):
             old = None
         vid = old[0] if old else uuid.uuid4().hex
-        timeout = conf.get("SESSION_TIMEOUT_MINUTES") * 60 + REFRESH_SECONDS
-        sid = old[1] if old and self._now - old[2] < timeout else uuid.uuid4().hex[:16]
+        sid = old[1] if old and self._visit_goes_on(old[2]) else uuid.uuid4().hex[:16]
         self._set_cookie(response, vid, sid)
 
     def _set_cookie(self, response: HttpResponseBase, vid: str, sid: str) -> None:
