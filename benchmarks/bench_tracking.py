@@ -4,8 +4,8 @@
    ``RecoMiddleware`` (ratio, target >= 0.9). Consented pages also with the live-segment
    rules off, and (with REDIS_URL) queued as ``SEGMENTS_LIVE_ASYNC`` does, the drain's
    CPU counted.
-2. Beacon events/s: single-event beacons against gunicorn (2 sync workers, one per core;
-   ``BENCH_WORKERS`` overrides), with consent; baselines in the same run: a bare WSGI callable (gunicorn's
+2. Beacon events/s: single-event beacons against gunicorn (sync workers: one per core, then
+   gunicorn's advice of 2 x cores + 1; ``BENCH_WORKERS=2,3`` chooses), with consent; baselines in the same run: a bare WSGI callable (gunicorn's
    floor), a Django no-op view, a plain ORM insert view, and the same beacon view behind
    Django's middleware stack instead of ``reco_app.wsgi.beacon_fast_path``.
 3. Batch API events/s into the database (500-event batches), against a raw
@@ -227,16 +227,19 @@ def middleware_overhead() -> None:
         note = {"home, consented": "  (first page of a visit)",
                 "product page, consented": "  (first page of a visit; stores the view)",
                 "a visit of 6 pages, consented": "  (home, 4 product pages, home)"}.get(label, "")
+        # the ratio depends on how heavy the shop's page is; what the middleware adds does not
         print(f"{label:30s} without {wo:7.0f}/s  with {w:7.0f}/s  ratio {statistics.median(ratios['with']):.2f} "
-              f"(quartiles {q1:.2f}–{q3:.2f}){note}")
+              f"(quartiles {q1:.2f}–{q3:.2f}; {1000 / w - 1000 / wo:+.2f} ms CPU a request){note}")
         if "no live rules" in ratios:
             q1, _, q3 = statistics.quantiles(ratios["no live rules"], n=4)
+            added = 1000 / statistics.median(rates["no live rules"]) - 1000 / wo
             print(f"{'':30s} live-segment rules off: ratio {statistics.median(ratios['no live rules']):.2f} "
-                  f"(quartiles {q1:.2f}–{q3:.2f})")
+                  f"(quartiles {q1:.2f}–{q3:.2f}; {added:+.2f} ms)")
         if "queued" in ratios:
             q1, _, q3 = statistics.quantiles(drained, n=4)
+            added = 1000 / statistics.median(rates["queued"]) - 1000 / wo
             print(f"{'':30s} rules queued (default with a worker): ratio {statistics.median(ratios['queued']):.2f} in the "
-                  f"request, {statistics.median(drained):.2f} counting the drain (quartiles {q1:.2f}–{q3:.2f})")
+                  f"request ({added:+.2f} ms), {statistics.median(drained):.2f} counting the drain (quartiles {q1:.2f}–{q3:.2f})")
     if can_queue:
         current_app.control.purge()  # the drain tasks published meanwhile (drained here)
 
@@ -317,10 +320,16 @@ def _server_env() -> dict[str, str]:
     return dict(os.environ)
 
 
-def beacon_rate(seconds: float = 8.0, threads: int = 6) -> None:
-    # one per core: on two saturated cores five workers (gunicorn's 2 x cores + 1) served
-    # beacons no faster and the batch API somewhat slower (docs/tracking.rst)
-    workers = os.environ.get("BENCH_WORKERS", "2")
+def worker_counts() -> list[str]:
+    """gunicorn's worker counts to measure: one per core, and gunicorn's own advice of
+    2 x cores + 1 (a sync worker waiting for PostgreSQL's commit leaves its core idle);
+    ``BENCH_WORKERS=2`` (comma-separated) measures only those."""
+    cores = os.cpu_count() or 2
+    raw = os.environ.get("BENCH_WORKERS") or f"{cores},{2 * cores + 1}"
+    return [w.strip() for w in raw.split(",") if w.strip()]
+
+
+def beacon_rate(workers: str, seconds: float = 8.0, threads: int = 6) -> None:
     print(f"-- under gunicorn ({workers} sync workers): the batch API, then the beacon endpoint --")
     port = _free_port()
     gunicorn = shutil.which("gunicorn", path=str(Path(sys.executable).parent)) or "gunicorn"
@@ -347,7 +356,8 @@ def beacon_rate(seconds: float = 8.0, threads: int = 6) -> None:
 
         from reco_app.models import Event
 
-        get_user_model().objects.create_user("bench-shopper", password="x" * 12)
+        if not get_user_model().objects.filter(username="bench-shopper").exists():  # (one per worker count)
+            get_user_model().objects.create_user("bench-shopper", password="x" * 12)
         login = Client()
         assert login.login(username="bench-shopper", password="x" * 12)
         session = f"; sessionid={login.cookies['sessionid'].value}"
@@ -514,8 +524,10 @@ def served_batch_rate(port: int, seconds: float = 8.0, clients: int = 2, size: i
     from django.contrib.auth import get_user_model
     from rest_framework.authtoken.models import Token
 
-    user = get_user_model().objects.create_user("bench-feed-http", password="x" * 12)
-    headers = f"Authorization: Token {Token.objects.create(user=user).key}\r\nContent-Type: application/json\r\n"
+    user = get_user_model().objects.filter(username="bench-feed-http").first()  # (one per worker count)
+    if user is None:
+        user = get_user_model().objects.create_user("bench-feed-http", password="x" * 12)
+    headers = f"Authorization: Token {Token.objects.get_or_create(user=user)[0].key}\r\nContent-Type: application/json\r\n"
     bodies = [json.dumps({"events": [
         {"event_id": str(uuid.uuid4()), "event_type": "product_view", "product": f"SKU-{i % PRODUCTS}",
          "customer": f"c{(b * size + i) % 997}", "consent": "granted", "session_id": f"s{b}",
@@ -605,7 +617,8 @@ def main() -> None:
     if "batch" in parts:
         batch_rate()
     if "beacon" in parts:
-        beacon_rate()
+        for workers in worker_counts():
+            beacon_rate(workers)
     from reco_app.tracking.dropped import flush_dropped
 
     flush_dropped()
