@@ -27,20 +27,62 @@ PURGE_CHUNK = 5_000
 def subjects_for_user(user: Any) -> list[str]:
     from reco_app.adapter import subject_of
 
-    return _subjects_for_key(subject_of(user))
+    return _subjects_for_key(subject_of(user), user.pk)
 
 
-def _subjects_for_key(key: str) -> list[str]:
-    """A customer key and the ``anon:<visitor id>`` subjects joined to it (its events carry
-    the visitor ids they were recorded under)."""
-    visitors = (
-        Event.objects.filter(subject=key)
-        .exclude(visitor_id="")
-        .order_by()
-        .values_list("visitor_id", flat=True)
-        .distinct()
-    )
-    return [key, *sorted(visitor_subject(v) for v in visitors)]
+def _persons_events(key: str, user_pk: Any = None) -> models.Q:
+    """The events of the person with this customer key (and account): those under the key
+    that no other account is tied to, and every event tied to the account, under whatever key
+    (a renamed user's earlier one). A key an account had before another one got it names both
+    people's rows: each account reaches only its own."""
+    if user_pk is None:
+        return models.Q(subject=key)
+    return (models.Q(subject=key) & (models.Q(user__isnull=True) | models.Q(user=user_pk))) | models.Q(user=user_pk)
+
+
+def _subjects_for_key(key: str, user_pk: Any = None) -> list[str]:
+    """A customer key, the earlier keys of its account (a renamed user's, unless another
+    account has that key now: its derived data is that account's), and the
+    ``anon:<visitor id>`` subjects joined to them (their events carry the visitor ids they
+    were recorded under)."""
+    from reco_app.adapter import user_for_subject
+
+    keys: set[str] = set()
+    visitors: set[str] = set()
+    rows = Event.objects.filter(_persons_events(key, user_pk)).order_by().values_list("subject", "visitor_id").distinct()
+    for subject, visitor in rows:
+        if visitor:
+            visitors.add(visitor_subject(visitor))
+        if subject.startswith(ANONYMOUS_PREFIX):
+            visitors.add(subject)
+        elif subject and subject != key:
+            keys.add(subject)
+    earlier = [k for k in sorted(keys) if (owner := user_for_subject(k)) is None or owner.pk == user_pk]
+    return [key, *earlier, *sorted(visitors)]
+
+
+def _only_account(key: str) -> Any | None:
+    """The one account the events and consent records under a customer key no user has (any
+    more) are tied to: a renamed user's earlier key (None when none, or several)."""
+    from django.contrib.auth import get_user_model
+
+    pks = set(Event.objects.filter(subject=key).exclude(user=None).order_by().values_list("user", flat=True).distinct()[:2])
+    pks |= set(ConsentRecord.objects.filter(subject=key).exclude(user=None).order_by().values_list("user", flat=True)
+               .distinct()[:2])
+    if len(pks) != 1:
+        return None
+    return get_user_model()._default_manager.filter(pk=pks.pop()).first()
+
+
+def _person(key: str) -> list[str]:
+    """Every subject key of the person a customer key names."""
+    from reco_app.adapter import user_for_subject
+
+    user = user_for_subject(key) or _only_account(key)
+    if user is None:
+        return _subjects_for_key(key)
+    subjects = subjects_for_user(user)
+    return subjects if key in subjects else [*subjects, key]
 
 
 def expand_subjects(subjects: Iterable[str], users: Iterable[Any] = ()) -> list[str]:
@@ -48,15 +90,18 @@ def expand_subjects(subjects: Iterable[str], users: Iterable[Any] = ()) -> list[
     actions export and erase, so they cover what ``reco_privacy --user`` and the "Your data"
     page cover.
 
-    * a customer key → :func:`subjects_for_user` of its user (the key and the anonymous
-      visitor ids joined to it), also when the shop has no such user (any more);
+    * a customer key (as the shop knows it: one longer than the ``subject`` columns is
+      shortened as every capture path shortens it) → :func:`subjects_for_user` of its user
+      (the key, the account's earlier keys and the anonymous visitor ids joined to them);
+      for a key no user has (any more), of the one account its rows are tied to (a renamed
+      user's earlier key), else the key and its joined visitor ids;
     * ``anon:<visitor id>`` → itself, and, when that visitor's events now sit under exactly
       one customer key (they logged in: their anonymous history was joined to it), that
       customer's subjects too: it is the same person. A visitor id found under several
       customer keys (a shared device) is not expanded, as that would reach other people:
       erase each customer by their own key.
     """
-    from reco_app.adapter import user_for_subject
+    from reco_app.adapter import customer_subject
 
     out: list[str] = []
     for user in users:
@@ -69,11 +114,10 @@ def expand_subjects(subjects: Iterable[str], users: Iterable[Any] = ()) -> list[
                 .order_by().values_list("subject", flat=True).distinct()[:2]
             )
             if len(owners) == 1:
-                out.extend(_subjects_for_key(owners[0]))
+                out.extend(_person(owners[0]))
             out.append(subject)
             continue
-        user = user_for_subject(subject)
-        out.extend(subjects_for_user(user) if user is not None else _subjects_for_key(subject))
+        out.extend(_person(customer_subject(subject)))
     return sorted(dict.fromkeys(out), key=lambda s: (s.startswith(ANONYMOUS_PREFIX), s))  # customer keys first
 
 
@@ -117,10 +161,23 @@ def _json(value: Any) -> Any:
     return str(value)
 
 
+def _theirs(subjects: list[str]) -> models.Q:
+    """Rows under their subject keys that no other account is tied to, and the rows tied to
+    their accounts by the user column (under a customer key the account no longer has: a
+    renamed user; never those of another account that has that key now)."""
+    users = [u.pk for u in _users(subjects)]
+    return (models.Q(subject__in=subjects) & (models.Q(user__isnull=True) | models.Q(user__in=users))) | models.Q(
+        user__in=users
+    )
+
+
 def _events(subjects: list[str]) -> Any:
-    """Their events: under their subject keys, and those still tied to their accounts by the
-    user column (stored under a customer key the account no longer has: a renamed user)."""
-    return Event.objects.filter(models.Q(subject__in=subjects) | models.Q(user__in=_users(subjects)))
+    """Their events (:func:`_theirs`)."""
+    return Event.objects.filter(_theirs(subjects))
+
+
+def count_events(subjects: list[str]) -> int:
+    return int(_events(subjects).count())
 
 
 def export_events(subjects: list[str]) -> list[dict[str, Any]]:
@@ -134,7 +191,7 @@ def erase_events(subjects: list[str]) -> int:
 
 
 def _consent_qs(subjects: list[str]) -> Any:
-    return ConsentRecord.objects.filter(subject__in=subjects) | ConsentRecord.objects.filter(user__in=_users(subjects))
+    return ConsentRecord.objects.filter(_theirs(subjects))
 
 
 def export_consent(subjects: list[str]) -> list[dict[str, Any]]:

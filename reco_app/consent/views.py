@@ -13,7 +13,7 @@ from django.views.decorators.http import require_GET, require_POST
 from reco_app import conf
 from reco_app.consent import privacy, service
 from reco_app.erasure import ErasureBusy
-from reco_app.models import ConsentRecord, Event
+from reco_app.models import ConsentRecord
 from reco_app.tracking.context import get_context
 
 
@@ -47,7 +47,7 @@ def my_data(request: HttpRequest) -> HttpResponse:
     subjects = privacy.subjects_for_user(request.user)
     context = {
         "base_template": conf.get("PAGE_BASE_TEMPLATE"),
-        "event_count": Event.objects.filter(subject__in=subjects).count(),
+        "event_count": privacy.count_events(subjects),  # (what the export lists)
         "consent": get_context(request).consent,
         "consent_records": ConsentRecord.objects.for_user(request.user)[:20],
         "erased": request.GET.get("erased") == "1",

@@ -197,6 +197,79 @@ def test_export_and_erasure_reach_events_tied_to_the_account_under_an_old_key(co
     assert not Event.objects.filter(user=user).exists()
 
 
+def _renamed(consenting, product_url, django_user_model):  # type: ignore[no-untyped-def]
+    """"ola" browsed anonymously, signed in (her history joined "ola"), was put in a segment
+    under that key and under her visitor id, then renamed to "ola2"."""
+    from reco_app.models import Segment, SegmentMembership
+
+    consenting.get(product_url)
+    visitor = Event.objects.get().visitor_id
+    user = django_user_model.objects.create_user("ola", password="pw-123456")
+    consenting.post("/accounts/login/", {"username": "ola", "password": "pw-123456"})
+    consenting.get(product_url)
+    segment = Segment.objects.create(key="rfm:champions", name="Champions", kind="rfm")
+    SegmentMembership.objects.create(segment=segment, subject="ola")
+    SegmentMembership.objects.create(segment=segment, subject=f"anon:{visitor}")
+    user.username = "ola2"
+    user.save()
+    return user, visitor
+
+
+def test_a_renamed_users_earlier_key_and_joined_visitor_are_theirs(consenting, product_url, django_user_model) -> None:  # type: ignore[no-untyped-def]
+    """Derived data (segments, cached lists, model vectors) sits under the subject keys, not
+    the user column: the keys their events were stored under before the rename are theirs."""
+    from reco_app.models import SegmentMembership
+
+    user, visitor = _renamed(consenting, product_url, django_user_model)
+    subjects = privacy.subjects_for_user(user)
+    assert subjects == ["ola2", "ola", f"anon:{visitor}"]
+    doc = privacy.export(subjects)
+    assert len(doc["data"]["events"]) == 2
+    assert sorted(m["subject"] for m in doc["data"]["segments"]) == ["anon:" + visitor, "ola"]
+    # the admin, picking the earlier key, reaches the same person
+    assert sorted(privacy.expand_subjects(["ola"])) == sorted(subjects)
+    privacy.erase(subjects)
+    assert not Event.objects.exists() and not SegmentMembership.objects.exists()
+
+
+def test_a_customer_key_given_to_another_account_reaches_only_that_accounts_rows(consenting, product_url, django_user_model, client) -> None:  # type: ignore[no-untyped-def]
+    """"ola" is renamed and a newcomer signs up as "ola": the newcomer's export and erasure
+    never include the rows tied to the first account, and the first account's never the
+    newcomer's."""
+    user, visitor = _renamed(consenting, product_url, django_user_model)
+    newcomer = django_user_model.objects.create_user("ola", password="pw-654321")
+    theirs = Event.objects.create(subject="ola", user=newcomer, event_type="purchase", product_key="SKU-9",
+                                  timestamp=timezone.now())
+    mine = privacy.subjects_for_user(newcomer)
+    assert mine == ["ola"]  # not the first account's visitor id
+    assert [e["id"] for e in privacy.export(mine)["data"]["events"]] == [theirs.pk]
+    assert "ola" not in privacy.subjects_for_user(user)  # that key is the newcomer's now
+    client.force_login(newcomer)
+    assert client.get("/reco/privacy/").context["event_count"] == 1
+    privacy.erase(mine)
+    assert Event.objects.filter(user=user).count() == 2  # the first account's history stands
+    privacy.erase(privacy.subjects_for_user(user))
+    assert not Event.objects.exists()
+
+
+def test_the_my_data_page_counts_what_the_export_lists(consenting, product_url, django_user_model) -> None:  # type: ignore[no-untyped-def]
+    user, _ = _renamed(consenting, product_url, django_user_model)
+    page = consenting.get("/reco/privacy/")
+    assert page.context["event_count"] == 2 == len(privacy.export(privacy.subjects_for_user(user))["data"]["events"])
+
+
+def test_the_command_shortens_a_long_customer_key_as_the_capture_paths_do(db) -> None:  # type: ignore[no-untyped-def]
+    from reco_app.adapter import customer_subject
+
+    key = "customer-" + "k" * 140
+    Event.objects.create(subject=customer_subject(key), event_type="purchase", product_key="A", timestamp=timezone.now())
+    out = StringIO()
+    call_command("reco_privacy", "export", "--subject", key, stdout=out)
+    assert len(json.loads(out.getvalue())["data"]["events"]) == 1
+    call_command("reco_privacy", "erase", "--subject", key, "--yes", stdout=StringIO())
+    assert not Event.objects.exists()
+
+
 def test_the_command_finds_a_visitor_who_signed_in_under_their_account(consenting, product_url, django_user_model) -> None:  # type: ignore[no-untyped-def]
     consenting.get(product_url)
     visitor = Event.objects.get().visitor_id
