@@ -236,7 +236,7 @@ def test_a_customer_key_given_to_another_account_reaches_only_that_accounts_rows
     """"ola" is renamed and a newcomer signs up as "ola": the newcomer's export and erasure
     never include the rows tied to the first account, and the first account's never the
     newcomer's."""
-    user, visitor = _renamed(consenting, product_url, django_user_model)
+    user, _ = _renamed(consenting, product_url, django_user_model)
     newcomer = django_user_model.objects.create_user("ola", password="pw-654321")
     theirs = Event.objects.create(subject="ola", user=newcomer, event_type="purchase", product_key="SKU-9",
                                   timestamp=timezone.now())
