@@ -57,6 +57,18 @@ class CatalogItemAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         return format_html('<a href="{}?{}">{}</a>', reverse("admin:reco_app_rule_preview"), query, _("preview"))
 
 
+class PrivacyActionPermissions:
+    """Who may run the privacy actions (on events and on consent records): an export holds a
+    shopper's events and consent records, an erasure deletes both (and everything derived),
+    so each needs the permissions of both, whichever list it is run from."""
+
+    def has_privacy_export_permission(self, request: HttpRequest) -> bool:
+        return bool(request.user.has_perms(["reco_app.view_event", "reco_app.view_consentrecord"]))
+
+    def has_privacy_erase_permission(self, request: HttpRequest) -> bool:
+        return bool(request.user.has_perms(["reco_app.delete_event", "reco_app.delete_consentrecord"]))
+
+
 class EventSourceFilter(admin.SimpleListFilter):
     """The capture paths, listed without reading the table (Django's default filter for a
     plain field scans every event for its distinct values, on every page of the list)."""
@@ -74,7 +86,7 @@ class EventSourceFilter(admin.SimpleListFilter):
 
 
 @admin.register(Event)
-class EventAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class EventAdmin(PrivacyActionPermissions, admin.ModelAdmin):  # type: ignore[type-arg]
     """The event store: read-only (events are facts); privacy actions per shopper.
 
     The list stays quick on a large table: no ``date_hierarchy`` (its links are the distinct
@@ -99,7 +111,7 @@ class EventAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     def placement(self, obj: Event) -> str:
         return str((obj.context or {}).get("placement", ""))
 
-    @admin.action(description=_("Export the personal data of these events' shoppers"), permissions=["view"])
+    @admin.action(description=_("Export the personal data of these events' shoppers"), permissions=["privacy_export"])
     def export_shoppers(self, request: HttpRequest, queryset: QuerySet[Event]) -> HttpResponse:
         from reco_app.admin.tracking import _subjects
         from reco_app.consent import privacy
@@ -109,7 +121,7 @@ class EventAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         response["Content-Disposition"] = 'attachment; filename="reco-personal-data.json"'
         return response
 
-    @admin.action(description=_("Erase the personal data of these events' shoppers"), permissions=["delete"])
+    @admin.action(description=_("Erase the personal data of these events' shoppers"), permissions=["privacy_erase"])
     def erase_shoppers(self, request: HttpRequest, queryset: QuerySet[Event]) -> HttpResponse | None:
         from reco_app.admin.tracking import _subjects
         from reco_app.consent import privacy

@@ -7,7 +7,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 
-from reco_app.admin.catalog import EventAdmin
+from reco_app.admin.catalog import EventAdmin, PrivacyActionPermissions
 from reco_app.consent import privacy
 from reco_app.erasure import ErasureBusy
 from reco_app.models import ConsentRecord
@@ -26,7 +26,7 @@ def _subjects(queryset: QuerySet[Any]) -> list[str]:
     return privacy.expand_subjects(selected, users)
 
 
-@admin.action(description="Export all data of the selected shoppers (JSON)")
+@admin.action(description="Export all data of the selected shoppers (JSON)", permissions=["privacy_export"])
 def export_subjects(modeladmin: Any, request: HttpRequest, queryset: QuerySet[Any]) -> HttpResponse:
     document = privacy.export(_subjects(queryset))
     response = HttpResponse(json.dumps(document, indent=2, default=str), content_type="application/json")
@@ -34,7 +34,7 @@ def export_subjects(modeladmin: Any, request: HttpRequest, queryset: QuerySet[An
     return response
 
 
-@admin.action(description="Erase all data of the selected shoppers", permissions=["delete"])
+@admin.action(description="Erase all data of the selected shoppers", permissions=["privacy_erase"])
 def erase_subjects(modeladmin: Any, request: HttpRequest, queryset: QuerySet[Any]) -> None:
     subjects = _subjects(queryset)
     try:
@@ -50,7 +50,7 @@ EventAdmin.actions = [*(EventAdmin.actions or []), export_subjects, erase_subjec
 
 
 @admin.register(ConsentRecord)
-class ConsentRecordAdmin(admin.ModelAdmin):
+class ConsentRecordAdmin(PrivacyActionPermissions, admin.ModelAdmin):  # type: ignore[type-arg]
     list_display = ["created_at", "user", "subject", "purpose", "granted", "policy_version", "method"]
     list_filter = ["granted", "method", "purpose", "policy_version"]
     search_fields = ["subject", "user__username"]

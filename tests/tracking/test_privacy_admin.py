@@ -227,3 +227,40 @@ def test_export_has_every_stored_field_of_an_event_and_the_live_state(fred) -> N
     assert events[-1]["user_id"] == fred.pk and events[-1]["visitor_id"] == fred.anon[5:]
     live = doc["data"]["cached_state"]["live_segment_state"]
     assert live[fred.anon]["memberships"]
+
+
+@pytest.mark.parametrize(
+    ("granted", "allowed"),
+    [
+        (["view_consentrecord"], set()),
+        (["view_consentrecord", "delete_consentrecord"], set()),
+        (["view_event", "delete_event"], set()),
+        (["view_event", "view_consentrecord"], {"export_shoppers", "export_subjects"}),
+        (["view_event", "view_consentrecord", "delete_event", "delete_consentrecord"],
+         {"export_shoppers", "export_subjects", "erase_shoppers", "erase_subjects"}),
+    ],
+)
+def test_privacy_actions_need_the_permissions_of_what_they_read_and_delete(  # type: ignore[no-untyped-def]
+    fred, client, django_user_model, granted, allowed,
+) -> None:
+    """An export holds a shopper's events and consent records, an erasure deletes both: staff
+    allowed only consent records (or only events) get neither from either list."""
+    from django.contrib.auth.models import Permission
+
+    staff = django_user_model.objects.create_user("clerk", password="pw-123456", is_staff=True)
+    staff.user_permissions.set(Permission.objects.filter(content_type__app_label="reco_app", codename__in=granted))
+    client.force_login(staff)
+    record = ConsentRecord.objects.filter(user=fred).first()
+    assert record is not None
+    offered = set()
+    for url, pk in (("/admin/reco_app/consentrecord/", record.pk), (EVENTS, Event.objects.filter(user=fred).first().pk)):  # type: ignore[union-attr]
+        page = client.get(url)
+        if page.status_code != 200:
+            continue
+        form = page.context["action_form"]  # (None: no action is offered)
+        offered |= {name for name, _ in form.fields["action"].choices if name} if form else set()
+        for action in ("export_subjects", "erase_subjects"):
+            client.post(url, {"action": action, "_selected_action": [pk], "confirm": "yes"})
+    assert offered & {"export_shoppers", "export_subjects", "erase_shoppers", "erase_subjects"} == allowed
+    erased = not Event.objects.filter(user=fred).exists()
+    assert erased == ("erase_subjects" in allowed)
