@@ -17,7 +17,7 @@ from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, OperationalError, connection, transaction
 from django.db.models.base import ModelState
 from django.http import HttpRequest
 from django.utils import timezone
@@ -36,6 +36,15 @@ from reco_app.tracking.validation import CleanEvent, clean_context, validate
 logger = logging.getLogger(__name__)
 #: batches at least this large use PostgreSQL COPY with psycopg 3 (small ones: one INSERT is cheaper)
 PG_COPY_MIN = 50
+#: how often a batch PostgreSQL ended in a deadlock with another writing the same events is
+#: written again (outside a caller's transaction)
+DEADLOCK_RETRIES = 3
+DEADLOCK_DETECTED = "40P01"
+
+
+def _sqlstate(exc: BaseException) -> str | None:
+    cause = exc.__cause__
+    return getattr(cause, "sqlstate", None) or getattr(cause, "pgcode", None)
 
 
 @dataclass
@@ -96,14 +105,25 @@ def store(rows: list[Event]) -> StoreResult:
         batch = list(unique.values())
         copy = pg_copy.copy_usable() and len(batch) >= PG_COPY_MIN
         in_block = connection.in_atomic_block or not connection.get_autocommit()
-        with transaction.atomic() if copy or in_block else nullcontext():
-            if copy:  # (a transaction of our own empties the COPY table by committing)
-                inserted = pg_copy.insert(batch, commits=not in_block)
-            elif len(batch) == 1:  # a page view, a beacon: a prepared statement of its own
-                inserted = {batch[0].event_id.int} if pg_copy.insert_one(batch[0]) else set()
-            else:
-                inserted = pg_copy.insert_values(batch)
-            _stored(result, [row for key, row in unique.items() if key in inserted])
+        for attempt in range(DEADLOCK_RETRIES + 1):
+            try:
+                with transaction.atomic() if copy or in_block else nullcontext():
+                    if copy:  # (a transaction of our own empties the COPY table by committing)
+                        inserted = pg_copy.insert(batch, commits=not in_block)
+                    elif len(batch) == 1:  # a page view, a beacon: a prepared statement of its own
+                        inserted = {batch[0].event_id.int} if pg_copy.insert_one(batch[0]) else set()
+                    else:
+                        inserted = pg_copy.insert_values(batch)
+                    _stored(result, [row for key, row in unique.items() if key in inserted])
+                break
+            except OperationalError as exc:
+                # two batches sharing events, each waiting for the other's uncommitted copy of
+                # one (they list them in different orders): PostgreSQL ends one. Rows keep the
+                # order they came in, so the one ended writes again, skipping what the other
+                # wrote; inside a caller's transaction the caller decides
+                if in_block or attempt == DEADLOCK_RETRIES or _sqlstate(exc) != DEADLOCK_DETECTED:
+                    raise
+                logger.info("reco_app: a batch met another writing the same events (deadlock); writing it again")
         result.duplicates.extend(str(row.event_id) for key, row in unique.items() if key not in inserted)
         return result
     if len(unique) == 1:  # a page view: one INSERT, no transaction of its own

@@ -274,3 +274,56 @@ def test_an_event_another_request_is_writing_is_a_duplicate_not_stored(postgres_
     assert (response.json()["stored"], response.json()["duplicates"]) == (size - 1, 1)
     assert len(announced) == size - 1 and all(e.pk for e in announced)
     assert Event.objects.count() == size
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("pad", [0, 60], ids=["small batch", "COPY batch"])
+def test_batches_sharing_events_in_different_orders_are_both_stored(postgres_db, django_user_model, settings, pad) -> None:  # type: ignore[no-untyped-def]
+    """Two re-sends of overlapping events, listed in different orders, while a third writer
+    has one of them in flight: each batch ends up waiting for an event the other wrote and
+    PostgreSQL ends one of them (a deadlock). That one is written again: both answer 201,
+    every event is stored once."""
+    import threading
+    import time
+
+    from django.db import connection, transaction
+
+    from reco_app.tracking.service import to_row
+    from reco_app.tracking.validation import validate
+
+    settings.RECO_APP = {**settings.RECO_APP, "API_RATE": None}
+    token = Token.objects.create(user=django_user_model.objects.create_user("feeder", password="pw-123456"))
+    first, shared, last = event(), event(), event()
+    bodies = [{"events": [event() for _ in range(pad)] + [first, shared, last]},
+              {"events": [event() for _ in range(pad)] + [last, shared, first]}]
+    held = threading.Event()
+    answers: list[object] = [None, None]
+
+    def third_writer() -> None:
+        try:
+            with transaction.atomic():
+                Event.objects.bulk_create([to_row(validate(shared, server=True)[0], source="api")])
+                held.set()
+                time.sleep(1.0)
+        finally:
+            connection.close()
+
+    def send(i: int) -> None:
+        try:
+            response = post(Client(HTTP_AUTHORIZATION=f"Token {token.key}", raise_request_exception=False), bodies[i])
+            answers[i] = (response.status_code, response.json())
+        finally:
+            connection.close()
+
+    holder = threading.Thread(target=third_writer)
+    holder.start()
+    assert held.wait(10)
+    senders = [threading.Thread(target=send, args=(i,)) for i in range(2)]
+    for thread in senders:
+        thread.start()
+    for thread in [*senders, holder]:
+        thread.join()
+    assert [a[0] for a in answers] == [201, 201], answers  # type: ignore[index]
+    assert Event.objects.count() == 2 * pad + 3
+    for status, body in answers:  # type: ignore[misc]
+        assert body["stored"] + body["duplicates"] == pad + 3
