@@ -420,6 +420,11 @@ def purge_subjects(subjects: Iterable[str], extra_keys: Iterable[str] = ()) -> i
     except Exception as exc:  # noqa: BLE001
         stats["errors"] += 1
         logger.warning("reco cache unavailable (purge): %s", exc)
+        # which lists are theirs is unknown: this process keeps none (while the shared cache
+        # is down, no process keeps a list it computes)
+        from reco_app.serving import local_cache
+
+        local_cache.forget_lists()
         return 0
 
 

@@ -33,7 +33,14 @@ _lists: OrderedDict[str, Any] = OrderedDict()
 _MISSING = object()
 
 
-def ns_versions(names: list[str]) -> dict[str, int]:
+class Versions(dict[str, int]):
+    """Namespace versions; ``read`` is False when the shared cache could not be read (every
+    namespace then reads as 1: nothing keyed with them may be kept, see :mod:`.pipeline`)."""
+
+    read = True
+
+
+def ns_versions(names: list[str]) -> Versions:
     """Namespace versions: global ones from the local memo, the rest in one round trip.
 
     A missing global namespace is version 1, as ``reco_cache.ns_version`` would make it
@@ -42,7 +49,7 @@ def ns_versions(names: list[str]) -> dict[str, int]:
     version instead (``reco_cache.ensure_subject_versions``).
     """
     now = time.monotonic()
-    out: dict[str, int] = {}
+    out = Versions()
     wanted = []
     for name in names:
         hit = _ns.get(name)
@@ -63,6 +70,7 @@ def ns_versions(names: list[str]) -> dict[str, int]:
         except Exception:  # noqa: BLE001 - cache down: every namespace reads as 1, like ns_version
             reco_cache.stats["errors"] += 1
             found = {}
+            out.read = False
         expires = now + float(conf.get("LOCAL_NS_SECONDS"))
         for name, key in keys.items():
             out[name] = int(found.get(key) or 1)
@@ -102,6 +110,13 @@ def forget(keys: list[str]) -> None:
     with _lock:
         for key in keys:
             _lists.pop(key, None)
+
+
+def forget_lists() -> None:
+    """Drop every list this process keeps (an erasure could not read its shoppers' index in
+    the shared cache, so which of them are theirs is unknown)."""
+    with _lock:
+        _lists.clear()
 
 
 def clear() -> None:

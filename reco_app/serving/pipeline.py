@@ -171,7 +171,12 @@ def _recommend(
         return version, [_card(catalog, pipeline.name, pos, version, row) for pos, row in enumerate(rows, start=1)]
 
     # the cached value holds everything a card shows, so a hit touches no array and signs nothing
-    model_version, cards = local_cache.get_or_set(key, compute, subject=who.subject if personal else None)
+    if versions.read:
+        model_version, cards = local_cache.get_or_set(key, compute, subject=who.subject if personal else None)
+    else:
+        # the shared cache is down: every version reads as 1, the same before and after an
+        # erasure or a new event, so a list kept here could outlive them: computed, not kept
+        model_version, cards = compute()
     if page_exclude:
         kept = [(pos, c) for pos, c in enumerate(cards, start=1) if c[0] not in shown][:wanted]
         # a card that moved up gets a token naming its new position
