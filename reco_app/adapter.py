@@ -308,7 +308,7 @@ def key_of(product: Any) -> str:
     if product is None:
         return ""
     if isinstance(product, str):
-        return product
+        return str.__str__(product)  # a plain str, also of a subclass (a template's SafeString)
     return get_adapter().product_key(product)
 
 

@@ -83,6 +83,14 @@ class EventRateThrottle(UserRateThrottle):
         self.num_requests, self.duration = self.parse_rate(self.rate)
         return super().allow_request(request, view)
 
+    def wait(self) -> float | None:
+        """Seconds until the oldest request of the window leaves it (DRF's says nothing when
+        more requests than the rate allows are on record: the rate was lowered)."""
+        wait: float | None = super().wait()
+        if wait is None and self.history:
+            wait = max(self.duration - (self.now - self.history[-1]), 1.0)
+        return wait
+
 
 class EventBatchView(APIView):
     authentication_classes = [TokenAuthentication]

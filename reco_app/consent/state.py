@@ -34,10 +34,16 @@ class ConsentState:
         return {"decision": str(self.decision), "signal": self.signal, "allowed": self.allowed}
 
 
+def _says_one(value: str) -> bool:
+    """``1``, also repeated: a header sent twice (a browser and an extension) reaches the
+    application joined with commas ("1, 1")."""
+    return bool(value) and "1" in (part.strip() for part in value.split(","))
+
+
 def privacy_signal(request: HttpRequest) -> str:
-    if request.META.get("HTTP_SEC_GPC", "").strip() == "1":
+    if _says_one(request.META.get("HTTP_SEC_GPC", "")):
         return "gpc"
-    if request.META.get("HTTP_DNT", "").strip() == "1":
+    if _says_one(request.META.get("HTTP_DNT", "")):
         return "dnt"
     return ""
 

@@ -22,6 +22,15 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
+def _parse_int(digits: str) -> int | float:
+    """An integer literal; one longer than Python converts (4,300 digits) is read as the
+    float it is (infinite), so its event is rejected for that field, not the whole body."""
+    try:
+        return int(digits)
+    except ValueError:
+        return float(digits)
+
+
 def read_json(request: HttpRequest, limit: int) -> Any:
     """Parse at most ``limit`` bytes of JSON; 413 is decided from Content-Length and the bytes read.
 
@@ -46,7 +55,7 @@ def read_json(request: HttpRequest, limit: int) -> Any:
     if len(data) > limit:
         raise BodyError(413, f"The body is larger than {limit} bytes.")
     try:
-        return json.loads(data.decode("utf-8"), parse_constant=_reject_constant)
+        return json.loads(data.decode("utf-8"), parse_constant=_reject_constant, parse_int=_parse_int)
     except (UnicodeDecodeError, ValueError, RecursionError):
         raise BodyError(400, "The body is not valid UTF-8 JSON.") from None
 

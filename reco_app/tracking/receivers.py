@@ -92,7 +92,11 @@ def on_order_placed(sender: Any, request: Any = None, order: Any = None, lines: 
 
     order_ref = str(getattr(order, "pk", "") or "")
     items: list[tuple[str, Any, float | None, dict[str, Any]]] = []
-    for line in lines or ():
+    try:
+        lines = list(lines or ())
+    except TypeError:  # not a sequence of lines at all: one refused purchase
+        lines = [None]
+    for line in lines:
         try:
             product, quantity, unit_price = line
         except (TypeError, ValueError):

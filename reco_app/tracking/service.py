@@ -203,7 +203,8 @@ def track(
     """Record one event for the visitor of ``request`` if their consent allows it.
 
     ``product`` is a product object or its key; extra keyword arguments become the event's
-    context (plain JSON values). Returns the stored event, or None when it was dropped (no
+    context (plain JSON values, at most 64; reco_app adds ``device``, the device class from
+    the user agent, in place of any given). Returns the stored event, or None when it was dropped (no
     consent, a bot, invalid input — counted in ``DroppedEventCount``). Never raises for bad
     input, so shop views cannot break because of tracking.
     """
@@ -230,12 +231,13 @@ def track_many(
         raw = {"event_type": event_type, "product": key_of(product) or None, "value": value}
         clean, errors = validate(raw)
         errors_ctx: dict[str, str] = {}
-        context = clean_context({**extra, "device": ctx.device}, errors_ctx, event_type=str(event_type))
+        context = clean_context(extra, errors_ctx, event_type=str(event_type))
         if clean is None or errors_ctx:
             logger.warning("reco_app.track: invalid %r event dropped: %r", event_type, errors or errors_ctx)
             invalid.append(event_type)
             continue
-        clean.context = context
+        # the device class is reco_app's, from the user agent (not counted in the caller's items)
+        clean.context = {**context, "device": ctx.device}
         rows.append(visitor_row(clean, ctx, source="server", now=now))
     if invalid:
         count_dropped("invalid", invalid)

@@ -107,6 +107,30 @@ def test_rate_limit_answers_429_with_retry_after(api) -> None:  # type: ignore[n
     cache.clear()
 
 
+def test_an_integer_too_long_for_python_rejects_its_event_not_the_batch(api) -> None:  # type: ignore[no-untyped-def]
+    good = json.dumps(event())
+    bad = json.dumps(event(value=0)).replace('"value": 0', '"value": ' + "1" * 4301)
+    deep = json.dumps(event(context={})).replace('"context": {}', '"context": {"n": ' + "2" * 5000 + "}")
+    response = api.post(URL, data=f'{{"events": [{good},{bad},{deep}]}}', content_type="application/json")
+    assert response.status_code == 400
+    assert [r["index"] for r in response.json()["rejected"]] == [1, 2]
+    assert Event.objects.count() == 1
+
+
+def test_a_lowered_rate_still_answers_429_with_retry_after(api, settings) -> None:  # type: ignore[no-untyped-def]
+    """More requests on record than the new rate allows (it was lowered since): DRF's own
+    wait says nothing, the answer must still say when to come back."""
+    from django.core.cache import cache
+
+    cache.clear()
+    settings.RECO_APP = {**settings.RECO_APP, "API_RATE": "5/minute"}
+    assert [post(api, {"events": [event()]}).status_code for _ in range(4)] == [201] * 4
+    settings.RECO_APP = {**settings.RECO_APP, "API_RATE": "2/minute"}
+    response = post(api, {"events": [event()]})
+    assert response.status_code == 429 and 0 < int(response["Retry-After"]) <= 60
+    cache.clear()
+
+
 @pytest.mark.parametrize(
     "body",
     [b"{not json", b"\xff\xfe", b'{"events": [{"event_type": "purchase", "value": NaN}]}', b"[]", b'{"events": {}}', b"[" * 5000],

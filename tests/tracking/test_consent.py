@@ -41,6 +41,21 @@ def test_privacy_signals_count_as_refusal(client, product_url, header, reason) -
     assert DroppedEventCount.objects.get(reason=reason).count == 1
 
 
+@override_settings(RECO_APP={**RECO_APP, "CONSENT_MODE": "opt_out"})
+@pytest.mark.parametrize(("header", "value"), [("HTTP_SEC_GPC", "1, 1"), ("HTTP_DNT", "1,1"), ("HTTP_SEC_GPC", "0, 1")])
+def test_a_privacy_signal_sent_twice_is_still_a_refusal(client, product_url, header, value) -> None:  # type: ignore[no-untyped-def]
+    """A header sent twice (a browser and an extension) reaches Django joined with a comma."""
+    response = client.get(product_url, **{header: value})
+    assert Event.objects.count() == 0 and "reco_v" not in response.cookies
+
+
+@override_settings(RECO_APP={**RECO_APP, "CONSENT_MODE": "opt_out"})
+@pytest.mark.parametrize("value", ["0", "", "10", "0, 0"])
+def test_other_privacy_signal_values_are_no_refusal(client, product_url, value) -> None:  # type: ignore[no-untyped-def]
+    client.get(product_url, HTTP_SEC_GPC=value, HTTP_DNT=value)
+    assert Event.objects.count() == 1
+
+
 def test_privacy_signal_yields_to_an_explicit_opt_in(consenting, product_url) -> None:  # type: ignore[no-untyped-def]
     consenting.get(product_url, HTTP_SEC_GPC="1")
     assert Event.objects.count() == 1

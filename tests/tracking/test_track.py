@@ -95,6 +95,27 @@ def test_malformed_order_lines_are_dropped_as_invalid_without_raising(rf, produc
     assert invalid.count == len(lines) - 1
 
 
+@pytest.mark.parametrize("lines", [5, object()])
+def test_order_lines_that_are_no_sequence_are_one_refused_purchase(rf, product_url, lines) -> None:  # type: ignore[no-untyped-def]
+    order_placed.send(sender=None, request=_consenting_request(rf, product_url), order=None, lines=lines)
+    assert not Event.objects.exists()
+    assert DroppedEventCount.objects.get(reason="invalid", event_type="purchase").count == 1
+
+
+def test_track_takes_a_key_given_as_a_str_subclass_and_64_context_items(rf, product_url) -> None:  # type: ignore[no-untyped-def]
+    """A key from a template (SafeString); 64 items of the caller's, with reco_app's device
+    class on top; a ``device`` of the caller's is replaced by it."""
+    from django.utils.safestring import mark_safe
+
+    request = _consenting_request(rf, product_url)
+    assert track(request, "add_to_cart", mark_safe("SKU-1")) is not None
+    stored = track(request, "search", **{f"k{i}": i for i in range(64)})
+    assert stored is not None and len(stored.context) == 65 and stored.context["device"]
+    stored = track(request, "search", device="fridge")
+    assert stored is not None and stored.context["device"] != "fridge"
+    assert Event.objects.count() == 3 and Event.objects.filter(product_key="SKU-1").exists()
+
+
 def test_an_order_counts_its_line_totals_as_spend(rf, product, product_url) -> None:  # type: ignore[no-untyped-def]
     CatalogItem.objects.create(product_key="SKU-2", price=4.0)
     order_placed.send(sender=None, request=_consenting_request(rf, product_url), order=None, lines=[(product, 3, Decimal("10.00")), ("SKU-2", 2, None)])
