@@ -44,6 +44,7 @@ from functools import partial
 from typing import Any, TypeVar
 
 from django.core.cache import BaseCache, caches
+from django.core.cache.backends.dummy import DummyCache
 
 from reco_app import conf
 
@@ -189,12 +190,13 @@ def bump(namespace: str) -> int:
     return _bump([namespace])
 
 
-def bump_many(namespaces: Iterable[str], *, deferred: bool = False) -> None:
+def bump_many(namespaces: Iterable[str], *, deferred: bool = False, strict: bool = False) -> None:
     """``bump`` several namespaces (a batch's shoppers) at once; with ``deferred``, inside
-    :func:`one_round_trip`, at the end of that block."""
+    :func:`one_round_trip`, at the end of that block. ``strict``: a cache that cannot be
+    reached raises :class:`reco_app.erasure.CacheUnavailable` instead of being logged."""
     names = list(dict.fromkeys(namespaces))
     if names:
-        _bump(names, deferrable=deferred)
+        _bump(names, deferrable=deferred and not strict, strict=strict)
 
 
 def _eval_into(args: tuple[Any, ...], pipe: Any) -> None:
@@ -206,7 +208,7 @@ def _bumped(names: list[str], result: Any) -> None:
         logger.warning("reco cache unavailable (bump %s): %s", ", ".join(names)[:200], result)
 
 
-def _bump(names: list[str], deferrable: bool = False) -> int:
+def _bump(names: list[str], deferrable: bool = False, strict: bool = False) -> int:
     """One round trip on django-redis (one script INCRs them all; a second when global and
     subject namespaces are mixed), else add + incr each. Returns the new version of the last
     namespace bumped — for :func:`bump`, its one namespace's (0 when the cache is down)."""
@@ -237,9 +239,13 @@ def _bump(names: list[str], deferrable: bool = False) -> int:
             if timeout:
                 cache.touch(key, timeout)
         return version
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         stats["errors"] += 1
         logger.warning("reco cache unavailable (bump %s): %s", ", ".join(names)[:200], exc)
+        if strict and not isinstance(get_cache(), DummyCache):  # (a dummy cache keeps nothing to invalidate)
+            from reco_app.erasure import CacheUnavailable
+
+            raise CacheUnavailable(f"the cache could not be reached ({exc}); nothing was erased, try again later") from exc
         return 0
 
 

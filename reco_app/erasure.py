@@ -50,6 +50,13 @@ class ErasureBusy(Exception):
     job or the start of a training was writing): nothing was erased, try again later."""
 
 
+class CacheUnavailable(ErasureBusy):
+    """The erasure could not reach the shared cache to invalidate the shoppers' cached lists:
+    erasing without that would let them be served again once the cache is back, so nothing
+    was erased; try again later (handled wherever :class:`ErasureBusy` is: the derived-data
+    task of a withdrawal or an account deletion retries it)."""
+
+
 def database() -> str:
     """The database alias of the erasure's transaction, lock and markers (the router's
     database for writing reco_app's models)."""

@@ -13,6 +13,7 @@ takes its lock (slow reads that need no lock, such as model artefacts, belong th
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,7 +47,9 @@ def export_subjects(subjects: list[str]) -> dict[str, Any]:
     return {h.name: h.export(subjects) for h in holders()}
 
 
-def erase_subjects(subjects: list[str], *, skip: tuple[str, ...] = (), wait: bool = True) -> dict[str, int]:
+def erase_subjects(
+    subjects: list[str], *, skip: tuple[str, ...] = (), wait: bool = True, cache_required: bool | None = None,
+) -> dict[str, int]:
     """Erase the subjects' data from every holder but those named in ``skip`` (a withdrawal
     of consent handles events itself and keeps the consent records), in one transaction (a
     holder may defer cache work until it has committed, with ``transaction.on_commit``).
@@ -61,15 +64,30 @@ def erase_subjects(subjects: list[str], *, skip: tuple[str, ...] = (), wait: boo
 
     ``wait=False`` erases without the lock (nothing waits): a job writing at that moment
     may store what it read before, until its next run; used only when the locked erasure
-    was busy and no Celery worker can retry it (:func:`reco_app.consent.service.forget`)."""
+    was busy and no Celery worker can retry it (:func:`reco_app.consent.service.forget`).
+    Holders then do what they can (:data:`best_effort`): an unreachable cache is logged.
+    Otherwise (or with ``cache_required=True``) an erasure that cannot reach the shared
+    cache to invalidate the shoppers' cached lists raises
+    :class:`reco_app.erasure.CacheUnavailable` (nothing erased); ``cache_required=False``
+    erases all the same (the last retry of a task)."""
     from reco_app import erasure
 
     active = [h for h in holders() if h.name not in skip]
     for h in active:
         if h.prepare is not None:
             h.prepare(subjects)  # before the lock: jobs and live evaluations are not held up by it
-    with transaction.atomic(using=erasure.database()):
-        if wait:
-            erasure.lock_exclusive()
-        erasure.record(subjects)
-        return {h.name: h.erase(subjects) for h in active}
+    token = best_effort.set(not (wait if cache_required is None else cache_required))
+    try:
+        with transaction.atomic(using=erasure.database()):
+            if wait:
+                erasure.lock_exclusive()
+            erasure.record(subjects)
+            return {h.name: h.erase(subjects) for h in active}
+    finally:
+        best_effort.reset(token)
+
+
+#: inside :func:`erase_subjects` with ``wait=False`` (no worker can retry it): a holder does
+#: what it can, and logs what it cannot (an unreachable cache); otherwise such a holder
+#: raises :class:`reco_app.erasure.CacheUnavailable` and nothing is erased
+best_effort: ContextVar[bool] = ContextVar("reco_erasure_best_effort", default=False)

@@ -239,7 +239,9 @@ def erase_cached(subjects: list[str]) -> int:
     holder has bumped them by then; a request that read their data before the commit can
     only have cached it under a version that is never current again)."""
     versions = _subject_versions(subjects)
-    cache.bump_many(f"{cache.SUBJECT_NS}{s}" for s in subjects)
+    # an unreachable cache fails the erasure (nothing erased, try again; the tasks retry), but
+    # where nothing can retry it (privacy.best_effort) the erasure goes on without it
+    cache.bump_many((f"{cache.SUBJECT_NS}{s}" for s in subjects), strict=not privacy.best_effort.get())
     found = cache.count_subject_entries(subjects)
 
     def purge() -> None:

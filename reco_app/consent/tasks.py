@@ -3,21 +3,26 @@ busy, and the sweep after a withdrawal for events of its browsers stored late.""
 
 from __future__ import annotations
 
+from typing import Any
+
 from celery import shared_task
 from django.db import DatabaseError
 
 from reco_app.erasure import ErasureBusy
 
 
-@shared_task(name="reco_app.erase_derived", autoretry_for=(ErasureBusy,), retry_backoff=30, retry_backoff_max=600,
-             max_retries=12, acks_late=True)
-def erase_derived(subjects: list[str]) -> dict[str, int]:
+@shared_task(name="reco_app.erase_derived", bind=True, autoretry_for=(ErasureBusy,), retry_backoff=30,
+             retry_backoff_max=600, max_retries=12, acks_late=True)
+def erase_derived(self: Any, subjects: list[str]) -> dict[str, int]:
     """Erase what was derived from withdrawn subjects' events (their segments, live state,
-    model vectors, cached lists), waiting for the erasure lock; retried while it is busy."""
+    model vectors, cached lists), waiting for the erasure lock; retried while it is busy or
+    the shared cache cannot be reached (about an hour and a half); the last try erases what
+    is in the database even if the cache is still down."""
     from reco_app import privacy
     from reco_app.consent.service import WITHDRAWAL_KEEPS
 
-    return privacy.erase_subjects(subjects, skip=WITHDRAWAL_KEEPS)
+    last = self.request.retries >= (self.max_retries or 0)
+    return privacy.erase_subjects(subjects, skip=WITHDRAWAL_KEEPS, cache_required=not last)
 
 
 @shared_task(name="reco_app.forget_late", acks_late=True, autoretry_for=(DatabaseError,), retry_backoff=30,

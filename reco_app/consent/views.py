@@ -12,7 +12,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from reco_app import conf
 from reco_app.consent import privacy, service
-from reco_app.erasure import ErasureBusy
+from reco_app.erasure import CacheUnavailable, ErasureBusy
 from reco_app.models import ConsentRecord
 from reco_app.tracking.context import get_context
 
@@ -71,9 +71,11 @@ def my_data_erase(request: HttpRequest) -> HttpResponse:
         return HttpResponse("Tick the confirmation box to erase your data.", status=400)
     try:
         privacy.erase(privacy.subjects_for_user(request.user))
-    except ErasureBusy:
+    except ErasureBusy as exc:
+        why = "our systems could not all be reached" if isinstance(exc, CacheUnavailable) else (
+            "a scheduled job is updating it")
         busy = HttpResponse(
-            "Your data could not be erased just now because a scheduled job is updating it. "
+            f"Your data could not be erased just now because {why}. "
             "Nothing was erased; please try again in a minute.", status=503, content_type="text/plain; charset=utf-8",
         )
         busy["Retry-After"] = "60"
