@@ -6,7 +6,12 @@ from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.middleware.csrf import CsrfViewMiddleware, RejectRequest
+from django.middleware.csrf import (
+    CsrfViewMiddleware,
+    InvalidTokenFormat,
+    RejectRequest,
+    rotate_token,
+)
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
@@ -43,6 +48,20 @@ def _csrf_ok(request: HttpRequest, token: Any) -> bool:
     return True
 
 
+def _renew_malformed_cookie(request: HttpRequest, response: HttpResponse) -> None:
+    """A CSRF cookie Django cannot read (malformed): a new one in the answer, as Django's CSRF
+    middleware gives every request (the fast path runs without it), so the browser's next
+    beacon can pass."""
+    if "CSRF_COOKIE" not in request.META:  # (the middleware read it, where it runs)
+        try:
+            _CSRF._get_secret(request)  # type: ignore[attr-defined]
+        except InvalidTokenFormat:
+            rotate_token(request)  # (a new secret, flagged for the answer)
+    if request.META.get("CSRF_COOKIE_NEEDS_UPDATE"):
+        _CSRF._set_csrf_cookie(request, response)  # type: ignore[attr-defined]
+        request.META["CSRF_COOKIE_NEEDS_UPDATE"] = False  # (set: the middleware leaves it)
+
+
 def _error(status: int, message: str) -> JsonResponse:
     return JsonResponse({"detail": message}, status=status)
 
@@ -60,7 +79,9 @@ def beacon(request: HttpRequest) -> HttpResponse:
     if not isinstance(payload, dict) or not isinstance(payload.get("events"), list):
         return _error(400, 'Expected {"csrf": "...", "events": [...]}.')
     if not _csrf_ok(request, payload.get("csrf")):
-        return _error(403, "CSRF token missing or incorrect.")
+        refused = _error(403, "CSRF token missing or incorrect.")
+        _renew_malformed_cookie(request, refused)
+        return refused
     events = payload["events"]
     if len(events) > conf.get("BEACON_MAX_EVENTS"):
         return _error(413, f"At most {conf.get('BEACON_MAX_EVENTS')} events per beacon.")

@@ -294,3 +294,17 @@ def test_a_failing_header_middleware_gets_the_answer_djangos_stack_gives(db, set
         # (Vary and Content-Length come from the session, CSRF and common middleware the fast path skips)
         answers.append((response.status_code, sorted((k, v) for k, v in response.items() if k not in ("Vary", "Content-Length"))))
     assert answers[0] == answers[1] and answers[1][0] == 500
+
+
+@pytest.mark.parametrize("bad", ["badformat!", "a" * 31, "a" * 63])
+def test_a_malformed_csrf_cookie_is_refused_and_renewed(browser, bad) -> None:  # type: ignore[no-untyped-def]
+    """As Django's CSRF middleware renews a cookie it cannot read, on the fast path too: the
+    beacon after the next one can pass."""
+    _accept(browser)
+    browser.cookies["csrftoken"] = bad
+    response = beacon(browser, [IMPRESSION], csrf=bad, HTTP_ORIGIN=ORIGIN)
+    assert response.status_code == 403
+    renewed = response.cookies["csrftoken"].value
+    assert renewed and renewed != bad
+    assert beacon(browser, [IMPRESSION], HTTP_ORIGIN=ORIGIN).status_code == 204
+    assert Event.objects.count() == 1
