@@ -55,7 +55,13 @@ def read_json(request: HttpRequest, limit: int) -> Any:
     if len(data) > limit:
         raise BodyError(413, f"The body is larger than {limit} bytes.")
     try:
-        return json.loads(data.decode("utf-8"), parse_constant=_reject_constant, parse_int=_parse_int)
+        text = data.decode("utf-8")
+        try:
+            return json.loads(text, parse_constant=_reject_constant)
+        except json.JSONDecodeError:
+            raise
+        except ValueError:  # an integer too long for Python (or NaN): read again, ints one by one
+            return json.loads(text, parse_constant=_reject_constant, parse_int=_parse_int)
     except (UnicodeDecodeError, ValueError, RecursionError):
         raise BodyError(400, "The body is not valid UTF-8 JSON.") from None
 
