@@ -238,10 +238,18 @@ def erase_cached(subjects: list[str]) -> int:
     erasure has committed delete their cached entries and then their namespace keys (every
     holder has bumped them by then; a request that read their data before the commit can
     only have cached it under a version that is never current again)."""
+    from reco_app.erasure import CacheUnavailable
+
     versions = _subject_versions(subjects)
     # an unreachable cache fails the erasure (nothing erased, try again; the tasks retry), but
     # where nothing can retry it (privacy.best_effort) the erasure goes on without it
-    cache.bump_many((f"{cache.SUBJECT_NS}{s}" for s in subjects), strict=not privacy.best_effort.get())
+    try:
+        cache.bump_many((f"{cache.SUBJECT_NS}{s}" for s in subjects), strict=not privacy.best_effort.get())
+    except CacheUnavailable:
+        # a cache refusing writes (out of memory) may still delete: what is cached for them
+        # goes now all the same (recomputed from their data while it is there: harmless)
+        cache.purge_subjects(subjects, _state_keys(subjects, [versions], decisions=False))
+        raise
     found = cache.count_subject_entries(subjects)
 
     def purge() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import random
 import uuid
 from functools import partial
@@ -19,6 +20,8 @@ from reco_app.erasure import ErasureBusy
 from reco_app.models import ConsentRecord, Event
 from reco_app.models.events import ConsentBasis, visitor_subject
 from reco_app.tracking.context import get_context
+
+logger = logging.getLogger(__name__)
 
 
 def record(user: Any, subject: str, *, granted: bool, method: str) -> ConsentRecord | None:
@@ -179,18 +182,23 @@ WITHDRAWAL_KEEPS = ("events", "consent_records")
 def erase_derived_later(subjects: list[str]) -> None:
     """The erasure lock was busy (a segment job writing, ``ERASURE_LOCK_TIMEOUT``): the
     events are gone; a Celery task erases the derived data once the lock is free (retried
-    for up to an hour). Without a worker (tasks run eagerly), it is erased now without the
-    lock: a job writing at this moment may store what it read before, until its next run."""
+    for about an hour and a half). Without a worker (tasks run eagerly), it is erased now without the
+    lock: a job writing at this moment may store what it read before, until its next run;
+    the same when the task cannot be sent (the broker down)."""
     from celery import current_app
 
     from reco_app.consent.tasks import erase_derived
 
-    if current_app.conf.task_always_eager or not current_app.conf.broker_url:  # (no worker)
-        from reco_app import privacy
+    if not (current_app.conf.task_always_eager or not current_app.conf.broker_url):
+        try:
+            erase_derived.apply_async((subjects,), countdown=30)
+            return
+        except Exception:  # the broker down (often the same Redis as the cache): done here instead
+            logger.exception("reco_app: scheduling the erasure of derived data failed; erasing it now")
+    from reco_app import privacy
 
-        privacy.erase_subjects(subjects, skip=WITHDRAWAL_KEEPS, wait=False)
-        return
-    erase_derived.apply_async((subjects,), countdown=30)
+    # (no worker to retry it: as far as it can, without the lock; an unreachable cache is logged)
+    privacy.erase_subjects(subjects, skip=WITHDRAWAL_KEEPS, wait=False)
 
 
 def anonymise(events: QuerySet[Event]) -> int:

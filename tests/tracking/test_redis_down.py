@@ -144,3 +144,72 @@ def test_the_derived_data_task_retries_while_redis_is_down_and_erases_on_its_las
     finally:
         erase_derived.pop_request()
     assert not SegmentMembership.objects.exists()
+
+
+@pytest.fixture
+def broker_down():  # type: ignore[no-untyped-def]
+    """Tasks go to a broker nobody answers at (often the same Redis as the cache)."""
+    from celery import current_app
+
+    conf = current_app.conf
+    saved = (conf.task_always_eager, conf.broker_url, conf.task_publish_retry, conf.broker_transport_options)
+    conf.task_always_eager, conf.broker_url, conf.task_publish_retry = False, "redis://127.0.0.1:6399/1", False
+    conf.broker_transport_options = {"max_retries": 1, "interval_start": 0, "interval_step": 0}  # (fail fast)
+    yield
+    conf.task_always_eager, conf.broker_url, conf.task_publish_retry, conf.broker_transport_options = saved
+
+
+def test_a_withdrawal_and_an_account_deletion_with_redis_and_the_broker_down(  # type: ignore[no-untyped-def]
+    redis_down, broker_down, product_url, django_user_model, django_capture_on_commit_callbacks,
+) -> None:
+    """The derived-data task cannot be sent: its work is done in the request instead, as far
+    as it can (never a 500; the withdrawal's cookies are set)."""
+    shopper = Client()
+    shopper.post("/reco/consent/accept/", {"next": "/"})
+    with django_capture_on_commit_callbacks(execute=True):
+        shopper.get(product_url)
+    assert Event.objects.count() == 1
+    with django_capture_on_commit_callbacks(execute=True):
+        response = shopper.post("/reco/consent/refuse/", {"withdraw": "1", "next": "/"})
+    assert response.status_code == 302 and response.cookies["reco_v"]["max-age"] == 0
+    assert Event.objects.count() == 0
+    with django_capture_on_commit_callbacks(execute=True):
+        shopper.get(product_url)
+    assert Event.objects.count() == 0  # the refusal holds
+    user = django_user_model.objects.create_user("eve", password="pw-123456")
+    Event.objects.create(subject="eve", user=user, event_type="purchase", product_key="SKU-1", timestamp=user.date_joined)
+    with django_capture_on_commit_callbacks(execute=True):
+        user.delete()
+    assert not Event.objects.exists()
+
+
+def test_a_withdrawal_deletes_cached_lists_where_redis_refuses_writes(redis_cache, monkeypatch, django_capture_on_commit_callbacks) -> None:  # type: ignore[no-untyped-def]
+    """Redis out of memory refuses the namespace bump (a script write) but still deletes: the
+    withdrawn shopper's cached entries go all the same."""
+    import redis
+
+    from reco_app import cache
+    from reco_app.consent import service
+
+    version = cache.ns_version("subject:alice")
+    key = cache.make_key("rec", "for_you", "alice", 1, version)
+    cache.set(key, ["a personal list"], subject="alice")
+
+    def out_of_memory(*args: object, **kwargs: object) -> None:
+        raise redis.exceptions.ResponseError("OOM command not allowed when used memory > 'maxmemory'.")
+
+    monkeypatch.setattr(redis.Redis, "eval", out_of_memory)
+    later: list[list[str]] = []  # the retried task, which a worker runs later
+    monkeypatch.setattr(service, "erase_derived_later", later.append)
+    with django_capture_on_commit_callbacks(execute=True):
+        service.forget(["alice"], [])
+    assert later == [["alice"]]
+    assert cache.get(key) is None  # not only once the task has run
+
+
+def test_the_derived_data_task_retries_for_about_an_hour_and_a_half() -> None:
+    from reco_app.consent.tasks import erase_derived
+
+    assert erase_derived.retry_jitter is False
+    waits = [min(erase_derived.retry_backoff * 2**n, erase_derived.retry_backoff_max) for n in range(erase_derived.max_retries)]
+    assert 80 * 60 <= sum(waits) <= 100 * 60
