@@ -279,7 +279,7 @@ def user_for_subject(subject: str) -> Any | None:
     """The user a stored customer subject belongs to: the adapter's
     ``get_user_for_customer_key``, else — for a key shortened by :func:`customer_subject`,
     which no adapter can turn back into a user — the user recorded on that subject's events
-    or consent records (None when there is none)."""
+    or consent records whose key it is now (None when there is none)."""
     user = get_adapter().get_user_for_customer_key(subject)
     if user is not None or not is_shortened(subject):
         return user
@@ -287,9 +287,12 @@ def user_for_subject(subject: str) -> Any | None:
 
     from reco_app.models import ConsentRecord, Event
 
-    pk = (Event.objects.filter(subject=subject).exclude(user=None).values_list("user", flat=True).first()
-          or ConsentRecord.objects.filter(subject=subject).exclude(user=None).values_list("user", flat=True).first())
-    return get_user_model()._default_manager.filter(pk=pk).first() if pk is not None else None
+    # the accounts tied to rows under the key: the one whose key it is now (an account that
+    # had it before, renamed since, is not its user any more)
+    pks = {*Event.objects.filter(subject=subject).exclude(user=None).order_by().values_list("user", flat=True).distinct(),
+           *ConsentRecord.objects.filter(subject=subject).exclude(user=None).order_by().values_list("user", flat=True)
+           .distinct()}
+    return next((u for u in get_user_model()._default_manager.filter(pk__in=pks) if subject_of(u) == subject), None)
 
 
 def subject_of(user: Any) -> str:

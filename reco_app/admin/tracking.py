@@ -14,15 +14,17 @@ from reco_app.models import ConsentRecord
 
 
 def _subjects(queryset: QuerySet[Any]) -> list[str]:
-    """Every subject key of the people of the selected rows (events or consent records):
-    their subjects and users, expanded by ``privacy.expand_subjects``."""
-    selected = [s for s in queryset.order_by().values_list("subject", flat=True).distinct() if s]
-    users: list[Any] = []
-    if any(f.name == "user" for f in queryset.model._meta.concrete_fields):
-        from django.contrib.auth import get_user_model
+    """Every subject key of the people of the selected rows (events or consent records),
+    expanded by ``privacy.expand_subjects``: a row tied to an account names that account
+    (its subject may be a key the account had before and another one has now), any other
+    row its subject."""
+    if not any(f.name == "user" for f in queryset.model._meta.concrete_fields):
+        return privacy.expand_subjects([s for s in queryset.order_by().values_list("subject", flat=True).distinct() if s])
+    from django.contrib.auth import get_user_model
 
-        ids = {pk for pk in queryset.order_by().values_list("user", flat=True).distinct() if pk is not None}
-        users = list(get_user_model()._default_manager.filter(pk__in=ids))
+    rows = set(queryset.order_by().values_list("subject", "user").distinct())
+    selected = [subject for subject, user in rows if subject and user is None]
+    users = list(get_user_model()._default_manager.filter(pk__in={user for _, user in rows if user is not None}))
     return privacy.expand_subjects(selected, users)
 
 

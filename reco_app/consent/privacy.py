@@ -85,6 +85,25 @@ def _person(key: str) -> list[str]:
     return subjects if key in subjects else [*subjects, key]
 
 
+def _visitors_person(visitor_id: str) -> list[str]:
+    """The subjects of the one person a visitor's history was joined to: the account its
+    events are tied to (whatever key they sit under: a renamed account's earlier one may be
+    another account's now), else the one customer key they sit under; none when several
+    (a shared device: expanding would reach other people)."""
+    from django.contrib.auth import get_user_model
+
+    joined = Event.objects.filter(visitor_id=visitor_id).exclude(subject="").exclude(subject__startswith=ANONYMOUS_PREFIX)
+    accounts = list(joined.exclude(user=None).order_by().values_list("user", flat=True).distinct()[:2])
+    loose = set(joined.filter(user=None).order_by().values_list("subject", flat=True).distinct()[:2])
+    if len(accounts) == 1:
+        user = get_user_model()._default_manager.filter(pk=accounts[0]).first()
+        subjects = subjects_for_user(user) if user is not None else []
+        return subjects if loose <= set(subjects) else []  # (another customer key too: a shared device)
+    if not accounts and len(loose) == 1:
+        return _person(loose.pop())
+    return []
+
+
 def expand_subjects(subjects: Iterable[str], users: Iterable[Any] = ()) -> list[str]:
     """Every subject key of the people named by ``subjects`` (and ``users``): what the admin
     actions export and erase, so they cover what ``reco_privacy --user`` and the "Your data"
@@ -108,13 +127,7 @@ def expand_subjects(subjects: Iterable[str], users: Iterable[Any] = ()) -> list[
         out.extend(subjects_for_user(user))
     for subject in dict.fromkeys(s for s in subjects if s):
         if subject.startswith(ANONYMOUS_PREFIX):
-            owners = list(
-                Event.objects.filter(visitor_id=subject[len(ANONYMOUS_PREFIX):])
-                .exclude(subject="").exclude(subject__startswith=ANONYMOUS_PREFIX)
-                .order_by().values_list("subject", flat=True).distinct()[:2]
-            )
-            if len(owners) == 1:
-                out.extend(_person(owners[0]))
+            out.extend(_visitors_person(subject[len(ANONYMOUS_PREFIX):]))
             out.append(subject)
             continue
         out.extend(_person(customer_subject(subject)))
@@ -191,7 +204,15 @@ def erase_events(subjects: list[str]) -> int:
 
 
 def _consent_qs(subjects: list[str]) -> Any:
-    return ConsentRecord.objects.filter(_theirs(subjects))
+    """Their consent records: those tied to their accounts, and, under their subject keys,
+    those tied to no account — for a person with an account only their visitors' (a
+    customer key's record without an account is that of an account since deleted: a
+    refusal kept as proof, another person's if the key has been given to someone else)."""
+    users = [u.pk for u in _users(subjects)]
+    if not users:
+        return ConsentRecord.objects.filter(subject__in=subjects, user__isnull=True)
+    visitors = [s for s in subjects if s.startswith(ANONYMOUS_PREFIX)]
+    return ConsentRecord.objects.filter(models.Q(user__in=users) | models.Q(subject__in=visitors, user__isnull=True))
 
 
 def export_consent(subjects: list[str]) -> list[dict[str, Any]]:

@@ -252,6 +252,55 @@ def test_a_customer_key_given_to_another_account_reaches_only_that_accounts_rows
     assert not Event.objects.exists()
 
 
+def test_the_admin_and_the_visitor_of_a_renamed_account_never_reach_the_new_holder_of_its_key(consenting, product_url, django_user_model, admin_client) -> None:  # type: ignore[no-untyped-def]
+    """A row tied to the renamed account, picked in the admin, and that account's joined
+    visitor id name that account, not whoever has its earlier key now."""
+    user, visitor = _renamed(consenting, product_url, django_user_model)
+    newcomer = django_user_model.objects.create_user("ola", password="pw-654321")
+    theirs = Event.objects.create(subject="ola", user=newcomer, visitor_id="v2", event_type="purchase",
+                                  product_key="SKU-9", timestamp=timezone.now())
+    ConsentRecord.objects.create(user=newcomer, subject="ola", granted=True, method="login", policy_version="1")
+    old = Event.objects.filter(user=user).first()
+    response = admin_client.post("/admin/reco_app/event/", {"action": "export_subjects", "_selected_action": [old.pk]})  # type: ignore[union-attr]
+    exported = json.loads(response.content)
+    assert "anon:v2" not in exported["subjects"] and theirs.pk not in {e["id"] for e in exported["data"]["events"]}
+    assert not [r for r in exported["data"]["consent_records"] if r["user_id"] == newcomer.pk]
+    assert sorted(privacy.expand_subjects([f"anon:{visitor}"])) == sorted(privacy.subjects_for_user(user))
+    admin_client.post("/admin/reco_app/event/", {"action": "erase_subjects", "_selected_action": [old.pk]})  # type: ignore[union-attr]
+    assert list(Event.objects.values_list("pk", flat=True)) == [theirs.pk]
+    assert ConsentRecord.objects.filter(user=newcomer).exists()
+
+
+def test_a_long_key_given_to_another_account_is_that_accounts(db, django_user_model) -> None:  # type: ignore[no-untyped-def]
+    """Shortened keys cannot be turned back into a user by the adapter: the account the rows
+    under it are tied to whose key it is now."""
+    from reco_app.adapter import customer_subject
+
+    long_name = "l" * 140
+    short = customer_subject(long_name)
+    first = django_user_model.objects.create_user(long_name, password="pw-123456")
+    Event.objects.create(subject=short, user=first, event_type="purchase", product_key="A", timestamp=timezone.now())
+    first.username = "short1"
+    first.save()
+    second = django_user_model.objects.create_user(long_name, password="pw-654321")
+    ConsentRecord.objects.create(user=second, subject=short, granted=True, method="login", policy_version="1")
+    imported = Event.objects.create(subject=short, event_type="purchase", product_key="B", timestamp=timezone.now())
+    assert [e["id"] for e in privacy.export(privacy.subjects_for_user(second))["data"]["events"]] == [imported.pk]
+    assert short not in privacy.subjects_for_user(first)
+    privacy.erase(privacy.subjects_for_user(first))
+    assert list(Event.objects.values_list("pk", flat=True)) == [imported.pk]
+
+
+def test_a_deleted_accounts_kept_refusal_is_not_the_next_holders_of_its_key(db, django_user_model) -> None:  # type: ignore[no-untyped-def]
+    first = django_user_model.objects.create_user("zed", password="pw-123456")
+    ConsentRecord.objects.create(user=first, subject="zed", granted=False, method="withdrawal", policy_version="1")
+    first.delete()  # the refusal is kept as proof, tied to no account now
+    second = django_user_model.objects.create_user("zed", password="pw-654321")
+    assert privacy.export(privacy.subjects_for_user(second))["data"]["consent_records"] == []
+    privacy.erase(privacy.subjects_for_user(second))
+    assert ConsentRecord.objects.filter(user=None, subject="zed").exists()  # still the proof
+
+
 def test_the_my_data_page_counts_what_the_export_lists(consenting, product_url, django_user_model) -> None:  # type: ignore[no-untyped-def]
     user, _ = _renamed(consenting, product_url, django_user_model)
     page = consenting.get("/reco/privacy/")
