@@ -206,8 +206,14 @@ class SegmentMembershipAdmin(admin.ModelAdmin):
         return [path("shopper/", view, name="reco_app_segments_shopper"), *super().get_urls()]
 
     def shopper_view(self, request: HttpRequest) -> HttpResponse:
-        """One shopper's segments now (live and batch), with why and until when."""
+        """One shopper's segments now (live and batch), with why and until when: for staff
+        who may view segment memberships, as the list of them."""
+        from django.core.exceptions import PermissionDenied
+
         from reco_app.segments.service import segments_for
+
+        if not self.has_view_permission(request):
+            raise PermissionDenied
 
         subject = request.GET.get("subject", "").strip()[:128]
         rows = list(SegmentMembership.objects.current().filter(subject=subject).select_related("segment").order_by("segment__kind", "segment__key")) if subject else []

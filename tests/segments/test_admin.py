@@ -85,3 +85,18 @@ def test_batch_segments_are_read_only_apart_from_enabled(staff: Client, history:
     staff.post(url, {"name": "Renamed", "enabled": ""})
     segment.refresh_from_db()
     assert (segment.key, segment.kind, segment.name, segment.enabled) == ("lifecycle:active", "lifecycle", "Active customers", False)
+
+
+def test_a_shoppers_segments_need_the_permission_to_view_memberships(history: None, django_user_model) -> None:  # type: ignore[no-untyped-def]
+    from django.contrib.auth.models import Permission
+
+    clerk = django_user_model.objects.create_user("clerk", password="pw-123456", is_staff=True)
+    client = Client()
+    client.force_login(clerk)
+    url = reverse("admin:reco_app_segments_shopper") + "?subject=shoe_fan"
+    assert client.get(url).status_code == 403
+    clerk.user_permissions.add(Permission.objects.get(codename="view_segmentmembership"))
+    clerk = django_user_model.objects.get(pk=clerk.pk)  # (permissions are cached on the instance)
+    client.force_login(clerk)
+    page = client.get(url)
+    assert page.status_code == 200 and "Active customers" in page.content.decode()
