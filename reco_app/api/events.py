@@ -84,11 +84,12 @@ class EventRateThrottle(UserRateThrottle):
         return super().allow_request(request, view)
 
     def wait(self) -> float | None:
-        """Seconds until the oldest request of the window leaves it (DRF's says nothing when
-        more requests than the rate allows are on record: the rate was lowered)."""
+        """Seconds until enough requests of the window have left it for one more (DRF's says
+        nothing when more requests than the rate allows are on record: the rate was lowered)."""
+        if self.num_requests and len(self.history) >= self.num_requests:
+            # newest first: once the rate's last allowed one has left, one more fits
+            return max(self.duration - (self.now - self.history[self.num_requests - 1]), 1.0)
         wait: float | None = super().wait()
-        if wait is None and self.history:
-            wait = max(self.duration - (self.now - self.history[-1]), 1.0)
         return wait
 
 

@@ -5,6 +5,8 @@ Connected in ``RecoAppConfig.ready()`` via :func:`connect`.
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterator
 from functools import partial
 from typing import Any
 
@@ -16,6 +18,8 @@ from reco_app import cache
 from reco_app.models import ConsentRecord, Event
 from reco_app.models.events import PERSONAL_BASES
 from reco_app.signals import order_placed
+
+logger = logging.getLogger(__name__)
 
 
 def merge_visitor_history(user: Any, visitor_id: str) -> int:
@@ -79,6 +83,28 @@ def _number(value: Any, *, required: bool = False) -> Any:
         return _NOT_A_NUMBER
 
 
+def _lines(lines: Any) -> Iterator[Any]:
+    """The order's lines as given; ``lines`` that are no sequence at all are one refused
+    line, and lines that fail part-way end there (logged): those read before are kept."""
+    if lines is None:
+        return
+    try:
+        iterator = iter(lines)
+    except TypeError:
+        yield None
+        return
+    while True:
+        try:
+            line = next(iterator)
+        except StopIteration:
+            return
+        except Exception:  # the shop's own lines failed: what came before stands
+            logger.exception("reco_app: reading the lines of an order failed")
+            yield None
+            return
+        yield line
+
+
 def on_order_placed(sender: Any, request: Any = None, order: Any = None, lines: Any = (), user: Any = None, **kwargs: Any) -> list[Event]:
     """One ``purchase`` event per order line (value = quantity) for the ordering visitor.
 
@@ -92,11 +118,7 @@ def on_order_placed(sender: Any, request: Any = None, order: Any = None, lines: 
 
     order_ref = str(getattr(order, "pk", "") or "")
     items: list[tuple[str, Any, float | None, dict[str, Any]]] = []
-    try:
-        lines = list(lines or ())
-    except TypeError:  # not a sequence of lines at all: one refused purchase
-        lines = [None]
-    for line in lines:
+    for line in _lines(lines):
         try:
             product, quantity, unit_price = line
         except (TypeError, ValueError):

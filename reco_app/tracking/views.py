@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.middleware.csrf import (
     CsrfViewMiddleware,
@@ -66,10 +67,18 @@ def _error(status: int, message: str) -> JsonResponse:
     return JsonResponse({"detail": message}, status=status)
 
 
+@transaction.non_atomic_requests  # (ATOMIC_REQUESTS: the store is atomic itself, and retries a deadlock)
 @csrf_exempt
 @require_POST
 def beacon(request: HttpRequest) -> HttpResponse:
     """``{"csrf": token, "events": [...]}`` from reco.js: 204 when accepted, 400 lists bad events."""
+    response = _beacon(request)
+    if response.status_code != 204:  # (a cookie Django could not read is why it was refused)
+        _renew_malformed_cookie(request, response)
+    return response
+
+
+def _beacon(request: HttpRequest) -> HttpResponse:
     if not _same_site(request):
         return _error(403, "Cross-site beacons are not accepted.")
     try:
@@ -79,9 +88,7 @@ def beacon(request: HttpRequest) -> HttpResponse:
     if not isinstance(payload, dict) or not isinstance(payload.get("events"), list):
         return _error(400, 'Expected {"csrf": "...", "events": [...]}.')
     if not _csrf_ok(request, payload.get("csrf")):
-        refused = _error(403, "CSRF token missing or incorrect.")
-        _renew_malformed_cookie(request, refused)
-        return refused
+        return _error(403, "CSRF token missing or incorrect.")
     events = payload["events"]
     if len(events) > conf.get("BEACON_MAX_EVENTS"):
         return _error(413, f"At most {conf.get('BEACON_MAX_EVENTS')} events per beacon.")

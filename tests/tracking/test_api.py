@@ -107,6 +107,27 @@ def test_rate_limit_answers_429_with_retry_after(api) -> None:  # type: ignore[n
     cache.clear()
 
 
+def test_retry_after_a_lowered_rate_is_when_a_request_fits_again(api, settings, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from django.core.cache import cache
+
+    from reco_app.api.events import EventRateThrottle
+
+    cache.clear()
+    clock = [1000.0]
+    monkeypatch.setattr(EventRateThrottle, "timer", lambda self: clock[0])
+    settings.RECO_APP = {**settings.RECO_APP, "API_RATE": "5/minute"}
+    for at in (0, 10, 20, 30):
+        clock[0] = 1000.0 + at
+        assert post(api, {"events": [event()]}).status_code == 201
+    settings.RECO_APP = {**settings.RECO_APP, "API_RATE": "2/minute"}
+    clock[0] = 1035.0
+    refused = post(api, {"events": [event()]})
+    assert refused.status_code == 429
+    clock[0] += int(refused["Retry-After"])  # waiting as told is enough
+    assert post(api, {"events": [event()]}).status_code == 201
+    cache.clear()
+
+
 def test_an_integer_too_long_for_python_rejects_its_event_not_the_batch(api) -> None:  # type: ignore[no-untyped-def]
     good = json.dumps(event())
     bad = json.dumps(event(value=0)).replace('"value": 0', '"value": ' + "1" * 4301)
@@ -301,8 +322,9 @@ def test_an_event_another_request_is_writing_is_a_duplicate_not_stored(postgres_
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("atomic_requests", [False, True], ids=["autocommit", "ATOMIC_REQUESTS"])
 @pytest.mark.parametrize("pad", [0, 60], ids=["small batch", "COPY batch"])
-def test_batches_sharing_events_in_different_orders_are_both_stored(postgres_db, django_user_model, settings, pad) -> None:  # type: ignore[no-untyped-def]
+def test_batches_sharing_events_in_different_orders_are_both_stored(postgres_db, django_user_model, settings, pad, atomic_requests) -> None:  # type: ignore[no-untyped-def]
     """Two re-sends of overlapping events, listed in different orders, while a third writer
     has one of them in flight: each batch ends up waiting for an event the other wrote and
     PostgreSQL ends one of them (a deadlock). That one is written again: both answer 201,
@@ -339,14 +361,21 @@ def test_batches_sharing_events_in_different_orders_are_both_stored(postgres_db,
         finally:
             connection.close()
 
+    from django.db import connections
+
+    # (the view runs in autocommit whatever ATOMIC_REQUESTS says: the store is atomic itself)
+    connections.settings["default"]["ATOMIC_REQUESTS"] = atomic_requests
     holder = threading.Thread(target=third_writer)
     holder.start()
-    assert held.wait(10)
-    senders = [threading.Thread(target=send, args=(i,)) for i in range(2)]
-    for thread in senders:
-        thread.start()
-    for thread in [*senders, holder]:
-        thread.join()
+    try:
+        assert held.wait(10)
+        senders = [threading.Thread(target=send, args=(i,)) for i in range(2)]
+        for thread in senders:
+            thread.start()
+        for thread in [*senders, holder]:
+            thread.join()
+    finally:
+        connections.settings["default"]["ATOMIC_REQUESTS"] = False
     assert [a[0] for a in answers] == [201, 201], answers  # type: ignore[index]
     assert Event.objects.count() == 2 * pad + 3
     for status, body in answers:  # type: ignore[misc]

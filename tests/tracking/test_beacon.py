@@ -308,3 +308,22 @@ def test_a_malformed_csrf_cookie_is_refused_and_renewed(browser, bad) -> None:  
     assert renewed and renewed != bad
     assert beacon(browser, [IMPRESSION], HTTP_ORIGIN=ORIGIN).status_code == 204
     assert Event.objects.count() == 1
+
+
+@pytest.mark.parametrize(
+    ("body", "headers", "status"),
+    [(None, {"HTTP_ORIGIN": "https://evil.example"}, 403), ("{nope", {"HTTP_ORIGIN": ORIGIN}, 400),
+     ('{"csrf": "x"}', {"HTTP_ORIGIN": ORIGIN}, 400)],
+    ids=["cross-site", "not JSON", "no events"],
+)
+def test_every_refused_beacon_renews_a_malformed_csrf_cookie(browser, body, headers, status) -> None:  # type: ignore[no-untyped-def]
+    """As Django's CSRF middleware does for every request, whatever the view answers."""
+    _accept(browser)
+    browser.cookies["csrftoken"] = "badformat!"
+    if body is None:
+        response = beacon(browser, [IMPRESSION], csrf="badformat!", **headers)
+    else:
+        browser.beacons = getattr(browser, "beacons", 0) + 1  # type: ignore[attr-defined]
+        response = browser.generic("POST", URL, body, content_type="text/plain;charset=UTF-8", **headers)
+    assert response.status_code == status
+    assert response.cookies["csrftoken"].value not in ("", "badformat!")

@@ -95,6 +95,25 @@ def test_malformed_order_lines_are_dropped_as_invalid_without_raising(rf, produc
     assert invalid.count == len(lines) - 1
 
 
+def test_order_lines_failing_part_way_keep_the_lines_read_before(rf, product, product_url) -> None:  # type: ignore[no-untyped-def]
+    def lines():  # type: ignore[no-untyped-def]
+        yield (product, 1, 10.0)
+        yield ("SKU-2", 2, 5.0)
+        raise TypeError("the shop's bug")
+
+    class Lines:  # a numpy array or a pandas object: no truth value
+        def __bool__(self) -> bool:
+            raise ValueError("ambiguous")
+
+        def __iter__(self):  # type: ignore[no-untyped-def]
+            return iter([("SKU-3", 1, 2.0)])
+
+    request = _consenting_request(rf, product_url)
+    order_placed.send(sender=None, request=request, order=None, lines=lines())
+    order_placed.send(sender=None, request=request, order=None, lines=Lines())
+    assert sorted(Event.objects.values_list("product_key", flat=True)) == ["SKU-1", "SKU-2", "SKU-3"]
+
+
 @pytest.mark.parametrize("lines", [5, object()])
 def test_order_lines_that_are_no_sequence_are_one_refused_purchase(rf, product_url, lines) -> None:  # type: ignore[no-untyped-def]
     order_placed.send(sender=None, request=_consenting_request(rf, product_url), order=None, lines=lines)
