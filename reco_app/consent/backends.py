@@ -9,10 +9,12 @@ them for free. Name your backend in ``RECO_APP["CONSENT_BACKEND"]``.
 from __future__ import annotations
 
 import enum
+import time
 from functools import cache
 from typing import Any
 
 from django.core.signals import setting_changed
+from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponseBase
 from django.utils.module_loading import import_string
@@ -63,10 +65,20 @@ class CookieConsentBackend(ConsentBackend):
         value = parse_cookie_str(raw).get(varname) if raw else None
         if value == cc_settings.COOKIE_CONSENT_DECLINE:
             return Decision.DENIED
+        if value is not None and value < group_version(varname):
+            # accepted before the shop added a cookie to the group: django-cookie-consent
+            # asks again, so the acceptance no longer counts (a group without cookies, as
+            # reco_app ships it, has no version: every acceptance counts)
+            value = None
         if value is not None:
-            # Any accepted version counts: a group we ship without cookies has no versions.
-            if self._account_decision(request) is Decision.DENIED:
+            account = self._account_decision(request)
+            if account is Decision.DENIED:
                 return Decision.DENIED
+            user = getattr(request, "user", None)
+            if account is Decision.UNKNOWN and user is not None and user.is_authenticated:
+                # accepted where reco_app records nothing (the shop's cookie settings page):
+                # the request records the grant on the account (see update_cookie)
+                request.reco_unrecorded_grant = True  # type: ignore[attr-defined]
             return Decision.GRANTED
         return self._account_decision(request)
 
@@ -87,6 +99,34 @@ class CookieConsentBackend(ConsentBackend):
 
     def refuse(self, request: HttpRequest, response: HttpResponseBase) -> None:
         self._process(request, response, "decline")
+
+
+#: how long a process reads the cookie group's version from its memory (a cookie added to
+#: the group in the admin is seen by the other processes within this delay)
+GROUP_VERSION_SECONDS = 60.0
+_group_versions: dict[str, tuple[float, str]] = {}
+
+
+def group_version(varname: str) -> str:
+    """The version of the cookie group as django-cookie-consent reads it (its newest cookie's
+    creation; "" without cookies): acceptances older than that are undecided again."""
+    now = time.monotonic()
+    found = _group_versions.get(varname)
+    if found is not None and found[0] > now:
+        return found[1]
+    from cookie_consent.cache import get_cookie_group
+
+    group = get_cookie_group(varname=varname)
+    version = group.get_version() if group is not None else ""
+    _group_versions[varname] = (now + GROUP_VERSION_SECONDS, version)
+    return version
+
+
+@receiver(post_save, sender="cookie_consent.Cookie", dispatch_uid="reco_app_cookie_saved")
+@receiver(post_delete, sender="cookie_consent.Cookie", dispatch_uid="reco_app_cookie_deleted")
+def forget_group_versions(**kwargs: Any) -> None:
+    """A cookie of a group changed in this process: read the versions again."""
+    _group_versions.clear()
 
 
 def account_decision(user: Any) -> Decision:
@@ -151,3 +191,4 @@ def get_backend() -> ConsentBackend:
 def _reset_backend(*, setting: str, **kwargs: Any) -> None:
     if setting == "RECO_APP":
         get_backend.cache_clear()
+        _group_versions.clear()

@@ -21,7 +21,7 @@ class ConsentRecord(models.Model):
         WITHDRAWAL = "withdrawal", _("one-click withdrawal")
         LOGIN = "login", _("decision carried over at login")
         SIGNAL = "signal", _("browser privacy signal (GPC/DNT)")
-        COOKIE_SETTINGS = "cookie_settings", _("declined in the cookie settings")
+        COOKIE_SETTINGS = "cookie_settings", _("in the shop's cookie settings")
         ADMIN = "admin", _("recorded by staff")
 
     user = models.ForeignKey(

@@ -197,6 +197,17 @@ class VisitorContext:
 
                 consent_gone(self.request, had_cookie=had_cookie and self._cookie is not None)
             return
+        if getattr(self.request, "reco_unrecorded_grant", False) and self.user is not None:
+            # accepted where reco_app records nothing (the shop's cookie settings page) while
+            # signed in: the proof of the account's consent, once (then the account grants),
+            # unless this request recorded one meanwhile (a login carries the browser's over)
+            from reco_app.consent.backends import Decision, account_decision
+            from reco_app.consent.service import record
+            from reco_app.models import ConsentRecord
+
+            self.request.reco_unrecorded_grant = False  # type: ignore[attr-defined]
+            if account_decision(self.user) is Decision.UNKNOWN:
+                record(self.user, self.subject, granted=True, method=ConsentRecord.Method.COOKIE_SETTINGS)
         old = self._cookie
         fresh = (
             old is not None

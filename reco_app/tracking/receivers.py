@@ -88,9 +88,18 @@ def _lines(lines: Any) -> Iterator[Any]:
     line, and lines that fail part-way end there (logged): those read before are kept."""
     if lines is None:
         return
+    from contextlib import nullcontext
+
+    from django.db import connection
+
     try:
-        iterator = iter(lines)
-    except TypeError:
+        # (a queryset runs its query here: in a transaction, a savepoint keeps a failing one
+        # from breaking it)
+        with transaction.atomic() if connection.in_atomic_block else nullcontext():
+            iterator = iter(lines)
+    except Exception as exc:  # no sequence, or one failing as it starts (a queryset's query)
+        if not isinstance(exc, TypeError):
+            logger.exception("reco_app: reading the lines of an order failed")
         yield None
         return
     while True:
@@ -121,7 +130,7 @@ def on_order_placed(sender: Any, request: Any = None, order: Any = None, lines: 
     for line in _lines(lines):
         try:
             product, quantity, unit_price = line
-        except (TypeError, ValueError):
+        except Exception:  # noqa: BLE001 - not a triple (or one failing as it is read): refused
             items.append(("purchase", None, _NOT_A_NUMBER, {}))  # type: ignore[arg-type]  # refused
             continue
         price = _number(unit_price)

@@ -365,3 +365,56 @@ def test_accepting_keeps_the_visit_a_browser_already_has(client, product_url) ->
 def test_a_bot_accepting_gets_no_visitor_cookie(client) -> None:  # type: ignore[no-untyped-def]
     response = client.post("/reco/consent/accept/", {"next": "/"}, HTTP_USER_AGENT="Googlebot/2.1")
     assert "reco_v" not in response.cookies
+
+
+def test_signing_out_of_a_device_tracked_for_the_account_keeps_the_accounts_history(client, django_user_model, product_url) -> None:  # type: ignore[no-untyped-def]
+    """A browser without a decision of its own is tracked for a signed-in account that
+    consented elsewhere; signing out ends that (the visitor cookie goes) without withdrawing
+    anything: the events stay with the account, under its own consent."""
+    user = _signed_in(client, django_user_model, "amy")
+    accept(client)  # the laptop: a grant on the account
+    phone = Client()
+    assert phone.post("/accounts/login/", {"username": "amy", "password": "pw-123456"}).status_code == 302
+    phone.get(product_url)
+    phone.get(product_url)
+    assert Event.objects.filter(subject=customer_key(user)).count() == 2
+    phone.post("/accounts/logout/")
+    phone.get("/")
+    assert Event.objects.filter(subject=customer_key(user)).count() == 2
+    assert not phone.cookies["reco_v"].value  # no longer tracked on the phone
+    phone.get(product_url)
+    assert Event.objects.count() == 2
+
+
+def test_a_browsers_cleared_consent_forgets_its_anonymous_history(client, product_url) -> None:  # type: ignore[no-untyped-def]
+    accept(client)
+    client.get(product_url)
+    assert Event.objects.count() == 1
+    del client.cookies["cookie_consent"]  # cleared, or expired
+    client.get(product_url)
+    assert Event.objects.count() == 0
+
+
+def test_accepting_in_the_shops_cookie_settings_while_signed_in_records_a_grant(client, django_user_model, product_url) -> None:  # type: ignore[no-untyped-def]
+    """The proof of an account's consent, however it was given."""
+    user = _signed_in(client, django_user_model, "bob")
+    client.post("/cookies/accept/", {"cookie_groups": "personalisation"})
+    client.get(product_url)
+    client.get(product_url)
+    assert Event.objects.filter(subject=customer_key(user)).count() == 2
+    assert list(ConsentRecord.objects.for_user(user).values_list("granted", "method")) == [(True, "cookie_settings")]
+
+
+def test_an_acceptance_older_than_the_cookie_groups_version_asks_again(client, product_url) -> None:  # type: ignore[no-untyped-def]
+    """django-cookie-consent versions a group by its newest cookie: an acceptance given
+    before a cookie was added to it counts as undecided, for reco_app too."""
+    from cookie_consent.models import Cookie, CookieGroup
+
+    client.cookies["cookie_consent"] = "personalisation=2020-01-01T00:00:00+00:00"
+    client.get(product_url)
+    assert Event.objects.count() == 1  # a group without cookies: every acceptance counts
+    Cookie.objects.create(cookiegroup=CookieGroup.objects.get(varname="personalisation"), name="reco_v")
+    response = client.get(product_url)
+    assert Event.objects.count() == 0  # undecided: nothing stored, the history forgotten
+    assert b"reco-consent-banner" in client.get("/").content
+    assert response.cookies["reco_v"]["max-age"] == 0

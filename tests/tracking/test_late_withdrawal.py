@@ -409,3 +409,28 @@ def test_a_failed_second_withdrawal_keeps_the_marks_of_the_first(any_cache, monk
         forget(["anon:" + "a" * 32, "anon:" + "b" * 32], ["a" * 32, "b" * 32])  # a second one fails
 
     assert late.visitor_marked("a" * 32) and not late.visitor_marked("b" * 32)
+
+
+def test_a_browser_whose_consent_merely_went_is_swept_without_the_accounts_events(tasks, django_user_model, product_url) -> None:  # type: ignore[no-untyped-def]
+    """Signed out of the account it was tracked for: its anonymous history goes (also what a
+    request under way stores), the events it sent for the account stay with the account."""
+    laptop = Client()
+    django_user_model.objects.create_user("amy", password="pw-123456")
+    laptop.post("/accounts/login/", {"username": "amy", "password": "pw-123456"})
+    accept(laptop)  # a grant on the account
+    phone = Client()
+    phone.post("/accounts/login/", {"username": "amy", "password": "pw-123456"})
+    phone.get(product_url)
+    visitor = Event.objects.get().visitor_id
+    phone.post("/accounts/logout/")
+    phone.get("/")
+    assert list(Event.objects.values_list("subject", flat=True)) == ["amy"]
+    if tasks.eager:
+        assert tasks.sweeps == []  # (no worker: stores check their rows themselves)
+        return
+    # an anonymous event a request under way stored after it (a store that leaves it to the sweep)
+    Event.objects.create(subject=f"anon:{visitor}", visitor_id=visitor, event_type="product_view", product_key="SKU-1",
+                         timestamp=timezone.now(), consent="granted")
+    assert tasks.sweeps == [([f"anon:{visitor}"], [])] * 2
+    tasks.settle()
+    assert list(Event.objects.values_list("subject", flat=True)) == ["amy"]

@@ -114,6 +114,24 @@ def test_order_lines_failing_part_way_keep_the_lines_read_before(rf, product, pr
     assert sorted(Event.objects.values_list("product_key", flat=True)) == ["SKU-1", "SKU-2", "SKU-3"]
 
 
+def test_order_lines_whose_reading_fails_in_any_way_never_raise(rf, product, product_url) -> None:  # type: ignore[no-untyped-def]
+    """A queryset whose query fails as it is iterated; a line failing as it is unpacked."""
+    from django.db.models.expressions import RawSQL
+
+    from example_shop.shop.models import Product
+
+    class Line:
+        def __iter__(self):  # type: ignore[no-untyped-def]
+            raise RuntimeError("a lazy line failed")
+
+    request = _consenting_request(rf, product_url)
+    broken = Product.objects.annotate(q=RawSQL("no_such_column", ())).values_list("sku", "q", "price")
+    order_placed.send(sender=None, request=request, order=None, lines=broken)
+    order_placed.send(sender=None, request=request, order=None, lines=[(product, 1, 1.0), Line()])
+    assert list(Event.objects.values_list("product_key", flat=True)) == ["SKU-1"]
+    assert DroppedEventCount.objects.get(reason="invalid", event_type="purchase").count == 2
+
+
 @pytest.mark.parametrize("lines", [5, object()])
 def test_order_lines_that_are_no_sequence_are_one_refused_purchase(rf, product_url, lines) -> None:  # type: ignore[no-untyped-def]
     order_placed.send(sender=None, request=_consenting_request(rf, product_url), order=None, lines=lines)
