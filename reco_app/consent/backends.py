@@ -80,7 +80,12 @@ class CookieConsentBackend(ConsentBackend):
                 # the request records the grant on the account (see update_cookie)
                 request.reco_unrecorded_grant = True  # type: ignore[attr-defined]
             return Decision.GRANTED
-        return self._account_decision(request)
+        account = self._account_decision(request)
+        if account is Decision.GRANTED:
+            # tracked for the account only: the visitor cookie says so, so that signing out
+            # later ends it without withdrawing anything (tracking.context.update_cookie)
+            request.reco_consent_of_account = True  # type: ignore[attr-defined]
+        return account
 
     def _account_decision(self, request: HttpRequest) -> Decision:
         user = getattr(request, "user", None)

@@ -99,10 +99,8 @@ def sweeps() -> bool:
     return not conf_.task_always_eager and bool(conf_.broker_url)
 
 
-def sweep_later(subjects: list[str], visitor_ids: list[str], swept: list[str] | None = None) -> None:
-    """After a withdrawal's commit: the sweeps of its anonymous browsers (``SWEEP_SECONDS``).
-    ``swept``: their anonymous subjects, when the withdrawal forgot only those (not every
-    event the browsers sent: a browser whose consent merely went, :func:`~reco_app.consent.service.consent_gone`)."""
+def sweep_later(subjects: list[str], visitor_ids: list[str]) -> None:
+    """After a withdrawal's commit: the sweeps of its anonymous browsers (``SWEEP_SECONDS``)."""
     if not sweeps():
         return
     from reco_app.consent.tasks import forget_late
@@ -110,12 +108,11 @@ def sweep_later(subjects: list[str], visitor_ids: list[str], swept: list[str] | 
     # the browsers it forgot (their cookie removed), not the visitor ids merely joined to a
     # withdrawn account: such a browser's own consent may stand, and its new events are kept
     visitor_ids = [v for v in visitor_ids if v]
-    anonymous = [s for s in swept if s.startswith("anon:")] if swept is not None else [f"anon:{v}" for v in visitor_ids]
-    if not anonymous:
+    if not visitor_ids:
         return
     for countdown in SWEEP_SECONDS:
         try:
-            forget_late.apply_async((anonymous, visitor_ids), countdown=countdown)
+            forget_late.apply_async(([f"anon:{v}" for v in visitor_ids], visitor_ids), countdown=countdown)
         except Exception:  # the broker down: the withdrawal itself stands
             logger.exception("reco_app: scheduling the sweep after a withdrawal failed")
 

@@ -364,8 +364,11 @@ def register_holders() -> None:
 
 # --- retention -----------------------------------------------------------------------------
 def purge_events(days: int | None = None, *, now: dt.datetime | None = None) -> int:
-    """Delete events older than ``days`` (default RETENTION_DAYS), in chunks."""
+    """Delete events older than ``days`` (default RETENTION_DAYS), in chunks. ``days``
+    must be at least 1: 0 or less would delete today's events too (a typo, not a policy)."""
     days = conf.get("RETENTION_DAYS") if days is None else days
+    if days < 1:
+        raise ValueError(f"a retention of {days} days would delete every event; give at least 1")
     cutoff = (now or timezone.now()) - dt.timedelta(days=days)
     total = 0
     while True:

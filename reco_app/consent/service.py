@@ -117,16 +117,10 @@ def consent_gone(request: HttpRequest, *, had_cookie: bool) -> int:
         declined_here = state.decision is Decision.DENIED and had_cookie
         method = ConsentRecord.Method.COOKIE_SETTINGS if declined_here else ConsentRecord.Method.SIGNAL
         record(user, ctx.subject, granted=False, method=method)
-    if state.refusal_reason == "no_consent":
-        # nothing was refused, the browser's own consent is gone (signed out of the account
-        # it was tracked for, its consent cookie cleared or expired): its anonymous history
-        # goes; what it sent into an account stays with that account, under its own consent
-        return forget(subjects, [], swept=subjects)
     return forget(subjects, visitors)
 
 
-def forget(subjects: list[str], visitor_ids: list[str] | None = None, *, mark: bool = True,
-           swept: list[str] | None = None) -> int:
+def forget(subjects: list[str], visitor_ids: list[str] | None = None, *, mark: bool = True) -> int:
     """Apply a withdrawal of consent to what was collected under it.
 
     The events of ``subjects``, and those sent by ``visitor_ids`` (a browser's events joined
@@ -135,9 +129,7 @@ def forget(subjects: list[str], visitor_ids: list[str] | None = None, *, mark: b
     request would (segment memberships and live-segment state, the model vectors, cached
     recommendations: every privacy holder but the events, handled here, and the consent
     records, kept as the proof of the decisions). Returns the number of events affected.
-    ``mark=False``: the sweep after a withdrawal (no new marks, no further sweep).
-    ``swept``: the anonymous subjects the sweeps go over (default: those of ``visitor_ids``,
-    the browsers forgotten)."""
+    ``mark=False``: the sweep after a withdrawal (no new marks, no further sweep)."""
     subjects = list(dict.fromkeys(s for s in subjects if s))
     visitor_ids = [v for v in visitor_ids or () if v]
     if not subjects and not visitor_ids:
@@ -152,7 +144,7 @@ def forget(subjects: list[str], visitor_ids: list[str] | None = None, *, mark: b
     except Exception:  # (a failure in a caller's transaction after this one keeps the marks)
         late.unmark(subjects, visitor_ids, earlier)
         raise
-    transaction.on_commit(partial(late.sweep_later, subjects, visitor_ids, swept))
+    transaction.on_commit(partial(late.sweep_later, subjects, visitor_ids))
     return count
 
 

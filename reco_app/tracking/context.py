@@ -21,6 +21,9 @@ from reco_app.consent.state import ConsentState, evaluate
 from reco_app.models.events import visitor_subject
 
 COOKIE_SALT = "reco_app.visitor"
+#: the visitor cookie's last field when the browser is tracked for the signed-in account's
+#: consent only (it has no decision of its own)
+ACCOUNT_FLAG = "a"
 # Re-issue the cookie at most this often to keep the inactivity clock fresh.
 REFRESH_SECONDS = 60
 
@@ -99,18 +102,30 @@ class VisitorContext:
         self.request = request
         self._now = time.time()
 
-    # --- the signed cookie: "<visitor id>:<session id>:<last seen unix time>" -----------
+    # --- the signed cookie: "<visitor id>:<session id>:<last seen unix time>[:a]" --------
+    # (":a": the browser is tracked for the signed-in account's consent, having no decision
+    # of its own; see update_cookie)
     @cached_property
-    def _cookie(self) -> tuple[str, str, float] | None:
+    def _signed(self) -> tuple[tuple[str, str, float], bool] | None:
         value = self.request.COOKIES.get(conf.get("VISITOR_COOKIE_NAME"))
         if not value:
             return None
         try:
-            raw = cookie_signer().unsign(value)
-            vid, sid, last = raw.split(":")
-            return vid, sid, float(last)
+            vid, sid, last, *rest = cookie_signer().unsign(value).split(":")
+            if rest not in ([], [ACCOUNT_FLAG]):
+                return None
+            return (vid, sid, float(last)), bool(rest)
         except (signing.BadSignature, ValueError, KeyError):
             return None
+
+    @property
+    def _cookie(self) -> tuple[str, str, float] | None:
+        return self._signed[0] if self._signed else None
+
+    @property
+    def _cookie_of_account(self) -> bool:
+        """The browser's cookie says it was tracked for an account's consent only."""
+        return bool(self._signed and self._signed[1])
 
     @property
     def known_visitor_id(self) -> str:
@@ -120,6 +135,13 @@ class VisitorContext:
     @cached_property
     def consent(self) -> ConsentState:
         return evaluate(self.request)
+
+    def reread_consent(self) -> None:
+        """Evaluate consent again on next use (the request signed in: it was read for
+        someone else)."""
+        self.__dict__.pop("consent", None)
+        for flag in ("reco_consent_of_account", "reco_unrecorded_grant"):
+            self.request.__dict__.pop(flag, None)
 
     @property
     def consent_read_at(self) -> float:
@@ -190,6 +212,11 @@ class VisitorContext:
             had_cookie = bool(self.request.COOKIES.get(name))
             if had_cookie:
                 response.delete_cookie(name, samesite="Lax")
+            if had_cookie and self._cookie_of_account and self.user is None and self._own_decision_stands():
+                # tracked only for the account signed in here before (signed out, the session
+                # expired): nothing was refused; what the browser sent is the account's,
+                # under the account's own consent. Only the visitor cookie goes.
+                return
             refused = self.consent.refusal_reason != "no_consent"  # declined, or GPC/DNT
             if had_cookie or (refused and self.user is not None):
                 # Consent is gone (refused elsewhere, GPC, expired): so is the history.
@@ -209,15 +236,23 @@ class VisitorContext:
             if account_decision(self.user) is Decision.UNKNOWN:
                 record(self.user, self.subject, granted=True, method=ConsentRecord.Method.COOKIE_SETTINGS)
         old = self._cookie
+        of_account = bool(getattr(self.request, "reco_consent_of_account", False))
         fresh = (
             old is not None
             and old[0] == self.visitor_id
             and old[1] == self.session_id
             and self._now - old[2] < REFRESH_SECONDS
+            and self._cookie_of_account == of_account
         )
         if fresh:
             return
-        self._set_cookie(response, self.visitor_id, self.session_id)
+        self._set_cookie(response, self.visitor_id, self.session_id, of_account=of_account)
+
+    def _own_decision_stands(self) -> bool:
+        """No refusal of the browser's own (a decline in its consent cookie)."""
+        from reco_app.consent.backends import Decision
+
+        return self.consent.decision is not Decision.DENIED
 
     def issue_cookie(self, response: HttpResponseBase) -> None:
         """The visitor cookie in the response that grants consent (this request still
@@ -231,16 +266,19 @@ class VisitorContext:
         if self.is_bot:
             return
         old = self._cookie
-        if old and visitor_marked(old[0]):
+        if old and (visitor_marked(old[0]) or (self._cookie_of_account and self.user is None)):
+            # forgotten by a withdrawal; or the id of an account's tracking, on a browser
+            # now accepting for whoever uses it signed out (a shared device)
             old = None
         vid = old[0] if old else uuid.uuid4().hex
         sid = old[1] if old and self._visit_goes_on(old[2]) else uuid.uuid4().hex[:16]
         self._set_cookie(response, vid, sid)
 
-    def _set_cookie(self, response: HttpResponseBase, vid: str, sid: str) -> None:
+    def _set_cookie(self, response: HttpResponseBase, vid: str, sid: str, *, of_account: bool = False) -> None:
+        flag = f":{ACCOUNT_FLAG}" if of_account else ""
         response.set_cookie(
             conf.get("VISITOR_COOKIE_NAME"),
-            cookie_signer().sign(f"{vid}:{sid}:{int(self._now)}"),
+            cookie_signer().sign(f"{vid}:{sid}:{int(self._now)}{flag}"),
             max_age=conf.get("VISITOR_COOKIE_AGE"),
             httponly=True,
             samesite="Lax",

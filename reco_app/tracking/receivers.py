@@ -56,6 +56,7 @@ def on_login(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
     from reco_app.tracking.context import get_context
 
     ctx = get_context(request)
+    ctx.reread_consent()  # (read before the login, it was the anonymous visitor's)
     if not ctx.may_track:
         return
     if ctx.known_visitor_id:

@@ -418,3 +418,26 @@ def test_an_acceptance_older_than_the_cookie_groups_version_asks_again(client, p
     assert Event.objects.count() == 0  # undecided: nothing stored, the history forgotten
     assert b"reco-consent-banner" in client.get("/").content
     assert response.cookies["reco_v"]["max-age"] == 0
+
+
+def test_consent_read_before_the_login_of_the_same_request_is_read_again(rf, django_user_model, product_url) -> None:  # type: ignore[no-untyped-def]
+    """A view that looked at the visitor's consent, then signs them in: the account's
+    refusal outranks the browser's acceptance (nothing joined, no grant recorded)."""
+    from django.contrib.auth.models import AnonymousUser
+    from django.contrib.auth.signals import user_logged_in
+
+    from reco_app.tracking.context import get_context
+
+    user = django_user_model.objects.create_user("ref", password="pw-123456")
+    ConsentRecord.objects.create(user=user, subject=customer_key(user), granted=False, method="withdrawal", policy_version="1")
+    browser = Client()
+    accept(browser)
+    browser.get(product_url)  # an anonymous, consented view
+    request = rf.post("/accounts/login/")
+    request.COOKIES = {name: morsel.value for name, morsel in browser.cookies.items() if morsel.value}
+    request.user = AnonymousUser()
+    assert get_context(request).consent.allowed  # read as the anonymous visitor
+    request.user = user  # django.contrib.auth.login()
+    user_logged_in.send(sender=type(user), request=request, user=user)
+    assert not Event.objects.filter(subject=customer_key(user)).exists()
+    assert list(ConsentRecord.objects.for_user(user).values_list("granted", flat=True)) == [False]

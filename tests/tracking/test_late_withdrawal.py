@@ -411,26 +411,53 @@ def test_a_failed_second_withdrawal_keeps_the_marks_of_the_first(any_cache, monk
     assert late.visitor_marked("a" * 32) and not late.visitor_marked("b" * 32)
 
 
-def test_a_browser_whose_consent_merely_went_is_swept_without_the_accounts_events(tasks, django_user_model, product_url) -> None:  # type: ignore[no-untyped-def]
-    """Signed out of the account it was tracked for: its anonymous history goes (also what a
-    request under way stores), the events it sent for the account stay with the account."""
+def test_signing_out_of_a_browser_tracked_for_the_account_withdraws_nothing(tasks, django_user_model, product_url) -> None:  # type: ignore[no-untyped-def]
+    """The browser had no decision of its own (the account consented elsewhere): signing out
+    ends its tracking (its visitor cookie goes) and forgets nothing, so no sweep; and should
+    that cookie come back (a response under way), whoever accepts there signed out gets an
+    id of their own, not the account's."""
     laptop = Client()
     django_user_model.objects.create_user("amy", password="pw-123456")
     laptop.post("/accounts/login/", {"username": "amy", "password": "pw-123456"})
     accept(laptop)  # a grant on the account
-    phone = Client()
+    phone = Client(HTTP_SEC_GPC="1")  # (a privacy signal changes nothing: the account consented)
     phone.post("/accounts/login/", {"username": "amy", "password": "pw-123456"})
     phone.get(product_url)
     visitor = Event.objects.get().visitor_id
     phone.post("/accounts/logout/")
-    phone.get("/")
+    phone.get(product_url)
+    assert not phone.cookies["reco_v"].value and tasks.sweeps == []
     assert list(Event.objects.values_list("subject", flat=True)) == ["amy"]
-    if tasks.eager:
-        assert tasks.sweeps == []  # (no worker: stores check their rows themselves)
-        return
-    # an anonymous event a request under way stored after it (a store that leaves it to the sweep)
-    Event.objects.create(subject=f"anon:{visitor}", visitor_id=visitor, event_type="product_view", product_key="SKU-1",
-                         timestamp=timezone.now(), consent="granted")
-    assert tasks.sweeps == [([f"anon:{visitor}"], [])] * 2
-    tasks.settle()
-    assert list(Event.objects.values_list("subject", flat=True)) == ["amy"]
+    phone.cookies["reco_v"] = _flagged(visitor)  # back: a response under way set it again
+    phone.defaults.pop("HTTP_SEC_GPC")
+    accept(phone)  # someone else, signed out, on the same device
+    phone.get(product_url)
+    assert Event.objects.filter(subject__startswith="anon:").exclude(visitor_id=visitor).count() == 1
+    assert not Event.objects.filter(subject__startswith="anon:", visitor_id=visitor).exists()
+
+
+def _flagged(visitor: str) -> str:
+    """The visitor cookie of a browser tracked for an account's consent."""
+    import time
+
+    from reco_app.tracking.context import ACCOUNT_FLAG, cookie_signer
+
+    return cookie_signer().sign(f"{visitor}:s-old:{int(time.time())}:{ACCOUNT_FLAG}")
+
+
+def test_a_signed_in_devices_event_stored_after_the_accounts_erasure_goes_with_its_next_request(rf, django_user_model, product, product_url) -> None:  # type: ignore[no-untyped-def]
+    """The account consented on the laptop; the phone, tracked for it, has a page under way
+    when the shopper erases their data on the laptop: the phone's next request, signed in
+    to an account without consent now, forgets what the phone sent."""
+    user = django_user_model.objects.create_user("eve", password="pw-123456")
+    laptop, phone = Client(), Client()
+    for client in (laptop, phone):
+        client.post("/accounts/login/", {"username": "eve", "password": "pw-123456"})
+    accept(laptop)
+    phone.get(product_url)
+    visitor = Event.objects.get().visitor_id
+    request = under_way(rf, phone, product_url, user=user)
+    laptop.post("/reco/privacy/erase/", {"confirm": "1"})
+    track(request, "product_view", product)  # stored after the erasure
+    phone.get(product_url)
+    assert not Event.objects.filter(visitor_id=visitor).exists()

@@ -102,6 +102,9 @@ def test_retention_purge(db) -> None:  # type: ignore[no-untyped-def]
 
     assert purge_events.apply(args=(100,)).get() == 1
     assert Event.objects.count() == 1
+    with pytest.raises(Exception, match="give at least 1"):  # a typo must not delete everything
+        call_command("reco_purge_events", "--days", "-1", stdout=StringIO())
+    assert Event.objects.count() == 1
 
 
 def test_bump_many_invalidates_each_namespace_on_redis(redis_cache) -> None:  # type: ignore[no-untyped-def]

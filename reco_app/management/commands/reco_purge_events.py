@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from reco_app.consent.privacy import purge_events
 
@@ -20,6 +20,8 @@ class Command(BaseCommand):
         from reco_app.erasure import prune_markers
         from reco_app.training.retention import prune_artifacts
 
+        if days is not None and days < 1:
+            raise CommandError(f"--days {days} would delete every event: give at least 1.")
         count = purge_events(days)
         self.stdout.write(f"Purged {count} event(s).")
         pruned = prune_artifacts()
