@@ -6,6 +6,7 @@ one object allocation. The raw user agent and IP address are read but never stor
 
 from __future__ import annotations
 
+import hashlib
 import re
 import time
 import uuid
@@ -22,8 +23,19 @@ from reco_app.models.events import visitor_subject
 
 COOKIE_SALT = "reco_app.visitor"
 #: the visitor cookie's last field when the browser is tracked for the signed-in account's
-#: consent only (it has no decision of its own)
+#: consent only (it has no decision of its own): this letter and a digest of the account
 ACCOUNT_FLAG = "a"
+_TAG_CHARS = 12
+
+
+def account_tag(subject: str) -> str:
+    """The cookie's name for an account (a digest: the cookie does not carry the key)."""
+    return ACCOUNT_FLAG + hashlib.sha256(subject.encode("utf-8", "surrogatepass")).hexdigest()[:_TAG_CHARS]
+
+
+def _is_account_tag(value: str) -> bool:
+    return (len(value) == 1 + _TAG_CHARS and value[0] == ACCOUNT_FLAG
+            and all(c in "0123456789abcdef" for c in value[1:]))
 # Re-issue the cookie at most this often to keep the inactivity clock fresh.
 REFRESH_SECONDS = 60
 
@@ -102,30 +114,45 @@ class VisitorContext:
         self.request = request
         self._now = time.time()
 
-    # --- the signed cookie: "<visitor id>:<session id>:<last seen unix time>[:a]" --------
-    # (":a": the browser is tracked for the signed-in account's consent, having no decision
-    # of its own; see update_cookie)
+    # --- the signed cookie: "<visitor id>:<session id>:<last seen unix time>[:a<tag>]" ---
+    # (":a<tag>": the browser has no consent decision of its own and is tracked for the
+    # consent of the account signed in there, named by a digest of its subject; see
+    # update_cookie)
     @cached_property
-    def _signed(self) -> tuple[tuple[str, str, float], bool] | None:
+    def _signed(self) -> tuple[tuple[str, str, float], str] | None:
         value = self.request.COOKIES.get(conf.get("VISITOR_COOKIE_NAME"))
         if not value:
             return None
         try:
             vid, sid, last, *rest = cookie_signer().unsign(value).split(":")
-            if rest not in ([], [ACCOUNT_FLAG]):
+            if not vid or len(rest) > 1 or (rest and not _is_account_tag(rest[0])):
                 return None
-            return (vid, sid, float(last)), bool(rest)
+            return (vid, sid, float(last)), (rest[0] if rest else "")
         except (signing.BadSignature, ValueError, KeyError):
             return None
 
     @property
     def _cookie(self) -> tuple[str, str, float] | None:
-        return self._signed[0] if self._signed else None
+        """(visitor id, session id, last seen) of the browser's cookie; None also when it was
+        the tracking of an account no longer signed in here (signed out, another account):
+        that id is the account's, not this visitor's."""
+        if not self._signed or self._account_left:
+            return None
+        return self._signed[0]
 
     @property
-    def _cookie_of_account(self) -> bool:
-        """The browser's cookie says it was tracked for an account's consent only."""
-        return bool(self._signed and self._signed[1])
+    def _account_left(self) -> bool:
+        """The cookie is that of an account's tracking, and that account is not the one
+        signed in now."""
+        return bool(self._signed and self._signed[1]) and self._signed[1] != self._account_tag()  # type: ignore[index]
+
+    def _account_tag(self) -> str:
+        user = self.user
+        if user is None:
+            return ""
+        from reco_app.adapter import subject_of
+
+        return account_tag(subject_of(user))
 
     @property
     def known_visitor_id(self) -> str:
@@ -137,9 +164,10 @@ class VisitorContext:
         return evaluate(self.request)
 
     def reread_consent(self) -> None:
-        """Evaluate consent again on next use (the request signed in: it was read for
-        someone else)."""
-        self.__dict__.pop("consent", None)
+        """Evaluate consent (and what follows from it) again on next use: the request signed
+        in, it was read for someone else."""
+        for name in ("consent", "visitor_id", "session_id"):
+            self.__dict__.pop(name, None)
         for flag in ("reco_consent_of_account", "reco_unrecorded_grant"):
             self.request.__dict__.pop(flag, None)
 
@@ -212,10 +240,11 @@ class VisitorContext:
             had_cookie = bool(self.request.COOKIES.get(name))
             if had_cookie:
                 response.delete_cookie(name, samesite="Lax")
-            if had_cookie and self._cookie_of_account and self.user is None and self._own_decision_stands():
+            if had_cookie and self._account_left and self._own_decision_stands():
                 # tracked only for the account signed in here before (signed out, the session
-                # expired): nothing was refused; what the browser sent is the account's,
-                # under the account's own consent. Only the visitor cookie goes.
+                # expired, another account signed in): nothing was refused; what the browser
+                # sent is the account's, under the account's own consent. Only the visitor
+                # cookie goes.
                 return
             refused = self.consent.refusal_reason != "no_consent"  # declined, or GPC/DNT
             if had_cookie or (refused and self.user is not None):
@@ -236,17 +265,18 @@ class VisitorContext:
             if account_decision(self.user) is Decision.UNKNOWN:
                 record(self.user, self.subject, granted=True, method=ConsentRecord.Method.COOKIE_SETTINGS)
         old = self._cookie
-        of_account = bool(getattr(self.request, "reco_consent_of_account", False))
+        tag = self._account_tag() if getattr(self.request, "reco_consent_of_account", False) else ""
         fresh = (
             old is not None
             and old[0] == self.visitor_id
             and old[1] == self.session_id
             and self._now - old[2] < REFRESH_SECONDS
-            and self._cookie_of_account == of_account
+            and self._signed is not None
+            and self._signed[1] == tag
         )
         if fresh:
             return
-        self._set_cookie(response, self.visitor_id, self.session_id, of_account=of_account)
+        self._set_cookie(response, self.visitor_id, self.session_id, tag=tag)
 
     def _own_decision_stands(self) -> bool:
         """No refusal of the browser's own (a decline in its consent cookie)."""
@@ -265,17 +295,15 @@ class VisitorContext:
 
         if self.is_bot:
             return
-        old = self._cookie
-        if old and (visitor_marked(old[0]) or (self._cookie_of_account and self.user is None)):
-            # forgotten by a withdrawal; or the id of an account's tracking, on a browser
-            # now accepting for whoever uses it signed out (a shared device)
+        old = self._cookie  # (None for the id of an account's tracking the account has left)
+        if old and visitor_marked(old[0]):
             old = None
         vid = old[0] if old else uuid.uuid4().hex
         sid = old[1] if old and self._visit_goes_on(old[2]) else uuid.uuid4().hex[:16]
         self._set_cookie(response, vid, sid)
 
-    def _set_cookie(self, response: HttpResponseBase, vid: str, sid: str, *, of_account: bool = False) -> None:
-        flag = f":{ACCOUNT_FLAG}" if of_account else ""
+    def _set_cookie(self, response: HttpResponseBase, vid: str, sid: str, *, tag: str = "") -> None:
+        flag = f":{tag}" if tag else ""
         response.set_cookie(
             conf.get("VISITOR_COOKIE_NAME"),
             cookie_signer().sign(f"{vid}:{sid}:{int(self._now)}{flag}"),

@@ -441,3 +441,79 @@ def test_consent_read_before_the_login_of_the_same_request_is_read_again(rf, dja
     user_logged_in.send(sender=type(user), request=request, user=user)
     assert not Event.objects.filter(subject=customer_key(user)).exists()
     assert list(ConsentRecord.objects.for_user(user).values_list("granted", flat=True)) == [False]
+
+
+def _login(client, username: str):  # type: ignore[no-untyped-def]
+    assert client.post("/accounts/login/", {"username": username, "password": "pw-123456"}).status_code == 302
+
+
+def _two_consenting_accounts(django_user_model):  # type: ignore[no-untyped-def]
+    """amy and bob, each of whom consented on a device of their own."""
+    users = []
+    for name in ("amy", "bob"):
+        users.append(django_user_model.objects.create_user(name, password="pw-123456"))
+        device = Client()
+        _login(device, name)
+        accept(device)
+    return users
+
+
+def test_another_account_signing_in_on_a_browser_tracked_for_the_first_withdraws_nothing(django_user_model, product_url) -> None:  # type: ignore[no-untyped-def]
+    """Signing in as bob where amy was tracked (no sign-out between: Django allows it): amy's
+    events stay hers, bob is tracked under an id of his own, and bob's refusal there does
+    not reach amy's events."""
+    amy, bob = _two_consenting_accounts(django_user_model)
+    phone = Client()
+    _login(phone, "amy")
+    phone.get(product_url)
+    amys = Event.objects.get(subject=customer_key(amy)).visitor_id
+    _login(phone, "bob")
+    phone.get(product_url)
+    bobs = Event.objects.get(subject=customer_key(bob)).visitor_id
+    assert bobs != amys and Event.objects.filter(subject=customer_key(amy)).count() == 1
+    phone.post("/reco/consent/refuse/", {"withdraw": "1"})
+    assert list(Event.objects.values_list("subject", flat=True)) == [customer_key(amy)]
+
+
+@override_settings(RECO_APP={**RECO_APP, "CONSENT_MODE": "opt_out"})
+def test_opt_out_after_signing_out_the_next_visitor_gets_an_id_of_their_own(django_user_model, product_url) -> None:  # type: ignore[no-untyped-def]
+    from reco_app.consent import privacy
+
+    amy, _ = _two_consenting_accounts(django_user_model)
+    phone = Client()
+    _login(phone, "amy")
+    phone.get(product_url)
+    amys = Event.objects.get(subject=customer_key(amy)).visitor_id
+    phone.post("/accounts/logout/")
+    phone.get(product_url)  # the next person, anonymous: collected under opt-out
+    theirs = Event.objects.get(subject__startswith="anon:")
+    assert theirs.visitor_id != amys
+    assert [e["id"] for e in privacy.export(privacy.subjects_for_user(amy))["data"]["events"]] == [
+        Event.objects.get(subject=customer_key(amy)).pk]
+    phone.post("/reco/consent/refuse/")  # that person says no
+    assert list(Event.objects.values_list("subject", flat=True)) == [customer_key(amy)]
+
+
+def test_a_login_after_the_visitor_id_was_read_gives_a_consistent_id(rf, django_user_model, product) -> None:  # type: ignore[no-untyped-def]
+    """The request read who the visitor is (no consent: no id) before signing them in to an
+    account that consented: after the login the request has a visitor id, and so does its
+    cookie."""
+    from django.contrib.auth.models import AnonymousUser
+    from django.contrib.auth.signals import user_logged_in
+    from django.http import HttpResponse
+
+    from reco_app import track
+    from reco_app.tracking.context import get_context
+
+    amy, _ = _two_consenting_accounts(django_user_model)
+    request = rf.post("/accounts/login/")
+    request.user = AnonymousUser()
+    ctx = get_context(request)
+    assert ctx.subject == "" and ctx.visitor_id == ""
+    request.user = amy
+    user_logged_in.send(sender=type(amy), request=request, user=amy)
+    stored = track(request, "product_view", product)
+    response = HttpResponse()
+    ctx.update_cookie(response)
+    assert stored is not None and stored.visitor_id and stored.visitor_id == ctx.visitor_id
+    assert response.cookies["reco_v"].value.split(":")[0] == stored.visitor_id

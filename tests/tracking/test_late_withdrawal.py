@@ -436,13 +436,13 @@ def test_signing_out_of_a_browser_tracked_for_the_account_withdraws_nothing(task
     assert not Event.objects.filter(subject__startswith="anon:", visitor_id=visitor).exists()
 
 
-def _flagged(visitor: str) -> str:
+def _flagged(visitor: str, account: str = "amy") -> str:
     """The visitor cookie of a browser tracked for an account's consent."""
     import time
 
-    from reco_app.tracking.context import ACCOUNT_FLAG, cookie_signer
+    from reco_app.tracking.context import account_tag, cookie_signer
 
-    return cookie_signer().sign(f"{visitor}:s-old:{int(time.time())}:{ACCOUNT_FLAG}")
+    return cookie_signer().sign(f"{visitor}:s-old:{int(time.time())}:{account_tag(account)}")
 
 
 def test_a_signed_in_devices_event_stored_after_the_accounts_erasure_goes_with_its_next_request(rf, django_user_model, product, product_url) -> None:  # type: ignore[no-untyped-def]
