@@ -28,9 +28,10 @@ ACCOUNT_FLAG = "a"
 _TAG_CHARS = 12
 
 
-def account_tag(subject: str) -> str:
-    """The cookie's name for an account (a digest: the cookie does not carry the key)."""
-    return ACCOUNT_FLAG + hashlib.sha256(subject.encode("utf-8", "surrogatepass")).hexdigest()[:_TAG_CHARS]
+def account_tag(account: str) -> str:
+    """The cookie's name for an account ("<user model label>:<pk>": it stays when the
+    customer key changes), a digest."""
+    return ACCOUNT_FLAG + hashlib.sha256(account.encode("utf-8", "surrogatepass")).hexdigest()[:_TAG_CHARS]
 
 
 def _is_account_tag(value: str) -> bool:
@@ -116,7 +117,7 @@ class VisitorContext:
 
     # --- the signed cookie: "<visitor id>:<session id>:<last seen unix time>[:a<tag>]" ---
     # (":a<tag>": the browser has no consent decision of its own and is tracked for the
-    # consent of the account signed in there, named by a digest of its subject; see
+    # consent of the account signed in there, named by a digest of the account; see
     # update_cookie)
     @cached_property
     def _signed(self) -> tuple[tuple[str, str, float], str] | None:
@@ -148,11 +149,7 @@ class VisitorContext:
 
     def _account_tag(self) -> str:
         user = self.user
-        if user is None:
-            return ""
-        from reco_app.adapter import subject_of
-
-        return account_tag(subject_of(user))
+        return account_tag(f"{user._meta.label}:{user.pk}") if user is not None else ""
 
     @property
     def known_visitor_id(self) -> str:

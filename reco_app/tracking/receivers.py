@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from functools import partial
 from typing import Any
 
-from django.contrib.auth.signals import user_logged_in
+from django.contrib.auth.signals import user_logged_in, user_logged_out
 from django.db import transaction
 from django.db.models.signals import class_prepared, post_delete, post_save, pre_delete
 
@@ -65,6 +65,14 @@ def on_login(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
     latest = ConsentRecord.objects.for_user(user).values_list("granted", flat=True).first()
     if decision == "granted" and latest is not True:
         record(user, ctx.subject, granted=True, method=ConsentRecord.Method.LOGIN)
+
+
+def on_logout(sender: Any, request: Any = None, **kwargs: Any) -> None:
+    """Consent read earlier in this request was the account's: read it again for whoever
+    uses the browser now (the account's tracking of it ends, see ``update_cookie``)."""
+    ctx = getattr(request, "reco", None) if request is not None else None
+    if ctx is not None:
+        ctx.reread_consent()
 
 
 #: stands for a quantity that is missing or no number: the event validation refuses it
@@ -226,6 +234,7 @@ def connect() -> None:
     post_save.connect(forget_cached_decision, sender=ConsentRecord, dispatch_uid="reco_app_consent_saved")
     post_delete.connect(forget_cached_decision, sender=ConsentRecord, dispatch_uid="reco_app_consent_deleted")
     user_logged_in.connect(on_login, dispatch_uid="reco_app_identity_resolution")
+    user_logged_out.connect(on_logout, dispatch_uid="reco_app_sign_out")
     order_placed.connect(on_order_placed, dispatch_uid="reco_app_order_purchases")
     from reco_app.consent.privacy import register_holders
 

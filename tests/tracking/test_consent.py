@@ -517,3 +517,42 @@ def test_a_login_after_the_visitor_id_was_read_gives_a_consistent_id(rf, django_
     ctx.update_cookie(response)
     assert stored is not None and stored.visitor_id and stored.visitor_id == ctx.visitor_id
     assert response.cookies["reco_v"].value.split(":")[0] == stored.visitor_id
+
+
+def test_consent_read_before_a_logout_of_the_same_request_is_read_again(rf, django_user_model, product_url) -> None:  # type: ignore[no-untyped-def]
+    """A view that looked at the visitor's consent, then signs them out: the account's
+    tracking of the browser ends there (the cookie goes), nothing is withdrawn."""
+    from django.contrib.auth import logout
+    from django.contrib.sessions.middleware import SessionMiddleware
+    from django.http import HttpResponse
+
+    from reco_app.tracking.context import get_context
+    from reco_app.tracking.middleware import finish
+
+    amy, _ = _two_consenting_accounts(django_user_model)
+    phone = Client()
+    _login(phone, "amy")
+    phone.get(product_url)
+    request = rf.post("/accounts/logout/")
+    request.COOKIES = {name: morsel.value for name, morsel in phone.cookies.items() if morsel.value}
+    SessionMiddleware(lambda r: HttpResponse()).process_request(request)
+    request.user = amy
+    assert get_context(request).may_track  # read while signed in
+    logout(request)
+    response = HttpResponse()
+    finish(request, response)
+    assert response.cookies["reco_v"]["max-age"] == 0
+    assert Event.objects.filter(subject=customer_key(amy)).count() == 1
+
+
+def test_a_renamed_account_keeps_its_browsers_visitor_id_and_visit(django_user_model, product_url) -> None:  # type: ignore[no-untyped-def]
+    amy, _ = _two_consenting_accounts(django_user_model)
+    phone = Client()
+    _login(phone, "amy")
+    phone.get(product_url)
+    amy.username = "amy2"
+    amy.save()
+    phone.get(product_url)
+    first, second = Event.objects.filter(user=amy).order_by("id")
+    assert (first.subject, second.subject) == ("amy", "amy2")
+    assert (first.visitor_id, first.session_id) == (second.visitor_id, second.session_id)

@@ -436,7 +436,7 @@ def test_signing_out_of_a_browser_tracked_for_the_account_withdraws_nothing(task
     assert not Event.objects.filter(subject__startswith="anon:", visitor_id=visitor).exists()
 
 
-def _flagged(visitor: str, account: str = "amy") -> str:
+def _flagged(visitor: str, account: str = "auth.User:1") -> str:
     """The visitor cookie of a browser tracked for an account's consent."""
     import time
 
