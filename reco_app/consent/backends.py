@@ -73,6 +73,8 @@ class CookieConsentBackend(ConsentBackend):
         if value is not None:
             account = self._account_decision(request)
             if account is Decision.DENIED:
+                # (the account's refusal, made elsewhere, not this browser's: see consent_gone)
+                request.reco_denied_by_account = True  # type: ignore[attr-defined]
                 return Decision.DENIED
             user = getattr(request, "user", None)
             if account is Decision.UNKNOWN and user is not None and user.is_authenticated:
@@ -81,9 +83,11 @@ class CookieConsentBackend(ConsentBackend):
                 request.reco_unrecorded_grant = True  # type: ignore[attr-defined]
             return Decision.GRANTED
         account = self._account_decision(request)
-        if account is Decision.GRANTED:
-            # tracked for the account only: the visitor cookie says so, so that signing out
-            # later ends it without withdrawing anything (tracking.context.update_cookie)
+        user = getattr(request, "user", None)
+        if account is not Decision.DENIED and user is not None and user.is_authenticated:
+            # tracked (with the account's grant, or in the opt-out regime) for the account
+            # only: the visitor cookie says so, so that the account leaving the browser
+            # ends it without withdrawing anything (tracking.context.update_cookie)
             request.reco_consent_of_account = True  # type: ignore[attr-defined]
         return account
 

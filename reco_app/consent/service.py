@@ -18,7 +18,7 @@ from reco_app.consent import late
 from reco_app.consent.backends import get_backend
 from reco_app.erasure import ErasureBusy
 from reco_app.models import ConsentRecord, Event
-from reco_app.models.events import ConsentBasis, visitor_subject
+from reco_app.models.events import ANONYMOUS_PREFIX, ConsentBasis, visitor_subject
 from reco_app.tracking.context import get_context
 
 logger = logging.getLogger(__name__)
@@ -107,7 +107,10 @@ def consent_gone(request: HttpRequest, *, had_cookie: bool) -> int:
     ctx = get_context(request)
     state = ctx.consent
     user = ctx.user
-    news = (state.decision is Decision.DENIED and had_cookie) or (
+    # (a decline this browser made before this request signed in is the browser's, not news
+    # for the account: made signed out, by whoever used it)
+    signing_in = getattr(request, "reco_signing_in", False)
+    news = (state.decision is Decision.DENIED and had_cookie and not signing_in) or (
         bool(state.signal) and conf.get("CONSENT_MODE") == "opt_out"
     )
     # (once: the refusal recorded here makes the account's decision DENIED)
@@ -117,6 +120,11 @@ def consent_gone(request: HttpRequest, *, had_cookie: bool) -> int:
         declined_here = state.decision is Decision.DENIED and had_cookie
         method = ConsentRecord.Method.COOKIE_SETTINGS if declined_here else ConsentRecord.Method.SIGNAL
         record(user, ctx.subject, granted=False, method=method)
+    elif getattr(request, "reco_denied_by_account", False):
+        # the account's refusal, made elsewhere (which forgot the account's history then),
+        # reaches this browser: its own anonymous history goes, not what other accounts
+        # signed in here sent from it (a shared browser)
+        return forget([s for s in subjects if s.startswith(ANONYMOUS_PREFIX)], [])
     return forget(subjects, visitors)
 
 

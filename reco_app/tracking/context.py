@@ -165,7 +165,7 @@ class VisitorContext:
         in, it was read for someone else."""
         for name in ("consent", "visitor_id", "session_id"):
             self.__dict__.pop(name, None)
-        for flag in ("reco_consent_of_account", "reco_unrecorded_grant"):
+        for flag in ("reco_consent_of_account", "reco_unrecorded_grant", "reco_denied_by_account"):
             self.request.__dict__.pop(flag, None)
 
     @property

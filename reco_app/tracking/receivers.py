@@ -57,6 +57,7 @@ def on_login(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
 
     ctx = get_context(request)
     ctx.reread_consent()  # (read before the login, it was the anonymous visitor's)
+    request.reco_signing_in = True  # (what the browser decided before is its own: consent_gone)
     if not ctx.may_track:
         return
     if ctx.known_visitor_id:
@@ -68,11 +69,22 @@ def on_login(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
 
 
 def on_logout(sender: Any, request: Any = None, **kwargs: Any) -> None:
-    """Consent read earlier in this request was the account's: read it again for whoever
-    uses the browser now (the account's tracking of it ends, see ``update_cookie``)."""
-    ctx = getattr(request, "reco", None) if request is not None else None
-    if ctx is not None:
-        ctx.reread_consent()
+    """A decline this browser made while signed in and this request is the first to see
+    (django-cookie-consent's page, then "Sign out"): applied for the account, which is
+    still signed in here. Then consent read earlier in this request, the account's, is read
+    again for whoever uses the browser now (the account's tracking of it ends, see
+    ``update_cookie``)."""
+    if request is None:
+        return
+    from reco_app.consent.backends import Decision
+    from reco_app.consent.service import consent_gone
+    from reco_app.tracking.context import get_context
+
+    ctx = get_context(request)
+    if (ctx.known_visitor_id and not ctx.is_bot and ctx.consent.decision is Decision.DENIED
+            and not getattr(request, "reco_denied_by_account", False)):
+        consent_gone(request, had_cookie=True)
+    ctx.reread_consent()
 
 
 #: stands for a quantity that is missing or no number: the event validation refuses it

@@ -556,3 +556,67 @@ def test_a_renamed_account_keeps_its_browsers_visitor_id_and_visit(django_user_m
     first, second = Event.objects.filter(user=amy).order_by("id")
     assert (first.subject, second.subject) == ("amy", "amy2")
     assert (first.visitor_id, first.session_id) == (second.visitor_id, second.session_id)
+
+
+def test_an_account_refusal_reaching_a_shared_browser_forgets_only_its_anonymous_history(django_user_model, product_url) -> None:  # type: ignore[no-untyped-def]
+    """bob refused on his own device; signing in on a browser amy also used there does not
+    delete amy's events from it."""
+    amy, bob = _two_consenting_accounts(django_user_model)
+    device = Client()
+    _login(device, "bob")
+    device.post("/reco/consent/refuse/", {"withdraw": "1"})
+    shared = Client()
+    accept(shared)  # the browser's own consent
+    _login(shared, "amy")
+    shared.get(product_url)
+    shared.post("/accounts/logout/")
+    _login(shared, "bob")
+    shared.get(product_url)
+    assert Event.objects.filter(subject=customer_key(amy)).count() == 1
+    assert not Event.objects.filter(subject=customer_key(bob)).exists()
+
+
+@pytest.mark.parametrize("mode", ["opt_in", "opt_out"])
+def test_a_decline_made_signed_out_is_not_recorded_on_whoever_signs_in_next(django_user_model, product_url, settings, mode) -> None:  # type: ignore[no-untyped-def]
+    settings.RECO_APP = {**settings.RECO_APP, "CONSENT_MODE": mode}
+    _, bob = _two_consenting_accounts(django_user_model)
+    own = Client()
+    _login(own, "bob")
+    own.get(product_url)
+    shared = Client()
+    if mode == "opt_in":
+        accept(shared)
+    shared.get(product_url)
+    shared.post("/cookies/decline/", {"cookie_groups": "personalisation"})  # signed out
+    _login(shared, "bob")
+    assert list(ConsentRecord.objects.for_user(bob).values_list("granted", flat=True)) == [True]
+    assert Event.objects.filter(subject=customer_key(bob)).count() == 1
+
+
+def test_a_decline_made_signed_in_is_applied_by_a_sign_out_that_follows_it(django_user_model, product_url) -> None:  # type: ignore[no-untyped-def]
+    amy, _ = _two_consenting_accounts(django_user_model)
+    laptop = Client()
+    _login(laptop, "amy")
+    laptop.get(product_url)
+    phone = Client()
+    _login(phone, "amy")
+    phone.get(product_url)
+    phone.post("/cookies/decline/", {"cookie_groups": "personalisation"})  # signed in
+    phone.post("/accounts/logout/")
+    assert ConsentRecord.objects.for_user(amy).values_list("granted", "method").first() == (False, "cookie_settings")
+    laptop.get(product_url)
+    assert not Event.objects.filter(subject=customer_key(amy)).exists()
+
+
+@override_settings(RECO_APP={**RECO_APP, "CONSENT_MODE": "opt_out"})
+def test_opt_out_an_undecided_accounts_browser_passes_no_id_to_the_next_visitor(django_user_model, product_url) -> None:  # type: ignore[no-untyped-def]
+    amy = django_user_model.objects.create_user("amy", password="pw-123456")
+    phone = Client()
+    _login(phone, "amy")
+    phone.get(product_url)
+    amys = Event.objects.get(subject=customer_key(amy)).visitor_id
+    phone.post("/accounts/logout/")
+    phone.get(product_url)
+    assert Event.objects.get(subject__startswith="anon:").visitor_id != amys
+    phone.post("/reco/consent/refuse/")
+    assert Event.objects.filter(subject=customer_key(amy)).count() == 1
