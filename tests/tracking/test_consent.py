@@ -447,6 +447,14 @@ def _login(client, username: str):  # type: ignore[no-untyped-def]
     assert client.post("/accounts/login/", {"username": username, "password": "pw-123456"}).status_code == 302
 
 
+def _browsing(username: str, product_url: str) -> Client:
+    """A browser of its own where ``username`` signs in and views a product."""
+    client = Client()
+    _login(client, username)
+    client.get(product_url)
+    return client
+
+
 def _two_consenting_accounts(django_user_model):  # type: ignore[no-untyped-def]
     """amy and bob, each of whom consented on a device of their own."""
     users = []
@@ -463,9 +471,7 @@ def test_another_account_signing_in_on_a_browser_tracked_for_the_first_withdraws
     events stay hers, bob is tracked under an id of his own, and bob's refusal there does
     not reach amy's events."""
     amy, bob = _two_consenting_accounts(django_user_model)
-    phone = Client()
-    _login(phone, "amy")
-    phone.get(product_url)
+    phone = _browsing("amy", product_url)
     amys = Event.objects.get(subject=customer_key(amy)).visitor_id
     _login(phone, "bob")
     phone.get(product_url)
@@ -480,9 +486,7 @@ def test_opt_out_after_signing_out_the_next_visitor_gets_an_id_of_their_own(djan
     from reco_app.consent import privacy
 
     amy, _ = _two_consenting_accounts(django_user_model)
-    phone = Client()
-    _login(phone, "amy")
-    phone.get(product_url)
+    phone = _browsing("amy", product_url)
     amys = Event.objects.get(subject=customer_key(amy)).visitor_id
     phone.post("/accounts/logout/")
     phone.get(product_url)  # the next person, anonymous: collected under opt-out
@@ -530,9 +534,7 @@ def test_consent_read_before_a_logout_of_the_same_request_is_read_again(rf, djan
     from reco_app.tracking.middleware import finish
 
     amy, _ = _two_consenting_accounts(django_user_model)
-    phone = Client()
-    _login(phone, "amy")
-    phone.get(product_url)
+    phone = _browsing("amy", product_url)
     request = rf.post("/accounts/logout/")
     request.COOKIES = {name: morsel.value for name, morsel in phone.cookies.items() if morsel.value}
     SessionMiddleware(lambda r: HttpResponse()).process_request(request)
@@ -547,9 +549,7 @@ def test_consent_read_before_a_logout_of_the_same_request_is_read_again(rf, djan
 
 def test_a_renamed_account_keeps_its_browsers_visitor_id_and_visit(django_user_model, product_url) -> None:  # type: ignore[no-untyped-def]
     amy, _ = _two_consenting_accounts(django_user_model)
-    phone = Client()
-    _login(phone, "amy")
-    phone.get(product_url)
+    phone = _browsing("amy", product_url)
     amy.username = "amy2"
     amy.save()
     phone.get(product_url)
@@ -580,9 +580,7 @@ def test_an_account_refusal_reaching_a_shared_browser_forgets_only_its_anonymous
 def test_a_decline_made_signed_out_is_not_recorded_on_whoever_signs_in_next(django_user_model, product_url, settings, mode) -> None:  # type: ignore[no-untyped-def]
     settings.RECO_APP = {**settings.RECO_APP, "CONSENT_MODE": mode}
     _, bob = _two_consenting_accounts(django_user_model)
-    own = Client()
-    _login(own, "bob")
-    own.get(product_url)
+    _browsing("bob", product_url)  # his own device
     shared = Client()
     if mode == "opt_in":
         accept(shared)
@@ -595,12 +593,8 @@ def test_a_decline_made_signed_out_is_not_recorded_on_whoever_signs_in_next(djan
 
 def test_a_decline_made_signed_in_is_applied_by_a_sign_out_that_follows_it(django_user_model, product_url) -> None:  # type: ignore[no-untyped-def]
     amy, _ = _two_consenting_accounts(django_user_model)
-    laptop = Client()
-    _login(laptop, "amy")
-    laptop.get(product_url)
-    phone = Client()
-    _login(phone, "amy")
-    phone.get(product_url)
+    laptop = _browsing("amy", product_url)
+    phone = _browsing("amy", product_url)
     phone.post("/cookies/decline/", {"cookie_groups": "personalisation"})  # signed in
     phone.post("/accounts/logout/")
     assert ConsentRecord.objects.for_user(amy).values_list("granted", "method").first() == (False, "cookie_settings")
@@ -611,9 +605,7 @@ def test_a_decline_made_signed_in_is_applied_by_a_sign_out_that_follows_it(djang
 @override_settings(RECO_APP={**RECO_APP, "CONSENT_MODE": "opt_out"})
 def test_opt_out_an_undecided_accounts_browser_passes_no_id_to_the_next_visitor(django_user_model, product_url) -> None:  # type: ignore[no-untyped-def]
     amy = django_user_model.objects.create_user("amy", password="pw-123456")
-    phone = Client()
-    _login(phone, "amy")
-    phone.get(product_url)
+    phone = _browsing("amy", product_url)
     amys = Event.objects.get(subject=customer_key(amy)).visitor_id
     phone.post("/accounts/logout/")
     phone.get(product_url)
