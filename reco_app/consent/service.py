@@ -108,9 +108,10 @@ def consent_gone(request: HttpRequest, *, had_cookie: bool) -> int:
     state = ctx.consent
     user = ctx.user
     # (a decline this browser made before this request signed in is the browser's, not news
-    # for the account: made signed out, by whoever used it)
-    signing_in = getattr(request, "reco_signing_in", False)
-    news = (state.decision is Decision.DENIED and had_cookie and not signing_in) or (
+    # for the account: made signed out, by whoever used it; unless the browser was being
+    # tracked for this very account, which was signed in there when it declined)
+    earlier = getattr(request, "reco_signing_in", False) and not ctx.tracked_for_this_account
+    news = (state.decision is Decision.DENIED and had_cookie and not earlier) or (
         bool(state.signal) and conf.get("CONSENT_MODE") == "opt_out"
     )
     # (once: the refusal recorded here makes the account's decision DENIED)

@@ -147,6 +147,12 @@ class VisitorContext:
         signed in now."""
         return bool(self._signed and self._signed[1]) and self._signed[1] != self._account_tag()  # type: ignore[index]
 
+    @property
+    def tracked_for_this_account(self) -> bool:
+        """The browser's cookie is that of the signed-in account's tracking (it had no
+        decision of its own while that account was signed in here)."""
+        return bool(self._signed and self._signed[1]) and self._signed[1] == self._account_tag()  # type: ignore[index]
+
     def _account_tag(self) -> str:
         user = self.user
         return account_tag(f"{user._meta.label}:{user.pk}") if user is not None else ""

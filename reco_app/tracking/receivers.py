@@ -76,12 +76,12 @@ def on_logout(sender: Any, request: Any = None, **kwargs: Any) -> None:
     ``update_cookie``)."""
     if request is None:
         return
-    from reco_app.consent.backends import Decision
     from reco_app.consent.service import consent_gone
     from reco_app.tracking.context import get_context
 
     ctx = get_context(request)
-    if (ctx.known_visitor_id and not ctx.is_bot and ctx.consent.decision is Decision.DENIED
+    # (a decline, or a privacy signal where it refuses: what update_cookie would apply)
+    if (ctx.known_visitor_id and not ctx.is_bot and not ctx.consent.allowed
             and not getattr(request, "reco_denied_by_account", False)):
         consent_gone(request, had_cookie=True)
     ctx.reread_consent()

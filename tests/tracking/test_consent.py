@@ -612,3 +612,24 @@ def test_opt_out_an_undecided_accounts_browser_passes_no_id_to_the_next_visitor(
     assert Event.objects.get(subject__startswith="anon:").visitor_id != amys
     phone.post("/reco/consent/refuse/")
     assert Event.objects.filter(subject=customer_key(amy)).count() == 1
+
+
+def test_a_decline_made_signed_in_is_applied_by_a_login_of_the_same_account_that_follows_it(django_user_model, product_url) -> None:  # type: ignore[no-untyped-def]
+    amy, _ = _two_consenting_accounts(django_user_model)
+    laptop = _browsing("amy", product_url)
+    phone = _browsing("amy", product_url)  # tracked for amy's consent
+    phone.post("/cookies/decline/", {"cookie_groups": "personalisation"})  # signed in
+    _login(phone, "amy")  # signing in again, no sign-out between
+    assert ConsentRecord.objects.for_user(amy).values_list("granted", "method").first() == (False, "cookie_settings")
+    laptop.get(product_url)
+    assert not Event.objects.filter(subject=customer_key(amy)).exists()
+
+
+@override_settings(RECO_APP={**RECO_APP, "CONSENT_MODE": "opt_out"})
+def test_opt_out_a_privacy_signal_first_seen_by_the_sign_out_refuses_for_the_account(django_user_model, product_url) -> None:  # type: ignore[no-untyped-def]
+    amy = django_user_model.objects.create_user("amy", password="pw-123456")
+    phone = _browsing("amy", product_url)
+    assert Event.objects.filter(subject=customer_key(amy)).count() == 1
+    phone.post("/accounts/logout/", HTTP_SEC_GPC="1")
+    assert ConsentRecord.objects.for_user(amy).values_list("granted", "method").first() == (False, "signal")
+    assert not Event.objects.filter(subject=customer_key(amy)).exists()
