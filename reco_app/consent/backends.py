@@ -43,6 +43,11 @@ class ConsentBackend:
         """Remember that the visitor refused or withdrew consent."""
         raise NotImplementedError
 
+    def accepted_in(self, request: HttpRequest, response: HttpResponseBase) -> bool:
+        """Does this response record an acceptance made outside reco_app's buttons (the
+        shop's own cookie settings page)? It is then recorded on a signed-in account."""
+        return False
+
 
 class CookieConsentBackend(ConsentBackend):
     """django-cookie-consent: acceptance of the ``CONSENT_COOKIE_GROUP`` cookie group.
@@ -76,11 +81,6 @@ class CookieConsentBackend(ConsentBackend):
                 # (the account's refusal, made elsewhere, not this browser's: see consent_gone)
                 request.reco_denied_by_account = True  # type: ignore[attr-defined]
                 return Decision.DENIED
-            user = getattr(request, "user", None)
-            if account is Decision.UNKNOWN and user is not None and user.is_authenticated:
-                # accepted where reco_app records nothing (the shop's cookie settings page):
-                # the request records the grant on the account (see update_cookie)
-                request.reco_unrecorded_grant = True  # type: ignore[attr-defined]
             return Decision.GRANTED
         account = self._account_decision(request)
         user = getattr(request, "user", None)
@@ -102,6 +102,22 @@ class CookieConsentBackend(ConsentBackend):
 
         group = ensure_cookie_group()
         CookiesProcessor(request, response).process([group], action=action)  # type: ignore[arg-type]
+
+    def accepted_in(self, request: HttpRequest, response: HttpResponseBase) -> bool:
+        """The response sets django-cookie-consent's cookie with the group accepted, and
+        the request's cookie did not accept it yet: an acceptance on its own page."""
+        from cookie_consent.conf import settings
+        from cookie_consent.util import parse_cookie_str
+
+        cc_settings: Any = settings
+        morsel = response.cookies.get(cc_settings.COOKIE_CONSENT_NAME)
+        if morsel is None or not morsel.value:
+            return False
+        varname = conf.get("CONSENT_COOKIE_GROUP")
+        now = parse_cookie_str(morsel.value).get(varname)
+        before = parse_cookie_str(request.COOKIES.get(cc_settings.COOKIE_CONSENT_NAME, "")).get(varname)
+        accepted = now is not None and now != cc_settings.COOKIE_CONSENT_DECLINE
+        return accepted and (before is None or before == cc_settings.COOKIE_CONSENT_DECLINE)
 
     def grant(self, request: HttpRequest, response: HttpResponseBase) -> None:
         self._process(request, response, "accept")

@@ -171,7 +171,7 @@ class VisitorContext:
         in, it was read for someone else."""
         for name in ("consent", "visitor_id", "session_id"):
             self.__dict__.pop(name, None)
-        for flag in ("reco_consent_of_account", "reco_unrecorded_grant", "reco_denied_by_account"):
+        for flag in ("reco_consent_of_account", "reco_denied_by_account"):
             self.request.__dict__.pop(flag, None)
 
     @property
@@ -236,6 +236,7 @@ class VisitorContext:
 
     def update_cookie(self, response: HttpResponseBase) -> None:
         """Set the visitor cookie only with consent; remove it when consent is gone."""
+        self._record_acceptance(response)
         name = conf.get("VISITOR_COOKIE_NAME")
         if not self.may_track:
             if self.is_bot:
@@ -256,17 +257,6 @@ class VisitorContext:
 
                 consent_gone(self.request, had_cookie=had_cookie and self._cookie is not None)
             return
-        if getattr(self.request, "reco_unrecorded_grant", False) and self.user is not None:
-            # accepted where reco_app records nothing (the shop's cookie settings page) while
-            # signed in: the proof of the account's consent, once (then the account grants),
-            # unless this request recorded one meanwhile (a login carries the browser's over)
-            from reco_app.consent.backends import Decision, account_decision
-            from reco_app.consent.service import record
-            from reco_app.models import ConsentRecord
-
-            self.request.reco_unrecorded_grant = False  # type: ignore[attr-defined]
-            if account_decision(self.user) is Decision.UNKNOWN:
-                record(self.user, self.subject, granted=True, method=ConsentRecord.Method.COOKIE_SETTINGS)
         old = self._cookie
         tag = self._account_tag() if getattr(self.request, "reco_consent_of_account", False) else ""
         fresh = (
@@ -280,6 +270,22 @@ class VisitorContext:
         if fresh:
             return
         self._set_cookie(response, self.visitor_id, self.session_id, tag=tag)
+
+    def _record_acceptance(self, response: HttpResponseBase) -> None:
+        """A signed-in shopper accepting outside reco_app's buttons (the shop's cookie
+        settings page), for an account without a decision: the proof of the account's
+        consent, recorded by the request that accepts (it takes effect from the next)."""
+        if self.user is None or self.is_bot:
+            return
+        from reco_app.consent.backends import Decision, account_decision, get_backend
+
+        if not get_backend().accepted_in(self.request, response):
+            return
+        if account_decision(self.user) is Decision.UNKNOWN:
+            from reco_app.consent.service import record
+            from reco_app.models import ConsentRecord
+
+            record(self.user, self.subject, granted=True, method=ConsentRecord.Method.COOKIE_SETTINGS)
 
     def _own_decision_stands(self) -> bool:
         """No refusal of the browser's own (a decline in its consent cookie)."""

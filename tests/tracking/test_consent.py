@@ -628,3 +628,17 @@ def test_opt_out_a_privacy_signal_first_seen_by_the_sign_out_refuses_for_the_acc
     phone.post("/accounts/logout/", HTTP_SEC_GPC="1")
     assert ConsentRecord.objects.for_user(amy).values_list("granted", "method").first() == (False, "signal")
     assert not Event.objects.filter(subject=customer_key(amy)).exists()
+
+
+def test_an_erasure_is_not_followed_by_a_grant_the_shopper_did_not_give(client, django_user_model, product_url) -> None:  # type: ignore[no-untyped-def]
+    """The grants go with an erasure; the browser's acceptance still stands (it tracks on),
+    but nothing records a new decision the shopper did not make."""
+    import json
+
+    ann = _signed_in(client, django_user_model, "ann")
+    accept(client)
+    client.get(product_url)
+    client.post("/reco/privacy/erase/", {"confirm": "1"}, follow=True)
+    client.get(product_url)
+    assert not ConsentRecord.objects.for_user(ann).exists()
+    assert json.loads(client.get("/reco/privacy/export/").content)["data"]["consent_records"] == []
