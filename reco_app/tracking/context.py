@@ -285,7 +285,8 @@ class VisitorContext:
             from reco_app.consent.service import record
             from reco_app.models import ConsentRecord
 
-            record(self.user, self.subject, granted=True, method=ConsentRecord.Method.COOKIE_SETTINGS)
+            record(self.user, self.subject, granted=True, method=ConsentRecord.Method.COOKIE_SETTINGS,
+                   unless_decided=True)
 
     def _own_decision_stands(self) -> bool:
         """No refusal of the browser's own (a decline in its consent cookie)."""
