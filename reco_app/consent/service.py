@@ -24,30 +24,18 @@ from reco_app.tracking.context import get_context
 logger = logging.getLogger(__name__)
 
 
-def record(user: Any, subject: str, *, granted: bool, method: str, unless_decided: bool = False) -> ConsentRecord | None:
-    """Store proof of a decision for a logged-in user (anonymous visitors: the cookie is the record).
-
-    Decisions of one account are recorded one at a time (the user's row is locked until the
-    transaction recording one commits), so ``unless_decided`` — record only for an account
-    without a decision yet (a grant carried over at login, an acceptance in the shop's
-    cookie page) — sees a refusal another request is committing, and records nothing."""
+def record(user: Any, subject: str, *, granted: bool, method: str) -> ConsentRecord | None:
+    """Store proof of a decision for a logged-in user (anonymous visitors: the cookie is the record)."""
     if user is None or not user.is_authenticated:
         return None
-    from django.contrib.auth import get_user_model
-
-    from reco_app.consent.backends import Decision, latest_decision
-
-    with transaction.atomic():
-        get_user_model()._default_manager.select_for_update().filter(pk=user.pk).values_list("pk", flat=True).first()
-        if unless_decided and latest_decision(user.pk) != str(Decision.UNKNOWN):
-            return None
-        return ConsentRecord.objects.create(
-            user=user,
-            subject=subject,
-            granted=granted,
-            policy_version=str(conf.get("CONSENT_POLICY_VERSION")),
-            method=method,
-        )
+    rec = ConsentRecord.objects.create(
+        user=user,
+        subject=subject,
+        granted=granted,
+        policy_version=str(conf.get("CONSENT_POLICY_VERSION")),
+        method=method,
+    )
+    return rec
 
 
 def grant(request: HttpRequest, response: HttpResponseBase) -> None:

@@ -285,8 +285,7 @@ class VisitorContext:
             from reco_app.consent.service import record
             from reco_app.models import ConsentRecord
 
-            record(self.user, self.subject, granted=True, method=ConsentRecord.Method.COOKIE_SETTINGS,
-                   unless_decided=True)
+            record(self.user, self.subject, granted=True, method=ConsentRecord.Method.COOKIE_SETTINGS)
 
     def _own_decision_stands(self) -> bool:
         """No refusal of the browser's own (a decline in its consent cookie)."""

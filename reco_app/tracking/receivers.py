@@ -60,17 +60,12 @@ def on_login(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
     request.reco_signing_in = True  # (what the browser decided before is its own: consent_gone)
     if not ctx.may_track:
         return
-    if str(ctx.consent.decision) == "granted":
-        # carried over for an account without a decision, not over a refusal another request
-        # is committing (the account's row stays locked until this one commits: first, so
-        # the join below cannot wait for a withdrawal that waits for this login's lock)
-        record(user, ctx.subject, granted=True, method=ConsentRecord.Method.LOGIN, unless_decided=True)
-        from reco_app.consent.backends import latest_decision
-
-        if latest_decision(user.pk) == "denied":
-            return
     if ctx.known_visitor_id:
         merge_visitor_history(user, ctx.known_visitor_id)
+    decision = str(ctx.consent.decision)
+    latest = ConsentRecord.objects.for_user(user).values_list("granted", flat=True).first()
+    if decision == "granted" and latest is not True:
+        record(user, ctx.subject, granted=True, method=ConsentRecord.Method.LOGIN)
 
 
 def on_logout(sender: Any, request: Any = None, **kwargs: Any) -> None:

@@ -642,39 +642,3 @@ def test_an_erasure_is_not_followed_by_a_grant_the_shopper_did_not_give(client, 
     client.get(product_url)
     assert not ConsentRecord.objects.for_user(ann).exists()
     assert json.loads(client.get("/reco/privacy/export/").content)["data"]["consent_records"] == []
-
-
-@pytest.mark.django_db(transaction=True)
-def test_a_grant_carried_over_waits_for_a_refusal_being_committed(postgres_db, django_user_model) -> None:  # type: ignore[no-untyped-def]
-    """A refusal recorded in a request still under way (ATOMIC_REQUESTS) while another
-    device carries a grant over to the account (a login, the shop's cookie page): the grant
-    waits for it and records nothing; the refusal stays the account's decision."""
-    import threading
-    import time
-
-    from django.db import connection, transaction
-
-    from reco_app.consent.backends import latest_decision
-    from reco_app.consent.service import record
-
-    user = django_user_model.objects.create_user("dee", password="pw-123456")
-    recorded = threading.Event()
-
-    def refusing() -> None:
-        try:
-            with transaction.atomic():
-                record(user, "dee", granted=False, method="withdrawal")
-                recorded.set()
-                time.sleep(1.0)  # (the request goes on: forgetting, erasing)
-        finally:
-            connection.close()
-
-    thread = threading.Thread(target=refusing)
-    thread.start()
-    try:
-        assert recorded.wait(10)
-        assert record(user, "dee", granted=True, method="login", unless_decided=True) is None
-    finally:
-        thread.join()
-    assert latest_decision(user.pk) == "denied"
-    assert list(ConsentRecord.objects.for_user(user).values_list("granted", flat=True)) == [False]
