@@ -43,6 +43,8 @@ MARKER_DAYS = 1
 
 #: SQLSTATE of "lock_not_available" (lock_timeout expired)
 LOCK_NOT_AVAILABLE = "55P03"
+#: SQLSTATE of "deadlock_detected"
+DEADLOCK = "40P01"
 
 
 class ErasureBusy(Exception):
@@ -96,9 +98,14 @@ def lock_exclusive() -> None:
             # for the rest of the erasure (a timeout above undid this with the savepoint)
             cursor.execute("SELECT set_config('lock_timeout', %s, true)", [previous])
         except OperationalError as exc:
+            # the lock not had in time; or a deadlock: a withdrawal has deleted events another
+            # erasure holding the lock now wants to delete (the savepoint undid the wait)
             cause = exc.__cause__
-            if (getattr(cause, "sqlstate", None) or getattr(cause, "pgcode", None)) != LOCK_NOT_AVAILABLE:
+            code = getattr(cause, "sqlstate", None) or getattr(cause, "pgcode", None)
+            if code not in (LOCK_NOT_AVAILABLE, DEADLOCK):
                 raise
+            if code == DEADLOCK:
+                raise ErasureBusy("another erasure of the same shopper was under way; try again later") from exc
             raise ErasureBusy(
                 f"the erasure waited {timeout} s for segment jobs or a training start to finish writing "
                 "(ERASURE_LOCK_TIMEOUT); nothing was erased, try again later"

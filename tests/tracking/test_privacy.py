@@ -519,3 +519,44 @@ def test_a_deletion_in_a_later_transaction_waits_for_the_lock_again(postgres_db,
     finally:
         transaction.set_autocommit(True)
     assert left == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_withdrawal_meeting_an_erasure_of_the_same_events_does_not_fail(postgres_db) -> None:  # type: ignore[no-untyped-def]
+    """The erasure holds its lock and then deletes the events a withdrawal has just deleted
+    (uncommitted) before asking for the same lock: PostgreSQL ends one of them (a
+    deadlock). The withdrawal's events go all the same, its derived data once the lock is
+    free; the erasure then completes."""
+    import threading
+    import time
+
+    from django.db import connection, transaction
+
+    from reco_app import erasure
+    from reco_app.consent import service
+
+    now = timezone.now()
+    Event.objects.bulk_create([Event(subject="ria", event_type="product_view", product_key=f"P{i}", timestamp=now)
+                               for i in range(3)])
+    locked, failures = threading.Event(), []
+
+    def erasing() -> None:
+        try:
+            with transaction.atomic():
+                erasure.lock_exclusive()
+                locked.set()
+                time.sleep(0.5)  # (the withdrawal deletes the events meanwhile)
+                Event.objects.filter(subject="ria").delete()
+        except Exception as exc:  # noqa: BLE001 - reported below
+            failures.append(exc)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=erasing)
+    thread.start()
+    try:
+        assert locked.wait(10)
+        service.forget(["ria"], [])  # the withdrawal, in the meantime
+    finally:
+        thread.join()
+    assert failures == [] and not Event.objects.exists()
