@@ -47,6 +47,13 @@ LOCK_NOT_AVAILABLE = "55P03"
 DEADLOCK = "40P01"
 
 
+def sqlstate(exc: BaseException) -> str | None:
+    """The SQLSTATE of a database error Django raised (psycopg 3's ``sqlstate``, psycopg2's
+    ``pgcode``, on the driver's exception it wraps)."""
+    cause = exc.__cause__
+    return getattr(cause, "sqlstate", None) or getattr(cause, "pgcode", None)
+
+
 class ErasureBusy(Exception):
     """The erasure did not get its lock within ``ERASURE_LOCK_TIMEOUT`` seconds (a segment
     job or the start of a training was writing): nothing was erased, try again later."""
@@ -100,8 +107,7 @@ def lock_exclusive() -> None:
         except OperationalError as exc:
             # the lock not had in time; or a deadlock: a withdrawal has deleted events another
             # erasure holding the lock now wants to delete (the savepoint undid the wait)
-            cause = exc.__cause__
-            code = getattr(cause, "sqlstate", None) or getattr(cause, "pgcode", None)
+            code = sqlstate(exc)
             if code not in (LOCK_NOT_AVAILABLE, DEADLOCK):
                 raise
             if code == DEADLOCK:

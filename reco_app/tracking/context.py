@@ -145,7 +145,7 @@ class VisitorContext:
     def _account_left(self) -> bool:
         """The cookie is that of an account's tracking, and that account is not the one
         signed in now."""
-        return bool(self._signed and self._signed[1]) and self._signed[1] != self._account_tag()  # type: ignore[index]
+        return bool(self._signed and self._signed[1]) and not self.tracked_for_this_account
 
     @property
     def tracked_for_this_account(self) -> bool:

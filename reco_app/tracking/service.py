@@ -25,6 +25,7 @@ from django.utils import timezone
 from reco_app import cache
 from reco_app.adapter import key_of
 from reco_app.consent.late import CONSENT_READ_AT, LateCheck
+from reco_app.erasure import DEADLOCK, sqlstate
 from reco_app.models import Event
 from reco_app.models.events import TASTE_TYPES
 from reco_app.signals import event_stored
@@ -39,12 +40,6 @@ PG_COPY_MIN = 50
 #: how often a batch PostgreSQL ended in a deadlock with another writing the same events is
 #: written again (outside a caller's transaction)
 DEADLOCK_RETRIES = 3
-DEADLOCK_DETECTED = "40P01"
-
-
-def _sqlstate(exc: BaseException) -> str | None:
-    cause = exc.__cause__
-    return getattr(cause, "sqlstate", None) or getattr(cause, "pgcode", None)
 
 
 @dataclass
@@ -121,7 +116,7 @@ def store(rows: list[Event]) -> StoreResult:
                 # one (they list them in different orders): PostgreSQL ends one. Rows keep the
                 # order they came in, so the one ended writes again, skipping what the other
                 # wrote; inside a caller's transaction the caller decides
-                if in_block or attempt == DEADLOCK_RETRIES or _sqlstate(exc) != DEADLOCK_DETECTED:
+                if in_block or attempt == DEADLOCK_RETRIES or sqlstate(exc) != DEADLOCK:
                     raise
                 logger.info("reco_app: a batch met another writing the same events (deadlock); writing it again")
         result.duplicates.extend(str(row.event_id) for key, row in unique.items() if key not in inserted)

@@ -20,9 +20,10 @@ class Command(BaseCommand):
         from reco_app.erasure import prune_markers
         from reco_app.training.retention import prune_artifacts
 
-        if days is not None and days < 1:
-            raise CommandError(f"--days {days} would delete every event: give at least 1.")
-        count = purge_events(days)
+        try:
+            count = purge_events(days)
+        except ValueError as exc:  # (fewer than 1 day: it would delete every event)
+            raise CommandError(str(exc)) from exc
         self.stdout.write(f"Purged {count} event(s).")
         pruned = prune_artifacts()
         self.stdout.write(f"Pruned the files of {len(pruned)} model version(s).")
