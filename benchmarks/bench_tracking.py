@@ -3,7 +3,9 @@
 1. Middleware overhead: in-process WSGI throughput of shop pages with and without
    ``RecoMiddleware`` (ratio, target >= 0.9). Consented pages also with the live-segment
    rules off, and (with REDIS_URL) queued as ``SEGMENTS_LIVE_ASYNC`` does, the drain's
-   CPU counted.
+   CPU counted; and with the product views written behind the page
+   (``VIEW_BUFFER_SECONDS=1``), the writer thread's CPU counted (other visitors, same
+   histories).
 2. Beacon events/s: single-event beacons against gunicorn (sync workers: one per core, then
    gunicorn's advice of 2 x cores + 1; ``BENCH_WORKERS=2,3`` chooses), with consent; baselines in the same run: a bare WSGI callable (gunicorn's
    floor), a Django no-op view, a plain ORM insert view, and the same beacon view behind
@@ -103,6 +105,12 @@ def visitor_id(v: int) -> str:
     return f"{v:032x}"
 
 
+#: the visitors of the side with the views written behind are others, with the same
+#: histories: their lists are recomputed a moment later (after the writer's batch), so
+#: sharing visitors with the other sides would hand those sides that recomputation
+BEHIND_OFFSET = 1000
+
+
 def seed_histories() -> None:
     """Returning visitors with a plausible history: 20 consented events over the last two
     weeks (views, searches, add-to-carts, a purchase) and 2 views in the current session."""
@@ -115,7 +123,8 @@ def seed_histories() -> None:
 
     rng, now, rows = random.Random(7), timezone.now(), []
     kinds = ["product_view"] * 14 + ["search"] * 2 + ["add_to_cart"] * 3 + ["purchase"]
-    for v in range(VISITORS):
+    for v in [*range(VISITORS), *range(BEHIND_OFFSET, BEHIND_OFFSET + VISITORS)]:
+        rng.seed(v % BEHIND_OFFSET)
         subject = f"anon:{visitor_id(v)}"
         for k, kind in enumerate(kinds):
             when = now - dt.timedelta(days=14 * (len(kinds) - k) / len(kinds), minutes=rng.randrange(60))
@@ -172,6 +181,8 @@ def middleware_overhead() -> None:
     # returning visitors: a valid visitor cookie, seen just now (steady state, no re-signing)
     later = int(time.time()) + 3600
     cookies = [f"{CONSENT}; reco_v={cookie_signer().sign(f'{visitor_id(v)}:s1:{later}')}" for v in range(VISITORS)]
+    others = {c: f"{CONSENT}; reco_v={cookie_signer().sign(f'{visitor_id(v + BEHIND_OFFSET)}:s1:{later}')}"
+              for v, c in enumerate(cookies)}
     home = [("/", "") for _ in range(VISITORS)]
     pages = [(f"/p/SKU-{(v * 7) % PRODUCTS}/", "") for v in range(VISITORS)]
     # a visit: the home page, four product pages (two categories), the home page again —
@@ -193,6 +204,10 @@ def middleware_overhead() -> None:
     # the default where Celery tasks go to a worker and the cache is Redis (SEGMENTS_LIVE_ASYNC
     # unset): the request queues the rules, a task drains them
     queued = {"MIDDLEWARE": with_mw, "RECO_APP": {**settings.RECO_APP, "SEGMENTS_LIVE_ASYNC": True}}
+    # and with the product views written behind the page (VIEW_BUFFER_SECONDS): the writer
+    # thread runs in this process, so its CPU is counted with the requests'
+    behind = {"MIDDLEWARE": with_mw, "RECO_APP": {**settings.RECO_APP, "SEGMENTS_LIVE_ASYNC": can_queue_now(),
+                                                   "VIEW_BUFFER_SECONDS": 1.0}}
     can_queue = queue._redis()[1] is not None and not current_app.conf.broker_url.startswith("memory")
     for label, requests in cases:
         # consented pages also run with the live-segment rules off: what the middleware's own
@@ -203,25 +218,31 @@ def middleware_overhead() -> None:
             sides.append(("no live rules", no_live))
             if can_queue:
                 sides.append(("queued", queued))
+            sides.append(("behind", behind))
         for name, overrides in sides:  # warm-up: first visits fill the caches on every side
             with override_settings(**overrides):
-                _measure(name, requests, 0.5)
+                _measure(name, requests if name != "behind" else [(p, others.get(c, c)) for p, c in requests], 0.5)
         rates: dict[str, list[float]] = {name: [] for name, _ in sides}
         ratios: dict[str, list[float]] = {name: [] for name, _ in sides[1:]}
         drained: list[float] = []
+        behind_drained: list[float] = []
         # paired rounds, alternating the order of the sides: the machine's speed drifts (other
         # tenants, CPU frequency), so each round's ratios compare runs a moment apart
         for r in range(10):
             for name, overrides in sides if r % 2 == 0 else sides[::-1]:
                 with override_settings(**overrides):
-                    n, cpu, drain_cpu = _measure(name, requests, 0.4)
+                    n, cpu, drain_cpu = _measure(name, requests if name != "behind" else [(p, others.get(c, c)) for p, c in requests], 0.4)
                 rates[name].append(n / cpu)
                 if name == "queued":
                     drained.append(n / (cpu + drain_cpu))
+                if name == "behind":
+                    behind_drained.append(n / (cpu + drain_cpu))
             for name, values in ratios.items():
                 values.append(rates[name][-1] / rates["without"][-1])
             if drained:
                 drained[-1] /= rates["without"][-1]
+            if behind_drained:
+                behind_drained[-1] /= rates["without"][-1]
         w, wo = statistics.median(rates["with"]), statistics.median(rates["without"])
         q1, _, q3 = statistics.quantiles(ratios["with"], n=4)
         note = {"home, consented": "  (first page of a visit)",
@@ -240,6 +261,12 @@ def middleware_overhead() -> None:
             added = 1000 / statistics.median(rates["queued"]) - 1000 / wo
             print(f"{'':30s} rules queued (default with a worker): ratio {statistics.median(ratios['queued']):.2f} in the "
                   f"request ({added:+.2f} ms), {statistics.median(drained):.2f} counting the drain (quartiles {q1:.2f}–{q3:.2f})")
+        if "behind" in ratios:
+            q1, _, q3 = statistics.quantiles(behind_drained, n=4)
+            added = 1000 / statistics.median(rates["behind"]) - 1000 / wo
+            print(f"{'':30s} views written behind (VIEW_BUFFER_SECONDS=1{', rules queued' if can_queue else ''}): ratio "
+                  f"{statistics.median(ratios['behind']):.2f} ({added:+.2f} ms), {statistics.median(behind_drained):.2f} counting "
+                  f"the writer and the drain (quartiles {q1:.2f}–{q3:.2f})")
     if can_queue:
         current_app.control.purge()  # the drain tasks published meanwhile (drained here)
 
@@ -252,17 +279,32 @@ def _measure(side: str, requests: list[tuple[str, str]], seconds: float) -> tupl
 
     from reco_app.segments.live import queue
 
-    if side != "queued":
+    if side not in ("queued", "behind"):
         n, cpu = wsgi_run(requests, seconds)
         return n, cpu, 0.0
-    current_app.conf.task_always_eager = False
+    from reco_app.tracking import buffer
+
+    # the queued side's rules, and the behind side's where a broker takes the drain task
+    current_app.conf.task_always_eager = not queue.enabled()
     try:
         n, cpu = wsgi_run(requests, seconds)
     finally:
         current_app.conf.task_always_eager = True
+    # the views written behind: the writer thread's batches ran in this process meanwhile
+    # (their CPU is in the requests'); what still waits is written here, counted with the drain
     start = time.process_time()
-    queue.drain()
+    buffer.flush()
+    if queue.enabled():
+        queue.drain()
     return n, cpu, time.process_time() - start
+
+
+def can_queue_now() -> bool:
+    from celery import current_app
+
+    from reco_app.segments.live import queue
+
+    return queue._redis()[1] is not None and not current_app.conf.broker_url.startswith("memory")
 
 
 def _free_port() -> int:

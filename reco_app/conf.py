@@ -102,6 +102,11 @@ DEFAULTS: dict[str, Any] = {
         "go-http-client", "python-urllib", "python-httpx", "aiohttp", "scrapy", "libwww-perl", "okhttp",
         "axios/", "node-fetch", "java/", "guzzlehttp", "postmanruntime", "mediapartners-google",
     ],
+    # Seconds the middleware's product views may wait in a per-process buffer before they
+    # are written in one batch (0 = written by the page's own request); and the number of
+    # waiting views that are written at once. See reco_app.tracking.buffer.
+    "VIEW_BUFFER_SECONDS": 0,
+    "VIEW_BUFFER_SIZE": 200,
     # Seconds dropped-event counts are buffered per process before being written (0 = at once).
     "DROPPED_COUNT_FLUSH_SECONDS": 5,
     # Template the self-service "my data" page extends (must define a "content" block).

@@ -44,6 +44,9 @@ def holders() -> list[Holder]:
 
 
 def export_subjects(subjects: list[str]) -> dict[str, Any]:
+    from reco_app.tracking import buffer
+
+    buffer.flush()  # the product views this process has not written yet (VIEW_BUFFER_SECONDS)
     return {h.name: h.export(subjects) for h in holders()}
 
 
@@ -71,7 +74,9 @@ def erase_subjects(
     :class:`reco_app.erasure.CacheUnavailable` (nothing erased); ``cache_required=False``
     erases all the same (the last retry of a task)."""
     from reco_app import erasure
+    from reco_app.tracking import buffer
 
+    buffer.flush()  # the product views this process has not written yet: erased with the rest
     active = [h for h in holders() if h.name not in skip]
     for h in active:
         if h.prepare is not None:

@@ -145,6 +145,9 @@ def forget(subjects: list[str], visitor_ids: list[str] | None = None, *, mark: b
         return 0
     # first: what requests under way store after this withdrawal is removed by their store
     # or, for anonymous browsers, by sweeps minutes later (:mod:`reco_app.consent.late`)
+    from reco_app.tracking import buffer
+
+    buffer.flush()  # the product views this process has not written yet: forgotten with the rest
     if not mark:
         return _forget(subjects, visitor_ids)
     earlier = late.mark(subjects, visitor_ids)

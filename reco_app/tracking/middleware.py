@@ -48,13 +48,13 @@ def finish(request: HttpRequest, response: HttpResponseBase) -> None:
     ctx: VisitorContext = request.reco  # type: ignore[attr-defined]
     product = viewed_product(request, response)
     if product:
-        from reco_app.tracking.service import track
+        from reco_app.tracking.service import track_many
 
         token = request.GET.get("rt", "")
         # a token the event could not store (too long, a NUL) is dropped, never the view
         valid = token and len(token) <= MAX_TOKEN and safe_string(token)
         extra: dict[str, Any] = {"rec_token": token} if valid else {}
-        track(request, "product_view", product, **extra)
+        track_many(request, [("product_view", product, None, extra)], behind=True)
     if not getattr(response, "reco_skip_cookie", False):
         ctx.update_cookie(response)
 

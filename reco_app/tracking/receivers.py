@@ -61,6 +61,9 @@ def on_login(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
     if not ctx.may_track:
         return
     if ctx.known_visitor_id:
+        from reco_app.tracking import buffer
+
+        buffer.flush()  # the visitor's product views this process has not written yet join too
         merge_visitor_history(user, ctx.known_visitor_id)
     decision = str(ctx.consent.decision)
     latest = ConsentRecord.objects.for_user(user).values_list("granted", flat=True).first()

@@ -29,7 +29,7 @@ from reco_app.erasure import DEADLOCK, sqlstate
 from reco_app.models import Event
 from reco_app.models.events import TASTE_TYPES
 from reco_app.signals import event_stored
-from reco_app.tracking import pg_copy
+from reco_app.tracking import buffer, pg_copy
 from reco_app.tracking.context import VisitorContext, get_context
 from reco_app.tracking.dropped import count_dropped
 from reco_app.tracking.validation import CleanEvent, clean_context, validate
@@ -208,9 +208,12 @@ def track(
 
 
 def track_many(
-    request: HttpRequest, items: Sequence[tuple[str, Any, float | None, dict[str, Any]]]
+    request: HttpRequest, items: Sequence[tuple[str, Any, float | None, dict[str, Any]]], *, behind: bool = False,
 ) -> list[Event]:
-    """Several events of one request (e.g. the lines of an order), stored together."""
+    """Several events of one request (e.g. the lines of an order), stored together.
+    ``behind``: written behind the page where ``VIEW_BUFFER_SECONDS`` allows it (the
+    middleware's product views, :mod:`reco_app.tracking.buffer`): the rows returned are
+    not saved yet."""
     ctx = get_context(request)
     types = [item[0] for item in items]
     if ctx.is_bot:
@@ -236,4 +239,7 @@ def track_many(
         rows.append(visitor_row(clean, ctx, source="server", now=now))
     if invalid:
         count_dropped("invalid", invalid)
+    if behind and buffer.enabled():
+        buffer.add(rows)
+        return rows
     return store(rows).stored

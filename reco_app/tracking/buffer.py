@@ -1,0 +1,202 @@
+"""Product views written behind the page (``VIEW_BUFFER_SECONDS``), in batches.
+
+The middleware's automatic product view is the one event every consenting shopper's product
+page stores. Written in the request it costs the page an ``INSERT`` and a cache round trip
+(:func:`reco_app.tracking.service.store`). With ``VIEW_BUFFER_SECONDS`` above 0 the page
+only adds the validated row to this process's buffer; a thread of the process writes what
+waits at most that many seconds later (at once when ``VIEW_BUFFER_SIZE`` rows wait), as one
+batch through the same :func:`~reco_app.tracking.service.store`: one ``INSERT`` (or
+``COPY``), one cache round trip for every shopper's namespace bump, the withdrawal marks and
+the live-segment queue, ``event_stored`` once for the batch.
+
+What a shopper notices: their "for you" reflects a view once it is written, up to
+``VIEW_BUFFER_SECONDS`` later, and an export taken in that moment in another process
+misses it. What it costs: a process killed without its exit handlers (``SIGKILL``, a
+crash) loses the views it held.
+
+Privacy is kept the way it is for any request still under way:
+
+* a **withdrawal** marks its shoppers before deleting their events
+  (:mod:`reco_app.consent.late`); each buffered row carries when its request read consent,
+  so the batch's store removes the rows of a shopper who withdrew after that, and the sweeps
+  do for anonymous browsers (the marks outlast the buffer by minutes);
+* an **erasure** is met as the jobs meet it (:mod:`reco_app.erasure`): the batch notes the
+  newest erasure marker before its first row is buffered, and its writing transaction takes
+  the erasure lock shared and leaves out the shoppers erased since (an erasure under way:
+  the batch waits for the next flush);
+* a withdrawal, an erasure, an export or a sign-in in this process first writes this
+  process's buffer (:func:`flush`), so what they read or delete includes it.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import threading
+import time
+from typing import Any
+
+from django.db import close_old_connections, connections, transaction
+
+from reco_app import conf
+
+logger = logging.getLogger(__name__)
+#: rows kept when writing fails (the database down), beyond which the oldest are dropped
+#: (counted as ``buffer_overflow``): a process must not grow without bound
+MAX_KEPT_BATCHES = 20
+
+_lock = threading.Lock()
+_wake = threading.Condition(_lock)
+_rows: list[Any] = []
+_mark: list[int | None] = [None]  # the erasure marker noted before the batch's first row
+_since = [0.0]  # when the oldest row waiting was buffered (time.monotonic())
+_state: dict[str, Any] = {"pid": 0, "thread": None, "writing": False}
+
+
+def enabled() -> bool:
+    return float(conf.get("VIEW_BUFFER_SECONDS") or 0) > 0
+
+
+def add(rows: list[Any]) -> None:
+    """Buffer validated, unsaved rows (they are written within ``VIEW_BUFFER_SECONDS``)."""
+    if not rows:
+        return
+    from reco_app import erasure
+
+    _own_process()
+    with _lock:
+        needs_mark = _mark[0] is None
+    # the batch's first rows: the newest erasure marker, noted before they join it (a query,
+    # outside the lock); an erasure committed after this is seen when the batch is written
+    mark = erasure.mark() if needs_mark else None
+    with _lock:
+        if mark is not None and (_mark[0] is None or mark < _mark[0]):
+            _mark[0] = mark
+        if not _rows:
+            _since[0] = time.monotonic()
+        _rows.extend(rows)
+        _ensure_thread()
+        if len(_rows) >= int(conf.get("VIEW_BUFFER_SIZE")):
+            _wake.notify()
+        elif len(_rows) == len(rows):
+            _wake.notify()  # (the writer sleeps until there are rows)
+
+
+def pending() -> int:
+    """Rows this process holds, not written yet."""
+    with _lock:
+        return len(_rows) if _state["pid"] == os.getpid() else 0
+
+
+def flush() -> int:
+    """Write what this process holds now; returns the number of rows written. Safe to call
+    from anywhere (a request, a command, a test); a failure keeps the rows for the next
+    flush and is logged, never raised."""
+    from reco_app import erasure
+    from reco_app.tracking.dropped import count_dropped
+    from reco_app.tracking.service import store
+
+    _own_process()
+    with _lock:
+        rows, mark = list(_rows), _mark[0]
+        _rows.clear()
+        _mark[0] = None
+    if not rows:
+        return 0
+    alias = erasure.database()
+    try:
+        with transaction.atomic(using=alias):
+            if not erasure.try_lock_shared():  # an erasure under way: after it has committed
+                _keep(rows, mark)
+                return 0
+            erased = erasure.erased_since(mark or 0)
+            kept = [row for row in rows if row.subject not in erased]
+            if len(kept) < len(rows):
+                count_dropped("erased", [row.event_type for row in rows if row.subject in erased])
+            stored = store(kept)
+        return len(stored.stored)
+    except Exception:
+        logger.exception("reco_app: writing %d buffered product views failed; kept for the next flush", len(rows))
+        _keep(rows, mark)
+        if connections[alias].in_atomic_block:
+            return 0
+        connections[alias].close_if_unusable_or_obsolete()
+        return 0
+
+
+def _keep(rows: list[Any], mark: int | None) -> None:
+    from reco_app.tracking.dropped import count_dropped
+
+    limit = MAX_KEPT_BATCHES * int(conf.get("VIEW_BUFFER_SIZE"))
+    with _lock:
+        if not _rows:
+            _since[0] = time.monotonic()
+        _rows[:0] = rows  # before what arrived meanwhile, under the older of the two marks
+        if mark is not None and (_mark[0] is None or mark < _mark[0]):
+            _mark[0] = mark
+        overflow = len(_rows) - limit
+        dropped = _rows[:overflow] if overflow > 0 else []
+        if dropped:
+            del _rows[:overflow]
+    if dropped:
+        logger.error("reco_app: %d buffered product views dropped (the database could not be written)", len(dropped))
+        count_dropped("buffer_overflow", [row.event_type for row in dropped])
+
+
+def _own_process() -> None:
+    """A process forked after buffering (gunicorn's --preload) starts empty: its parent's
+    rows are the parent's to write."""
+    pid = os.getpid()
+    with _lock:
+        if _state["pid"] != pid:
+            _state["pid"], _state["thread"] = pid, None
+            _rows.clear()
+            _mark[0] = None
+
+
+def _ensure_thread() -> None:
+    """(Under the lock.) The writer thread of this process, started on first use."""
+    thread = _state["thread"]
+    if thread is not None and thread.is_alive():  # type: ignore[attr-defined]
+        return
+    thread = threading.Thread(target=_writer, name="reco-view-buffer", daemon=True)
+    _state["thread"] = thread
+    thread.start()
+
+
+def _writer() -> None:
+    """Write what waits once its oldest row has waited ``VIEW_BUFFER_SECONDS`` (at once when
+    ``VIEW_BUFFER_SIZE`` rows wait). Its database connection is its own, handled as a
+    request's (closed when ``CONN_MAX_AGE`` says)."""
+    while True:
+        with _lock:
+            while not _rows:
+                _wake.wait()
+            while _rows and len(_rows) < int(conf.get("VIEW_BUFFER_SIZE")):
+                left = float(conf.get("VIEW_BUFFER_SECONDS")) - (time.monotonic() - _since[0])
+                if left <= 0:
+                    break
+                _wake.wait(left)
+            _state["writing"] = True
+        try:
+            written = flush()
+        except Exception:  # (flush logs its own failures; the thread must live on)
+            logger.exception("reco_app: the product-view writer failed")
+            written = 0
+        finally:
+            close_old_connections()
+            _state["writing"] = False
+        if not written and pending():  # not written (the database down, an erasure under way): not in a loop
+            time.sleep(min(max(float(conf.get("VIEW_BUFFER_SECONDS")), 0.1), 5.0))
+
+
+def _flush_at_exit() -> None:
+    if pending():
+        try:
+            flush()
+        except Exception:  # noqa: BLE001 - the database may already be gone at exit
+            logger.warning("reco_app: could not write %d buffered product views at exit", pending())
+
+
+atexit.register(_flush_at_exit)
