@@ -64,23 +64,26 @@ def add(rows: list[Any]) -> None:
         return
     from reco_app import erasure
 
-    _own_process()
     with _lock:
+        _forget_if_forked()
         needs_mark = _mark[0] is None
-    # the batch's first rows: the newest erasure marker, noted before they join it (a query,
-    # outside the lock); an erasure committed after this is seen when the batch is written
+    # a batch's first rows: the newest erasure marker, noted before they join it (a query,
+    # outside the lock); an erasure committed after this is seen when the batch is written.
+    # (Rows that join a batch a flush emptied meanwhile have no mark: the flush then checks
+    # every marker kept, leaving out more rather than less.)
     mark = erasure.mark() if needs_mark else None
     with _lock:
         if mark is not None and (_mark[0] is None or mark < _mark[0]):
             _mark[0] = mark
-        if not _rows:
+        first = not _rows
+        if first:
             _since[0] = time.monotonic()
         _rows.extend(rows)
         _ensure_thread()
-        if len(_rows) >= int(conf.get("VIEW_BUFFER_SIZE")):
+        # the writer waits for a first row, then for the interval or a full buffer: woken
+        # only then (not once per view)
+        if first or len(_rows) >= int(conf.get("VIEW_BUFFER_SIZE")):
             _wake.notify()
-        elif len(_rows) == len(rows):
-            _wake.notify()  # (the writer sleeps until there are rows)
 
 
 def pending() -> int:
@@ -97,8 +100,8 @@ def flush() -> int:
     from reco_app.tracking.dropped import count_dropped
     from reco_app.tracking.service import store
 
-    _own_process()
     with _lock:
+        _forget_if_forked()
         rows, mark = list(_rows), _mark[0]
         _rows.clear()
         _mark[0] = None
@@ -144,15 +147,14 @@ def _keep(rows: list[Any], mark: int | None) -> None:
         count_dropped("buffer_overflow", [row.event_type for row in dropped])
 
 
-def _own_process() -> None:
-    """A process forked after buffering (gunicorn's --preload) starts empty: its parent's
-    rows are the parent's to write."""
+def _forget_if_forked() -> None:
+    """(Under the lock.) A process forked after buffering (gunicorn's --preload) starts
+    empty: its parent's rows are the parent's to write."""
     pid = os.getpid()
-    with _lock:
-        if _state["pid"] != pid:
-            _state["pid"], _state["thread"] = pid, None
-            _rows.clear()
-            _mark[0] = None
+    if _state["pid"] != pid:
+        _state["pid"], _state["thread"] = pid, None
+        _rows.clear()
+        _mark[0] = None
 
 
 def _ensure_thread() -> None:
