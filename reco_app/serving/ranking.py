@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from reco_app.serving.types import Candidates, CatalogIndex, ServingContext
+from reco_app.serving.types import Candidates, CatalogIndex, ServingContext, unique_inverse
 
 EXPLORE = "explore"
 RULES = "rules"
@@ -52,7 +52,7 @@ def blend(parts: list[tuple[str, float, np.ndarray, np.ndarray]]) -> Candidates:
     rows = np.concatenate([p[2] for p in parts])
     contrib = np.concatenate([p[1] * _rescale(p[3]) for p in parts])
     src = np.concatenate([np.full(len(p[2]), names.index(p[0]), np.int16) for p in parts])
-    uniq, inverse = np.unique(rows, return_inverse=True)
+    uniq, inverse = unique_inverse(rows)
     total = np.bincount(inverse, weights=contrib, minlength=len(uniq))
     # the strongest contributor names the source: sort by contribution, last write wins
     order = np.argsort(contrib, kind="stable")

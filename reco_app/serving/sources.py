@@ -19,6 +19,8 @@ and return at most ``limit`` rows (option, default 200) with a positive score.
 
 from __future__ import annotations
 
+import math
+import statistics
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,7 +29,7 @@ import numpy as np
 from reco_app.serving import stats
 from reco_app.serving.model_store import ServingModel, user_vector
 from reco_app.serving.profile import Profile
-from reco_app.serving.types import CatalogIndex, ServingContext
+from reco_app.serving.types import CatalogIndex, ServingContext, unique_inverse
 
 Scored = tuple[np.ndarray, np.ndarray]  # (catalog rows, scores), best first not required
 EMPTY: Scored = (np.zeros(0, np.int64), np.zeros(0, np.float64))
@@ -110,7 +112,7 @@ def row_sums(matrix: Any, rows: np.ndarray) -> Scored:
     give them (so sums are bit-identical), without scipy's indexing overhead.
     """
     spans = [slice(matrix.indptr[r], matrix.indptr[r + 1]) for r in rows.tolist()]
-    found, inverse = np.unique(np.concatenate([matrix.indices[s] for s in spans]), return_inverse=True)
+    found, inverse = unique_inverse(np.concatenate([matrix.indices[s] for s in spans]))
     return found, np.bincount(inverse, weights=np.concatenate([matrix.data[s] for s in spans]), minlength=len(found))
 
 
@@ -299,23 +301,28 @@ class MetadataSimilarity(CandidateSource):
             return EMPTY
         cat = inputs.catalog
         scores = np.zeros(len(cat), np.float32)
+        # (a page has a few anchors: their codes and prices are read as Python values; numpy's
+        # unique, isin and nanmedian cost tens of microseconds each on arrays this small)
         for column, weight in ((cat.category, self.w["category"]), (cat.brand, self.w["brand"])):
-            codes = np.unique(column[rows])
-            codes = codes[codes >= 0]
+            codes = sorted({code for code in column[rows].tolist() if code >= 0})
             if len(codes) == 1:
                 scores[column == codes[0]] += weight
-            elif len(codes):
-                scores[np.isin(column, codes)] += weight
+            elif codes:
+                wanted = np.zeros(int(column.max()) + 2, bool)  # (index -1, no code, stays False)
+                wanted[codes] = True
+                scores[wanted[column]] += weight
         if cat.tags.shape[1]:
             anchor_tags = np.asarray(cat.tags[rows].sum(axis=0)).ravel() > 0
             if anchor_tags.any():
                 shared = cat.tags @ anchor_tags.astype(np.float32)
                 scores += (self.w["tags"] / float(anchor_tags.sum())) * shared
-        ref = np.nanmedian(cat.price[rows]) if np.isfinite(cat.price[rows]).any() else np.nan
-        if np.isfinite(ref) and ref > 0:
+        prices = [p for p in cat.price[rows].tolist() if math.isfinite(p)]
+        ref = statistics.median(prices) if prices else math.nan
+        if math.isfinite(ref) and ref > 0:
             near = np.flatnonzero(scores > 0)  # price only ranks products already related
             closeness = 1.0 / (1.0 + np.abs(np.log(np.maximum(cat.price[near], 0.01) / ref)))
-            scores[near] += self.w["price"] * np.nan_to_num(closeness, nan=0.0).astype(np.float32)
+            closeness[np.isnan(closeness)] = 0.0  # (no price)
+            scores[near] += self.w["price"] * closeness.astype(np.float32)
         return self.top(scores, inputs)
 
     def reason(self, row: int, inputs: SourceInputs) -> str:

@@ -50,21 +50,7 @@ def resolve(subject: Any) -> Who:
         reco = getattr(subject, "reco", None)
         if reco is None:
             return Who(None, False)
-        consent = _consented(reco)
-        user = getattr(reco, "user", None)
-        visitor = getattr(reco, "visitor_id", None) or None
-        if user is not None and getattr(user, "is_authenticated", False):
-            key: str | None = subject_of(user)
-        else:
-            key = visitor_subject(visitor) if visitor else None
-        return Who(
-            key if consent else None,
-            consent and key is not None,
-            user=user,
-            visitor_id=visitor,
-            session_id=getattr(reco, "session_id", None),
-            device=str(getattr(reco, "device", "") or ""),
-        )
+        return _of_request(subject, reco)
     if isinstance(subject, str):
         key = subject.strip()
         if not key:
@@ -75,3 +61,33 @@ def resolve(subject: Any) -> Who:
     if getattr(subject, "is_authenticated", False) and getattr(subject, "pk", None) is not None:
         return Who(subject_of(subject), True, user=subject)
     return Who(None, False)
+
+
+def _of_request(request: HttpRequest, reco: Any) -> Who:
+    """The request's visitor, worked out once per request (a page asks for several lists),
+    and again when the request's user or consent changes (a sign-in or sign-out in the
+    request re-reads consent: :meth:`~reco_app.tracking.context.VisitorContext.reread_consent`)."""
+    from reco_app.adapter import subject_of
+    from reco_app.tracking.context import VisitorContext
+
+    user = getattr(reco, "user", None)
+    memo = getattr(request, "_reco_who", None)
+    if memo is not None and memo[0] is reco and memo[1] is user and memo[2] is reco.__dict__.get("consent"):
+        return memo[3]  # type: ignore[no-any-return]
+    consent = _consented(reco)
+    visitor = getattr(reco, "visitor_id", None) or None
+    if user is not None and getattr(user, "is_authenticated", False):
+        key: str | None = subject_of(user)
+    else:
+        key = visitor_subject(visitor) if visitor else None
+    who = Who(
+        key if consent else None,
+        consent and key is not None,
+        user=user,
+        visitor_id=visitor,
+        session_id=getattr(reco, "session_id", None),
+        device=str(getattr(reco, "device", "") or ""),
+    )
+    if isinstance(reco, VisitorContext) and "consent" in reco.__dict__:
+        request._reco_who = (reco, user, reco.__dict__["consent"], who)  # type: ignore[attr-defined]
+    return who

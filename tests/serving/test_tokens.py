@@ -30,5 +30,9 @@ def test_tokens_are_exactly_djangos_signatures() -> None:
 
     token = make_token("for_you", "SKU-1", 3, 7, issued_at=1_800_000_000)
     assert signing.Signer(salt=conf.get("TOKEN_SALT")).unsign_object(token) == ["for_you", "SKU-1", 3, 7, 1_800_000_000]
+    # and the whole token is the string Django's sign_object makes (payload encoding included:
+    # a key with quotes and non-ASCII, no model version)
+    payload = ["similar", 'SKU "ä"/1', 12, None, 1_800_000_000]
+    assert make_token(*payload[:4], issued_at=1_800_000_000) == signing.Signer(salt=conf.get("TOKEN_SALT")).sign_object(payload)
     forged = signing.Signer(salt="another salt").sign_object(["for_you", "SKU-1", 3, 7, 1_800_000_000])
     assert parse_token(forged) is None
