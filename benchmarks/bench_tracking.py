@@ -109,6 +109,8 @@ def visitor_id(v: int) -> str:
 #: histories: their lists are recomputed a moment later (after the writer's batch), so
 #: sharing visitors with the other sides would hand those sides that recomputation
 BEHIND_OFFSET = 1000
+#: the paired visits' sides each have visitors of their own too (same histories)
+PAIRED_OFFSETS = {"without": 2000, "with": 3000, "behind": 4000}
 
 
 def seed_histories() -> None:
@@ -123,7 +125,7 @@ def seed_histories() -> None:
 
     rng, now, rows = random.Random(7), timezone.now(), []
     kinds = ["product_view"] * 14 + ["search"] * 2 + ["add_to_cart"] * 3 + ["purchase"]
-    for v in [*range(VISITORS), *range(BEHIND_OFFSET, BEHIND_OFFSET + VISITORS)]:
+    for v in [*range(VISITORS), *(o + i for o in (BEHIND_OFFSET, *PAIRED_OFFSETS.values()) for i in range(VISITORS))]:
         rng.seed(v % BEHIND_OFFSET)
         subject = f"anon:{visitor_id(v)}"
         for k, kind in enumerate(kinds):
@@ -272,6 +274,97 @@ def middleware_overhead() -> None:
                   f"the writer and the drain (quartiles {q1:.2f}–{q3:.2f})")
     if can_queue:
         current_app.control.purge()  # the drain tasks published meanwhile (drained here)
+    paired_visits(without, with_mw, can_queue)
+
+
+def paired_only() -> None:
+    """``BENCH_PARTS=paired``: only the paired visits (their histories seeded here)."""
+    from reco_app.segments.live import queue
+
+    seed_histories()
+    without = [m for m in settings.MIDDLEWARE if m != MW]
+    with_mw = [*without[:5], MW, *without[5:]] if MW not in settings.MIDDLEWARE else list(settings.MIDDLEWARE)
+    from celery import current_app
+
+    paired_visits(without, with_mw, queue._redis()[1] is not None and not current_app.conf.broker_url.startswith("memory"))
+
+
+def paired_visits(without: list[str], with_mw: list[str], can_queue: bool, rounds: int = 3, batch: int = 20) -> None:
+    """The visit again, each side's visit right after the other's (the order alternating),
+    instead of 0.4-second slices per side: the machine's speed drifts by tens of percent
+    within seconds here, so slices give wide quartiles; visits a few milliseconds apart
+    compare like with like. Each side has visitors of its own. Sides with the middleware:
+    views written by the page, rules queued (the default with a worker); and views written
+    behind the page. Their writes and drains run every ``batch`` visits (as a writer thread
+    would, about once a second at these rates), counted in their side's CPU."""
+    from reco_app.segments.live import queue
+    from reco_app.tracking import buffer
+    from reco_app.tracking.context import cookie_signer
+
+    later = int(time.time()) + 3600
+    cookie = {side: [f"{CONSENT}; reco_v={cookie_signer().sign(f'{visitor_id(v + offset)}:s1:{later}')}" for v in range(VISITORS)]
+              for side, offset in PAIRED_OFFSETS.items()}
+
+    def visit(side: str, v: int) -> list[tuple[str, str]]:
+        return [(path, cookie[side][v]) for path in ("/", *(f"/p/SKU-{(v * 7 + step) % PRODUCTS}/" for step in (0, 8, 16, 1)), "/")]
+
+    with override_settings(MIDDLEWARE=without):
+        plain = WSGIHandler()
+    with override_settings(MIDDLEWARE=with_mw):
+        tracked = WSGIHandler()
+    base = {**settings.RECO_APP, "SEGMENTS_LIVE_ASYNC": can_queue}
+    # views written behind: the buffer is written here every ``batch`` visits, not by the thread
+    behind = {**base, "VIEW_BUFFER_SECONDS": 3600.0, "VIEW_BUFFER_SIZE": 100_000}
+    from celery import current_app
+
+    def tail() -> None:
+        buffer.flush()
+        if queue.enabled():
+            queue.drain()
+
+    # one comparison per setting (changing settings between visits would empty the caches)
+    for side, reco, label in (("with", base, "views written by the page, rules queued"),
+                              ("behind", behind, "views written behind the page")):
+        sides = [("without", plain), (side, tracked)]
+        per_round: list[dict[str, float]] = []
+        with override_settings(RECO_APP=reco):
+            current_app.conf.task_always_eager = not queue.enabled()
+            try:
+                for r in range(rounds + 1):  # round 0 warms every visitor up
+                    spent = {name: 0.0 for name, _ in sides}
+                    for v in range(VISITORS):
+                        for name, handler in (sides if v % 2 == 0 else sides[::-1]):
+                            start = time.process_time()
+                            _visit(handler, visit(name, v))
+                            if name != "without" and (v + 1) % batch == 0:
+                                tail()
+                            spent[name] += time.process_time() - start
+                    start = time.process_time()
+                    tail()
+                    spent[side] += time.process_time() - start
+                    if r:
+                        per_round.append(spent)
+            finally:
+                current_app.conf.task_always_eager = True
+        if can_queue:
+            current_app.control.purge()
+        total = {name: sum(spent[name] for spent in per_round) for name, _ in sides}
+        ratios = [spent["without"] / spent[side] for spent in per_round]
+        visits = rounds * VISITORS
+        print(f"{'a visit, paired' if side == 'with' else '':30s} {label}: ratio {total['without'] / total[side]:.3f} "
+              f"(rounds {min(ratios):.3f}–{max(ratios):.3f}; {1000 * total['without'] / visits:.2f} ms CPU a visit without, "
+              f"{1000 * (total[side] - total['without']) / visits:+.2f} ms with, writes and drain counted)")
+
+
+def _visit(handler: Any, requests: list[tuple[str, str]]) -> None:
+    environ_base = {
+        "REQUEST_METHOD": "GET", "QUERY_STRING": "", "SERVER_NAME": "testserver",
+        "SERVER_PORT": "80", "HTTP_HOST": "testserver", "wsgi.url_scheme": "http",
+        "HTTP_USER_AGENT": "Mozilla/5.0 (X11; Linux x86_64) Firefox/130.0", "wsgi.errors": sys.stderr,
+    }
+    for path, cookie in requests:
+        environ = {**environ_base, "PATH_INFO": path, "HTTP_COOKIE": cookie, "wsgi.input": io.BytesIO(b"")}
+        b"".join(handler(environ, lambda status, headers: None))
 
 
 def _measure(side: str, requests: list[tuple[str, str]], seconds: float) -> tuple[int, float, float]:
@@ -658,7 +751,9 @@ def main() -> None:
     # BENCH_PARTS=beacon (comma-separated) runs only some of the measurements
     parts = os.environ.get("BENCH_PARTS", "middleware,batch,beacon").split(",")
     if "middleware" in parts:
-        middleware_overhead()
+        middleware_overhead()  # (the paired visits included)
+    elif "paired" in parts:
+        paired_only()
     if "batch" in parts:
         batch_rate()
     if "beacon" in parts:
