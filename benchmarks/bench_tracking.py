@@ -140,6 +140,20 @@ def seed_histories() -> None:
     Event.objects.bulk_create(rows, batch_size=2000)
 
 
+#: a browser's GET, as the in-process WSGI runs send it
+ENVIRON_BASE = {
+    "REQUEST_METHOD": "GET", "QUERY_STRING": "", "SERVER_NAME": "testserver",
+    "SERVER_PORT": "80", "HTTP_HOST": "testserver", "wsgi.url_scheme": "http",
+    "HTTP_USER_AGENT": "Mozilla/5.0 (X11; Linux x86_64) Firefox/130.0", "wsgi.errors": sys.stderr,
+}
+
+
+def middleware_lists() -> tuple[list[str], list[str]]:
+    """The shop's MIDDLEWARE without and with reco_app's (placed after the auth middleware)."""
+    without = [m for m in settings.MIDDLEWARE if m != MW]
+    return without, [*without[:5], MW, *without[5:]] if MW not in settings.MIDDLEWARE else list(settings.MIDDLEWARE)
+
+
 def wsgi_rate(requests: list[tuple[str, str]], seconds: float) -> float:
     """Requests per CPU-second of this process, cycling through (path, cookie) pairs."""
     n, cpu = wsgi_run(requests, seconds)
@@ -149,11 +163,6 @@ def wsgi_rate(requests: list[tuple[str, str]], seconds: float) -> float:
 def wsgi_run(requests: list[tuple[str, str]], seconds: float) -> tuple[int, float]:
     """(requests served, CPU seconds of this process), cycling through (path, cookie) pairs."""
     handler = WSGIHandler()
-    environ_base = {
-        "REQUEST_METHOD": "GET", "QUERY_STRING": "", "SERVER_NAME": "testserver",
-        "SERVER_PORT": "80", "HTTP_HOST": "testserver", "wsgi.url_scheme": "http",
-        "HTTP_USER_AGENT": "Mozilla/5.0 (X11; Linux x86_64) Firefox/130.0", "wsgi.errors": sys.stderr,
-    }
     # Requests per CPU-second of this process: on a shared, busy machine wall-clock rates
     # mostly measure the neighbours; CPU time measures our own work (database server time
     # is not included, so storing rows looks cheaper than it is).
@@ -161,7 +170,7 @@ def wsgi_run(requests: list[tuple[str, str]], seconds: float) -> tuple[int, floa
     while time.perf_counter() - start < seconds and n < 20_000:
         # carry on where the previous run stopped: every visitor comes back in turn
         path, cookie = requests[(_next[0] + n) % len(requests)]
-        environ = {**environ_base, "PATH_INFO": path, "HTTP_COOKIE": cookie, "wsgi.input": io.BytesIO(b"")}
+        environ = {**ENVIRON_BASE, "PATH_INFO": path, "HTTP_COOKIE": cookie, "wsgi.input": io.BytesIO(b"")}
         body = handler(environ, lambda status, headers: None)
         b"".join(body)
         n += 1
@@ -175,8 +184,7 @@ _next = [0]
 def middleware_overhead() -> None:
     print(f"-- middleware overhead (in-process WSGI, requests per CPU-second; {VISITORS} returning visitors, "
           f"{PRODUCTS} products) --")
-    without = [m for m in settings.MIDDLEWARE if m != MW]
-    with_mw = [*without[:5], MW, *without[5:]] if MW not in settings.MIDDLEWARE else list(settings.MIDDLEWARE)
+    without, with_mw = middleware_lists()
     from reco_app.tracking.context import cookie_signer
 
     seed_histories()
@@ -197,7 +205,6 @@ def middleware_overhead() -> None:
              ("a visit of 6 pages, consented", visits)]
     from celery import current_app
 
-    from reco_app.segments.live import queue
 
     # reco_app's default without a worker (eager tasks, as here): the live rules run in the
     # request, after the event's commit
@@ -210,7 +217,7 @@ def middleware_overhead() -> None:
     # thread runs in this process, so its CPU is counted with the requests'
     behind = {"MIDDLEWARE": with_mw, "RECO_APP": {**settings.RECO_APP, "SEGMENTS_LIVE_ASYNC": can_queue_now(),
                                                    "VIEW_BUFFER_SECONDS": 1.0}}
-    can_queue = queue._redis()[1] is not None and not current_app.conf.broker_url.startswith("memory")
+    can_queue = can_queue_now()
     for label, requests in cases:
         # consented pages also run with the live-segment rules off: what the middleware's own
         # work (visitor context, storing the view) costs, apart from the rules the view triggers;
@@ -279,14 +286,8 @@ def middleware_overhead() -> None:
 
 def paired_only() -> None:
     """``BENCH_PARTS=paired``: only the paired visits (their histories seeded here)."""
-    from reco_app.segments.live import queue
-
     seed_histories()
-    without = [m for m in settings.MIDDLEWARE if m != MW]
-    with_mw = [*without[:5], MW, *without[5:]] if MW not in settings.MIDDLEWARE else list(settings.MIDDLEWARE)
-    from celery import current_app
-
-    paired_visits(without, with_mw, queue._redis()[1] is not None and not current_app.conf.broker_url.startswith("memory"))
+    paired_visits(*middleware_lists(), can_queue_now())
 
 
 def paired_visits(without: list[str], with_mw: list[str], can_queue: bool, rounds: int = 3, batch: int = 20) -> None:
@@ -357,13 +358,8 @@ def paired_visits(without: list[str], with_mw: list[str], can_queue: bool, round
 
 
 def _visit(handler: Any, requests: list[tuple[str, str]]) -> None:
-    environ_base = {
-        "REQUEST_METHOD": "GET", "QUERY_STRING": "", "SERVER_NAME": "testserver",
-        "SERVER_PORT": "80", "HTTP_HOST": "testserver", "wsgi.url_scheme": "http",
-        "HTTP_USER_AGENT": "Mozilla/5.0 (X11; Linux x86_64) Firefox/130.0", "wsgi.errors": sys.stderr,
-    }
     for path, cookie in requests:
-        environ = {**environ_base, "PATH_INFO": path, "HTTP_COOKIE": cookie, "wsgi.input": io.BytesIO(b"")}
+        environ = {**ENVIRON_BASE, "PATH_INFO": path, "HTTP_COOKIE": cookie, "wsgi.input": io.BytesIO(b"")}
         b"".join(handler(environ, lambda status, headers: None))
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from django.db import router
+from django.db import connections, router
 from django.db.models import F, FloatField, Func, QuerySet
 from django.utils import timezone
 
@@ -33,8 +33,6 @@ class Epoch(Func):
 
 
 def _history(subject: str, since: dt.datetime, limit: int) -> QuerySet[Any]:
-    from django.db import connections
-
     from reco_app.models import Event
 
     vendor = connections[router.db_for_read(Event)].vendor
