@@ -16,7 +16,9 @@ expire and erasure deletes them (:func:`purge_subjects`). Why that is safe:
   value, are assumed to agree within far more than a shopper's bump count in µs);
 * hence an entry keyed with an expired or deleted namespace version (a list in another
   process's memory, a list written by a request that raced an erasure) is never served
-  again, however long it lives;
+  again, however long it lives; nor is a shopper's list *tagged* with one (kept under a key
+  without the version, with the version in its value, and read together with the
+  namespace: :mod:`reco_app.serving.local_cache`);
 * the expiry itself, :func:`subject_ns_timeout`, is ``2 × CACHE_TIMEOUT + 60`` seconds,
   set when the namespace is created or bumped (not refreshed by reads). Lists and segment
   keys live at most ``CACHE_TIMEOUT`` (the process-local copies as long, see

@@ -11,6 +11,13 @@
 
 A cached list then costs no cache round trip at all; shoppers' own namespaces
 (``subject:<key>``) are always read from the shared cache.
+
+A shopper's own lists are *tagged*: one key per list, without their namespace's version,
+holding ``(version, list)``; the version is the tag. The request reads the namespace and
+the list in one round trip (:func:`ns_versions` with ``prefetch``) and uses the list only
+when its tag is the namespace's current version, here and in the shared cache. A
+namespace's versions never recur (:mod:`reco_app.cache`), so a list tagged with an
+earlier one is never served again, exactly as if the version were part of its key.
 """
 
 from __future__ import annotations
@@ -35,13 +42,20 @@ _MISSING = object()
 
 class Versions(dict[str, int]):
     """Namespace versions; ``read`` is False when the shared cache could not be read (every
-    namespace then reads as 1: nothing keyed with them may be kept, see :mod:`.pipeline`)."""
+    namespace then reads as 1: nothing keyed with them may be kept, see :mod:`.pipeline`).
+    ``prefetched``: the entries of :func:`ns_versions`'s ``prefetch`` keys that the shared
+    cache holds, read in the same round trip."""
 
     read = True
 
+    def __init__(self) -> None:
+        super().__init__()
+        self.prefetched: dict[str, Any] = {}
 
-def ns_versions(names: list[str]) -> Versions:
-    """Namespace versions: global ones from the local memo, the rest in one round trip.
+
+def ns_versions(names: list[str], prefetch: tuple[str, ...] = ()) -> Versions:
+    """Namespace versions: global ones from the local memo, the rest in one round trip,
+    with the entries at the ``prefetch`` keys (a shopper's list, see :func:`get_or_set`).
 
     A missing global namespace is version 1, as ``reco_cache.ns_version`` would make it
     (not writing it saves a round trip; ``bump`` starts a missing one at 1 before
@@ -57,10 +71,11 @@ def ns_versions(names: list[str]) -> Versions:
             out[name] = hit[0]
         else:
             wanted.append(name)
-    if wanted:
+    if wanted or prefetch:
         keys = {n: reco_cache.make_key("ns", n) for n in wanted}
         try:
-            found = reco_cache.get_cache().get_many(list(keys.values()))
+            found = reco_cache.get_cache().get_many([*keys.values(), *prefetch])
+            out.prefetched = {k: found[k] for k in prefetch if k in found}
             # a shopper's missing namespace is created at a fresh version (one more round
             # trip, only then): nothing is ever keyed with a version it could return to
             missing = [n for n, k in keys.items() if found.get(k) is None and reco_cache.is_subject_ns(n)]
@@ -83,22 +98,34 @@ def forget_namespaces() -> None:
     _ns.clear()
 
 
-def get_or_set(key: str, compute: Any, *, subject: str | None = None) -> Any:
+def get_or_set(key: str, compute: Any, *, subject: str | None = None, tag: int | None = None, prefetched: Any = None) -> Any:
     """The list under ``key``: from this process, else the shared cache, else ``compute()``.
-    ``subject``: the list is that shopper's (indexed for erasure in the shared cache)."""
+    ``subject``: the list is that shopper's (indexed for erasure in the shared cache).
+    ``tag``: a tagged list (module docstring), kept as ``(tag, list)`` and used only under
+    the same tag; ``prefetched``, the shared cache's entry at ``key`` already read with the
+    tag (None: nothing there), so the shared cache is only written, never read, here."""
     size = int(conf.get("LOCAL_CACHE_SIZE"))
     now = time.monotonic()
     if size:
         found = _lists.get(key, _MISSING)
-        if found is not _MISSING and found[0] > now:  # type: ignore[index]
+        if found is not _MISSING and found[0] > now and (tag is None or found[1][0] == tag):  # type: ignore[index]
             reco_cache.stats["hits"] += 1
-            return found[1]  # type: ignore[index]
-    value = reco_cache.get_or_set(key, compute, subject=subject)
+            return found[1] if tag is None else found[1][1]  # type: ignore[index]
+    if tag is None:
+        value = kept = reco_cache.get_or_set(key, compute, subject=subject)
+    elif isinstance(prefetched, tuple) and len(prefetched) == 2 and prefetched[0] == tag:
+        reco_cache.stats["hits"] += 1
+        kept, value = prefetched, prefetched[1]
+    else:
+        reco_cache.stats["misses"] += 1
+        value = compute()
+        kept = (tag, value)
+        reco_cache.set(key, kept, subject=subject)
     if size:
         expires = now + float(conf.get("CACHE_TIMEOUT"))
         with _lock:
             _lists.pop(key, None)
-            _lists[key] = (expires, value)  # insertion order = expiry order
+            _lists[key] = (expires, kept)  # insertion order = expiry order
             while _lists and (len(_lists) > size or next(iter(_lists.values()))[0] <= now):
                 _lists.popitem(last=False)
     return value

@@ -150,8 +150,7 @@ def _recommend(
         context = {k: v for k, v in context.items() if k != "exclude"}
         shown = set(page_exclude)
         wanted, limit = limit, limit + len(page_exclude)
-    names = ["model", "rules", "catalog"] + ([f"subject:{who.subject}"] if personal else [])
-    versions = local_cache.ns_versions(names)
+    versions = local_cache.ns_versions(["model", "rules", "catalog"])  # (usually from this process's memo)
     catalog = get_catalog(versions["catalog"])
     varies = _varies_by(pipeline, catalog)
     ctx = _context(pipeline, who, limit, product_key, cart_keys, context, segments="segments" in varies)
@@ -162,17 +161,26 @@ def _recommend(
     key = reco_cache.make_key(
         "rec", pipeline.name, who.subject if personal else "-", int(bool(personal)), product_key or "-",
         _digest(cart_keys, context, ctx.segments, ctx.device if "device" in varies else ""), limit, catalog.version,
-        *(versions[n] for n in names if n != "catalog"),
+        versions["model"], versions["rules"],
     )
     model_ns = versions["model"]
+    tag, prefetched, cacheable = None, None, versions.read
+    if personal:
+        # the shopper's namespace and their list in one round trip: the list is tagged with
+        # the namespace version it was computed at, and used only under the current one
+        namespace = f"subject:{who.subject}"
+        mine = local_cache.ns_versions([namespace], prefetch=(key,))
+        tag, prefetched, cacheable = mine[namespace], mine.prefetched.get(key), cacheable and mine.read
 
     def compute() -> tuple[int | None, list[tuple[Any, ...]]]:
         version, rows = _run(pipeline, catalog, ctx, who, model_ns)
         return version, [_card(catalog, pipeline.name, pos, version, row) for pos, row in enumerate(rows, start=1)]
 
     # the cached value holds everything a card shows, so a hit touches no array and signs nothing
-    if versions.read:
-        model_version, cards = local_cache.get_or_set(key, compute, subject=who.subject if personal else None)
+    if cacheable:
+        model_version, cards = local_cache.get_or_set(
+            key, compute, subject=who.subject if personal else None, tag=tag, prefetched=prefetched,
+        )
     else:
         # the shared cache is down: every version reads as 1, the same before and after an
         # erasure or a new event, so a list kept here could outlive them: computed, not kept

@@ -18,14 +18,24 @@ from reco_app.datasets.catalog import CatalogIndex
 __all__ = ["Candidates", "CatalogIndex", "ServingContext", "unique_inverse"]
 
 
+#: up to this many values, :func:`unique_inverse` works on Python ints
+SMALL = 24
+
+
 def unique_inverse(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``np.unique(values, return_inverse=True)`` for non-negative row numbers. Where they
     are dense (as many values as a sixteenth of their range, the usual candidate pool) a
     count over the range finds them without sorting: three to four times faster, the same
-    arrays."""
+    arrays. Up to ``SMALL`` values, Python's set and sort (1.5 to 3 times faster than
+    ``np.unique`` there)."""
     values = np.asarray(values)
     if not len(values) or values.dtype.kind != "i":  # (np.bincount takes no uint64)
         return np.unique(values, return_inverse=True)  # type: ignore[no-any-return]
+    if len(values) <= SMALL:  # a few anchors' neighbours: Python's set and sort beat numpy's calls
+        items = values.tolist()
+        ordered = sorted(set(items))
+        where = {v: i for i, v in enumerate(ordered)}
+        return np.array(ordered, values.dtype), np.array([where[v] for v in items], np.intp)
     low, high = int(values.min()), int(values.max())
     if low < 0 or len(values) * 16 < high + 1:
         return np.unique(values, return_inverse=True)  # type: ignore[no-any-return]

@@ -45,6 +45,11 @@ MOBILE_HINTS = ("mobi", "iphone", "ipod", "android", "blackberry", "opera mini",
 
 
 _signers: dict[tuple[Any, ...], signing.Signer] = {}
+#: visitor cookies this process has verified, by their signed value: a browser sends the
+#: same cookie with each request until it is re-issued (at most every REFRESH_SECONDS), so
+#: its HMAC is checked once, not on every page. Only the current key configuration's.
+_verified: dict[str, str] = {}
+VERIFIED_MAX = 10_000
 
 
 def cookie_signer() -> signing.Signer:
@@ -55,8 +60,22 @@ def cookie_signer() -> signing.Signer:
     signer = _signers.get(config)
     if signer is None:
         _signers.clear()  # settings changed (tests): keep only the current one
+        _verified.clear()  # (verified with another key)
         signer = _signers[config] = signing.get_cookie_signer(salt=name + COOKIE_SALT)
     return signer
+
+
+def unsign_cookie(value: str) -> str:
+    """The visitor cookie's value, checked: what ``cookie_signer().unsign`` returns (and
+    raises), remembered for the cookies that passed."""
+    signer = cookie_signer()
+    found = _verified.get(value)
+    if found is None:
+        found = signer.unsign(value)
+        if len(_verified) >= VERIFIED_MAX:
+            _verified.clear()
+        _verified[value] = found
+    return found
 
 
 #: Words of user agents that contain a bot hint but name no bot: CUBOT is a phone brand.
@@ -125,7 +144,7 @@ class VisitorContext:
         if not value:
             return None
         try:
-            vid, sid, last, *rest = cookie_signer().unsign(value).split(":")
+            vid, sid, last, *rest = unsign_cookie(value).split(":")
             if not vid or len(rest) > 1 or (rest and not _is_account_tag(rest[0])):
                 return None
             return (vid, sid, float(last)), (rest[0] if rest else "")

@@ -139,7 +139,7 @@ def clean_context(value: Any, errors: Errors, *, check_size: bool = True, event_
     caller has already bounded the size of the whole event (the batch API). A purchase's
     ``unit_price`` (what it is worth, :mod:`reco_app.models.purchases`) must be a
     non-negative number or null."""
-    if value is None:
+    if value is None or (type(value) is dict and not value):  # (most events: nothing to check)
         return {}
     if not isinstance(value, dict):
         errors["context"] = "Must be an object."

@@ -206,3 +206,40 @@ def test_a_page_asking_twice_for_a_list_gets_it_once(trained) -> None:  # type: 
     misses = cache.stats["misses"]
     assert [r.product_key for r in recommend(request, "for_you", limit=5)]
     assert cache.stats["misses"] == misses + 1
+
+
+def test_a_shoppers_list_is_read_with_their_namespace_in_one_round_trip(trained, redis_cache, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Another process (nothing kept in its memory) serves a shopper's cached list with one
+    command, the read of the namespace; a list tagged with a version that is no longer
+    current (written by a request that read the namespace before a bump) is never served."""
+    import redis
+
+    from reco_app.serving import local_cache
+
+    first = recommend("CUST-001", "for_you", limit=5)
+    sent: list[str] = []
+    execute = redis.Redis.execute_command
+
+    def spy(self, *args, **options):  # type: ignore[no-untyped-def]
+        sent.append(str(args[0]))
+        return execute(self, *args, **options)
+
+    monkeypatch.setattr(redis.Redis, "execute_command", spy)
+    local_cache.forget_lists()
+    hits = cache.stats["hits"]
+    again = recommend("CUST-001", "for_you", limit=5)
+    assert [r.product_key for r in again] == [r.product_key for r in first]
+    assert cache.stats["hits"] == hits + 1 and sent == ["MGET"]
+    # the shared entry as a slow request computing under the old version would leave it
+    [key] = [k for k in cache.subject_entries("CUST-001") if ":for_you:" in k]
+    old_version, (model_version, cards) = cache.get(key)
+    made_up = [("NOT-A-PRODUCT", *cards[0][1:])]
+    cache.bump("subject:CUST-001")  # a new event, stored by another process
+    cache.set(key, (old_version, (model_version, made_up)), subject="CUST-001")
+    local_cache.forget_lists()
+    assert [r.product_key for r in recommend("CUST-001", "for_you", limit=5)] == [r.product_key for r in first]
+    assert cache.get(key)[0] == cache.ns_version("subject:CUST-001")  # written again, under the current version
+    # and under the current version, the shared entry is what is served
+    cache.set(key, (cache.ns_version("subject:CUST-001"), (model_version, made_up)), subject="CUST-001")
+    local_cache.forget_lists()
+    assert [r.product_key for r in recommend("CUST-001", "for_you", limit=5)] == ["NOT-A-PRODUCT"]

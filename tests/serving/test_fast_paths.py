@@ -52,7 +52,7 @@ def test_unique_inverse_matches_numpy(values: list[int], dtype: type) -> None:
     expected, expected_inverse = np.unique(array, return_inverse=True)
     assert found.dtype == expected.dtype
     assert found.tolist() == expected.tolist()
-    assert inverse.tolist() == expected_inverse.tolist()
+    assert inverse.dtype == expected_inverse.dtype and inverse.tolist() == expected_inverse.tolist()
 
 
 def _metadata_reference(source, inputs):  # type: ignore[no-untyped-def]

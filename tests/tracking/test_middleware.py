@@ -52,6 +52,25 @@ def test_a_tampered_cookie_gives_a_new_visitor(consenting, product_url) -> None:
     assert Event.objects.get().visitor_id not in ("someone-else", "")
 
 
+def test_a_cookie_checked_once_is_refused_under_another_key_and_when_altered(consenting, product_url, settings) -> None:  # type: ignore[no-untyped-def]
+    """Cookies are verified once per process (remembered by value): the memory must not
+    outlive the key that verified them, nor accept a cookie that differs from one it holds."""
+    from reco_app.tracking.context import unsign_cookie
+
+    cookie = _signed("a" * 32, "s1", time.time())
+    consenting.cookies["reco_v"] = cookie
+    consenting.get(product_url)
+    assert unsign_cookie(cookie).startswith("a" * 32)  # remembered
+    value, signature = cookie.rsplit(":", 1)
+    consenting.cookies["reco_v"] = f"{value}:{signature[:-1]}{'A' if signature[-1] != 'A' else 'B'}"
+    consenting.get(product_url)
+    settings.SECRET_KEY = "another key, as after a rotation without a fallback"
+    consenting.cookies["reco_v"] = cookie
+    consenting.get(product_url)
+    visitors = list(Event.objects.order_by("id").values_list("visitor_id", flat=True))
+    assert visitors[0] == "a" * 32 and "a" * 32 not in visitors[1:]
+
+
 def test_rec_token_from_the_link_is_kept_for_attribution(consenting, product_url) -> None:  # type: ignore[no-untyped-def]
     consenting.get(product_url + "?rt=tok123")
     assert Event.objects.get().context["rec_token"] == "tok123"
