@@ -53,3 +53,50 @@ def test_history_is_one_query_with_the_shoppers_values() -> None:
         assert [r[0] for r in history_rows("C2", now - dt.timedelta(days=30), 500)] == ["E"]
     assert len(queries) == 1
 
+
+
+def _check_lists_match_orm() -> None:
+    from reco_app.prepared import padded
+    from reco_app.segments.live.recent import _RECENT_MANY, _recent_many
+
+    now = timezone.now()
+    _seed(now)
+    since = now - dt.timedelta(days=1)
+    for subjects in (["C1"], ["C2", "C1"], ["nobody", "C2", "C1"], ["C1", "C2", "nobody", "x", "y"]):
+        expected = sorted(_recent_many(subjects, since, now, 200))
+        assert sorted(_RECENT_MANY.rows(subjects=padded(subjects), since=since, until=now, shape={"limit": 200})) == expected
+        assert sorted(_RECENT_MANY.rows(subjects=subjects, since=since, until=now, shape={"limit": 200})) == expected
+    assert {r[0] for r in _RECENT_MANY.rows(subjects=padded(["C1", "C2", "z"]), since=since, until=now, shape={"limit": 1})} == {"C1", "C2"}
+
+
+@pytest.mark.django_db
+def test_a_list_of_values_gives_what_the_orm_gives() -> None:
+    _check_lists_match_orm()
+
+
+def test_a_list_of_values_gives_what_the_orm_gives_on_postgresql(postgres_db) -> None:  # type: ignore[no-untyped-def]
+    _check_lists_match_orm()
+
+
+def test_lists_are_padded_to_a_few_lengths() -> None:
+    from reco_app.prepared import padded
+
+    assert padded([]) == []
+    assert padded(["a"]) == ["a"]
+    assert padded(["a", "b", "c"]) == ["a", "b", "c", "c"]
+    assert [len(padded(list(range(n)))) for n in (2, 4, 5, 8, 9, 200)] == [2, 4, 8, 8, 16, 256]
+
+
+@pytest.mark.django_db
+def test_one_compiled_text_serves_every_list_of_a_padded_length() -> None:
+    from reco_app.prepared import padded
+    from reco_app.segments.live.recent import _RECENT_MANY
+
+    now = timezone.now()
+    _seed(now)
+    since = now - dt.timedelta(days=1)
+    _RECENT_MANY.rows(subjects=padded(["a", "b", "c"]), since=since, until=now, shape={"limit": 200})
+    compiled = dict(_RECENT_MANY._compiled)
+    rows = _RECENT_MANY.rows(subjects=padded(["C2", "C1", "q", "r"]), since=since, until=now, shape={"limit": 200})
+    assert _RECENT_MANY._compiled == compiled  # the same SQL, other values
+    assert sorted(r[0] for r in rows) == ["C1", "C1", "C2"]

@@ -12,7 +12,7 @@ from django.db.models import F, OuterRef, Subquery, Window
 from django.db.models.functions import RowNumber
 
 from reco_app.models import CatalogItem, Event
-from reco_app.prepared import PreparedQuery
+from reco_app.prepared import PreparedQuery, padded
 from reco_app.segments.live.rules import LOOKBACK, Recent
 
 #: at most this many of a shopper's newest events are read per evaluation (a bot-like shopper
@@ -56,16 +56,27 @@ def _as_recent(subject: str, now: dt.datetime, rows: list[tuple[Any, ...]]) -> R
     )
 
 
+def _recent_many(subjects: list[str], since: dt.datetime, until: dt.datetime, limit: int) -> Any:
+    category = CatalogItem.objects.filter(product_key=OuterRef("product_key")).values("category")[:1]
+    newest = Window(RowNumber(), partition_by=[F("subject")], order_by=[F("timestamp").desc(), F("id").desc()])
+    return (
+        Event.objects.consented().filter(subject__in=subjects).since(since).filter(timestamp__lte=until)
+        .annotate(category=Subquery(category), newest=newest).filter(newest__lte=limit)
+        .values_list("subject", "event_type", "category", "session_id", "timestamp", "id")
+    )
+
+
+# compiled once per list length (padded to a power of two): the queue's drain runs it per batch
+_RECENT_MANY = PreparedQuery(
+    _recent_many, subjects=("reco_app.Event", "subject", list), since=("reco_app.Event", "timestamp"),
+    until=("reco_app.Event", "timestamp"),
+)
+
+
 def load_recent_many(subjects: list[str], now: dt.datetime) -> dict[str, Recent]:
     """:func:`load_recent` for several shoppers in one query (a window function keeps each
     shopper's ``RECENT_LIMIT`` newest events)."""
-    category = CatalogItem.objects.filter(product_key=OuterRef("product_key")).values("category")[:1]
-    newest = Window(RowNumber(), partition_by=[F("subject")], order_by=[F("timestamp").desc(), F("id").desc()])
-    rows = (
-        Event.objects.consented().filter(subject__in=subjects).since(now - LOOKBACK).filter(timestamp__lte=now)
-        .annotate(category=Subquery(category), newest=newest).filter(newest__lte=RECENT_LIMIT)
-        .values_list("subject", "event_type", "category", "session_id", "timestamp", "id")
-    )
+    rows = _RECENT_MANY.rows(subjects=padded(subjects), since=now - LOOKBACK, until=now, shape={"limit": RECENT_LIMIT}) if subjects else []
     by_subject: dict[str, list[tuple[Any, ...]]] = defaultdict(list)
     for row in rows:
         by_subject[row[0]].append(row)

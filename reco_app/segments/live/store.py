@@ -5,7 +5,8 @@ state has expired) and add or refresh one. Through the ORM these cost 0.4–1.8 
 (building and compiling the query; ``get_or_create`` for the segment, then the upsert).
 Here:
 
-* the read is a :class:`~reco_app.prepared.PreparedQuery` (compiled once);
+* the reads are :class:`~reco_app.prepared.PreparedQuery` objects (compiled once; the
+  drain's read of a batch's shoppers once per padded list length);
 * a new membership is one ``INSERT … SELECT … ON CONFLICT … DO UPDATE … RETURNING`` that
   finds the segment by its key in the same statement (PostgreSQL, SQLite ≥ 3.35); only a
   segment that does not exist yet costs a ``get_or_create`` and a second try. Other
@@ -27,7 +28,7 @@ from typing import Any
 from django.db import connection
 
 from reco_app.models.segments import Segment, SegmentKind, SegmentMembership
-from reco_app.prepared import PreparedQuery
+from reco_app.prepared import PreparedQuery, padded
 
 #: the columns a live rule sets, in the order of the statements below
 FIELDS = ("score", "reason", "computed_at", "expires_at")
@@ -44,13 +45,18 @@ def memberships(subject: str) -> dict[str, tuple[int, dt.datetime | None]]:
     return {key: (pk, expires) for key, pk, expires in _MEMBERSHIPS.rows(subject=subject)}
 
 
+# compiled once per list length (padded to a power of two): the queue's drain runs it per batch
+_MEMBERSHIPS_MANY = PreparedQuery(
+    lambda subjects: SegmentMembership.objects.filter(subject__in=subjects, segment__kind=SegmentKind.LIVE)
+    .values_list("subject", "segment__key", "pk", "expires_at").order_by(),
+    subjects=("reco_app.SegmentMembership", "subject", list),
+)
+
+
 def memberships_many(subjects: list[str]) -> dict[str, dict[str, tuple[int, dt.datetime | None]]]:
     """:func:`memberships` of several shoppers in one query (shoppers without any are left out)."""
     out: dict[str, dict[str, tuple[int, dt.datetime | None]]] = {}
-    rows = (
-        SegmentMembership.objects.filter(subject__in=subjects, segment__kind=SegmentKind.LIVE)
-        .values_list("subject", "segment__key", "pk", "expires_at").order_by()
-    )
+    rows = _MEMBERSHIPS_MANY.rows(subjects=padded(subjects)) if subjects else []
     for subject, key, pk, expires in rows:
         out.setdefault(subject, {})[key] = (pk, expires)
     return out
