@@ -243,3 +243,23 @@ def test_a_shoppers_list_is_read_with_their_namespace_in_one_round_trip(trained,
     cache.set(key, (cache.ns_version("subject:CUST-001"), (model_version, made_up)), subject="CUST-001")
     local_cache.forget_lists()
     assert [r.product_key for r in recommend("CUST-001", "for_you", limit=5)] == ["NOT-A-PRODUCT"]
+
+
+def test_a_shoppers_entry_is_written_and_listed_in_one_command(redis_cache) -> None:  # type: ignore[no-untyped-def]
+    """The entry, its expiry and its place in the shopper's index (which erasure reads), in
+    one script: also after Redis forgot its scripts (a restart)."""
+    from django_redis import get_redis_connection
+
+    from reco_app import conf
+
+    redis = get_redis_connection("default")
+    full = redis_cache.make_key  # django-redis's own naming, as reco_app.cache uses it
+    cache.set("reco:t:list", [("SKU-1", 0.5)], subject="alice")
+    redis.script_flush()
+    cache.set("reco:t:kept", {"kept": True}, 0, subject="alice")
+    assert cache.subject_entries("alice") == {"reco:t:kept": {"kept": True}, "reco:t:list": [("SKU-1", 0.5)]}
+    assert 0 < redis.ttl(full("reco:t:list")) <= conf.get("CACHE_TIMEOUT")
+    assert redis.ttl(full("reco:t:kept")) == -1  # no expiry asked
+    index_ttl = redis.ttl(full(cache.make_key("keys", "subject:alice")))
+    assert cache.subject_ns_timeout() - 5 <= index_ttl <= cache.subject_ns_timeout()
+    assert cache.purge_subjects(["alice"]) == 2 and not cache.subject_entries("alice")
