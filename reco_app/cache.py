@@ -332,6 +332,40 @@ def set(key: str, value: Any, timeout: int | None = None, *, subject: str | None
         logger.warning("reco cache unavailable (set): %s", exc)
 
 
+def set_indexed_many(entries: list[tuple[str, Any, str | None]]) -> None:
+    """:func:`set` for several ``(key, value, subject)`` entries (those with a subject
+    listed in that shopper's index), in one round trip on django-redis."""
+    cache = get_cache()
+    client = getattr(cache, "client", None)
+    if client is None or not hasattr(client, "get_client"):
+        for key, value, subject in entries:
+            set(key, value, subject=subject)
+        return
+    timeout = int(conf.get("CACHE_TIMEOUT") or 0)
+    try:
+        from redis.exceptions import NoScriptError
+
+        redis = client.get_client(write=True)
+        scripts = [(2, client.make_key(key), client.make_key(_index_key(subject)), client.encode(value), timeout, key, subject_ns_timeout())
+                   for key, value, subject in entries if subject]
+        pipe = redis.pipeline(transaction=False)
+        for key, value, subject in entries:
+            if not subject:
+                pipe.set(client.make_key(key), client.encode(value), ex=timeout or None)
+        for args in scripts:
+            pipe.evalsha(_SET_INDEXED_SHA, *args)
+        try:
+            pipe.execute()
+        except NoScriptError:  # a Redis that restarted has forgotten the script: once more with it
+            pipe = redis.pipeline(transaction=False)
+            for args in scripts:
+                pipe.eval(_SET_INDEXED, *args)
+            pipe.execute()
+    except Exception as exc:  # noqa: BLE001
+        stats["errors"] += 1
+        logger.warning("reco cache unavailable (set %d entries): %s", len(entries), exc)
+
+
 def add(key: str, value: Any, timeout: int | None = None) -> bool:
     """Cache ``value`` only where ``key`` holds nothing: for a value read from the database
     that must not replace one written meanwhile, after a newer commit."""

@@ -120,7 +120,12 @@ def get_or_set(key: str, compute: Any, *, subject: str | None = None, tag: int |
         reco_cache.stats["misses"] += 1
         value = compute()
         kept = (tag, value)
-        reco_cache.set(key, kept, subject=subject)
+        from reco_app.tracking import buffer
+
+        # where views are written behind the page, the shared copy goes with them (one round
+        # trip for every list the writer's interval computed), else now
+        if not buffer.add_list(key, kept, subject=subject):
+            reco_cache.set(key, kept, subject=subject)
     if size:
         expires = now + float(conf.get("CACHE_TIMEOUT"))
         with _lock:

@@ -9,6 +9,12 @@ batch through the same :func:`~reco_app.tracking.service.store`: one ``INSERT`` 
 ``COPY``), one cache round trip for every shopper's namespace bump, the withdrawal marks and
 the live-segment queue, ``event_stored`` once for the batch.
 
+The shoppers' lists that requests compute meanwhile go the same way (:func:`add_list`):
+each request keeps its list in its own process at once and leaves the copy for the shared
+cache to the writer, which sends every list waiting in one round trip. Another process
+asking for such a list before then computes it itself (a cache miss, never a stale list:
+lists are tagged with their shopper's namespace version, :mod:`reco_app.serving.local_cache`).
+
 What a shopper notices: their "for you" reflects a view once it is written, up to
 ``VIEW_BUFFER_SECONDS`` later, and an export taken in that moment in another process
 misses it. What it costs: a process killed without its exit handlers (``SIGKILL``, a
@@ -49,6 +55,8 @@ MAX_KEPT_BATCHES = 20
 _lock = threading.Lock()
 _wake = threading.Condition(_lock)
 _rows: list[Any] = []
+#: lists waiting for the shared cache: (key, value, subject)
+_lists: list[tuple[str, Any, str | None]] = []
 _mark: list[int | None] = [None]  # the erasure marker noted before the batch's first row
 _since = [0.0]  # when the oldest row waiting was buffered (time.monotonic())
 _state: dict[str, Any] = {"pid": 0, "thread": None, "writing": False}
@@ -75,7 +83,7 @@ def add(rows: list[Any]) -> None:
     with _lock:
         if mark is not None and (_mark[0] is None or mark < _mark[0]):
             _mark[0] = mark
-        first = not _rows
+        first = not _rows and not _lists  # (lists waiting: the writer's interval runs already)
         if first:
             _since[0] = time.monotonic()
         _rows.extend(rows)
@@ -84,6 +92,24 @@ def add(rows: list[Any]) -> None:
         # only then (not once per view)
         if first or len(_rows) >= int(conf.get("VIEW_BUFFER_SIZE")):
             _wake.notify()
+
+
+def add_list(key: str, value: Any, *, subject: str | None) -> bool:
+    """Leave a computed list's copy for the shared cache to the writer (sent with the next
+    batch, in one round trip with the others waiting); False when views are not written
+    behind the page (the caller writes it now)."""
+    if not enabled():
+        return False
+    with _lock:
+        _forget_if_forked()
+        first = not _rows and not _lists
+        if first:
+            _since[0] = time.monotonic()
+        _lists.append((key, value, subject))
+        _ensure_thread()
+        if first:
+            _wake.notify()
+    return True
 
 
 def pending() -> int:
@@ -102,9 +128,12 @@ def flush() -> int:
 
     with _lock:
         _forget_if_forked()
-        rows, mark = list(_rows), _mark[0]
+        rows, mark, lists = list(_rows), _mark[0], list(_lists)
         _rows.clear()
+        _lists.clear()
         _mark[0] = None
+    if lists:
+        _send_lists(lists)
     if not rows:
         return 0
     alias = erasure.database()
@@ -126,6 +155,14 @@ def flush() -> int:
             return 0
         connections[alias].close_if_unusable_or_obsolete()
         return 0
+
+
+def _send_lists(lists: list[tuple[str, Any, str | None]]) -> None:
+    """The waiting lists, written to the shared cache together (a list lost to a failure is
+    only computed again where it is asked for)."""
+    from reco_app import cache
+
+    cache.set_indexed_many(lists)
 
 
 def _keep(rows: list[Any], mark: int | None) -> None:
@@ -154,6 +191,7 @@ def _forget_if_forked() -> None:
     if _state["pid"] != pid:
         _state["pid"], _state["thread"] = pid, None
         _rows.clear()
+        _lists.clear()
         _mark[0] = None
 
 
@@ -173,9 +211,9 @@ def _writer() -> None:
     request's (closed when ``CONN_MAX_AGE`` says)."""
     while True:
         with _lock:
-            while not _rows:
+            while not _rows and not _lists:
                 _wake.wait()
-            while _rows and len(_rows) < int(conf.get("VIEW_BUFFER_SIZE")):
+            while (_rows or _lists) and len(_rows) < int(conf.get("VIEW_BUFFER_SIZE")):
                 left = float(conf.get("VIEW_BUFFER_SECONDS")) - (time.monotonic() - _since[0])
                 if left <= 0:
                     break

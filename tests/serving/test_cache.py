@@ -263,3 +263,8 @@ def test_a_shoppers_entry_is_written_and_listed_in_one_command(redis_cache) -> N
     index_ttl = redis.ttl(full(cache.make_key("keys", "subject:alice")))
     assert cache.subject_ns_timeout() - 5 <= index_ttl <= cache.subject_ns_timeout()
     assert cache.purge_subjects(["alice"]) == 2 and not cache.subject_entries("alice")
+    # several at once (the view writer's batch of lists), one round trip, also after a flush
+    redis.script_flush()
+    cache.set_indexed_many([("reco:t:a", ["a"], "alice"), ("reco:t:b", ["b"], "bob"), ("reco:t:shared", ["s"], None)])
+    assert cache.subject_entries("alice") == {"reco:t:a": ["a"]} and cache.subject_entries("bob") == {"reco:t:b": ["b"]}
+    assert cache.get("reco:t:shared") == ["s"] and 0 < redis.ttl(full("reco:t:shared")) <= conf.get("CACHE_TIMEOUT")

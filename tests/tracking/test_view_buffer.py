@@ -25,6 +25,7 @@ def behind(settings):  # type: ignore[no-untyped-def]
     yield
     with buffer._lock:
         buffer._rows.clear()
+        buffer._lists.clear()
         buffer._mark[0] = None
     assert wait_for(lambda: not buffer._state["writing"]), "the writer thread is still writing"
 
@@ -179,3 +180,62 @@ def test_a_forked_process_does_not_write_its_parents_views(consenting, product_u
     consenting.get(product_url)
     buffer._state["pid"] = -1  # as a worker forked from a process that had buffered views sees it
     assert buffer.pending() == 0 and buffer.flush() == 0 and views() == []
+
+
+def _for_you_key(subject: str) -> str:
+    from reco_app.serving import local_cache
+
+    [key] = [k for k in local_cache._lists if f":for_you:{subject}:" in k]
+    return key
+
+
+def test_a_shoppers_list_goes_to_the_shared_cache_with_the_next_batch(consenting, products, django_capture_on_commit_callbacks) -> None:  # type: ignore[no-untyped-def]
+    """The page keeps its list at once; the shared copy waits for the writer, which sends
+    it with the views (one round trip for all the lists waiting)."""
+    from reco_app import cache, recommend
+    from reco_app.serving import local_cache
+
+    consenting.get(f"/p/{products[0].sku}/")
+    subject = buffer._rows[0].subject
+    with django_capture_on_commit_callbacks(execute=True):
+        buffer.flush()  # (the view written: the lists below are computed from it)
+    page = consenting.get("/")
+    assert [key for key, _value, _who in buffer._lists] == [_for_you_key(subject)] and buffer._lists[0][2] == subject
+    assert cache.subject_entries(subject) == {}  # not in the shared cache yet
+    misses = cache.stats["misses"]
+    again = consenting.get("/")
+    assert cache.stats["misses"] == misses and page.status_code == again.status_code == 200  # this process has it
+    assert buffer.flush() == 0 and not buffer._lists  # no views waiting: the lists alone
+    entry = cache.subject_entries(subject)[_for_you_key(subject)]
+    assert entry[0] == cache.ns_version(f"subject:{subject}")  # tagged with the current version
+    local_cache.forget_lists()  # as another process, with nothing of its own
+    hits = cache.stats["hits"]
+    shown = recommend(subject, "for_you", limit=8)
+    assert cache.stats["hits"] == hits + 1 and [r.product_key for r in shown] == [card[0] for card in entry[1][1]]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_writer_sends_waiting_lists_without_views(client, product, settings) -> None:  # type: ignore[no-untyped-def]
+    from reco_app import cache
+
+    settings.RECO_APP = {**settings.RECO_APP, "VIEW_BUFFER_SECONDS": 0.2}
+    accept(client)
+    client.get("/")  # no product page: no view, only the shopper's list
+    visitor = client.cookies["reco_v"].value.split(":")[0]
+    key = _for_you_key(f"anon:{visitor}")
+    assert wait_for(lambda: cache.get(key) is not None), "the writer did not send the list"
+    assert not buffer._lists
+
+
+def test_an_erasure_here_leaves_no_waiting_list_behind(consenting, products, django_capture_on_commit_callbacks) -> None:  # type: ignore[no-untyped-def]
+    from reco_app import cache
+    from reco_app.privacy import erase_subjects
+
+    consenting.get(f"/p/{products[0].sku}/")
+    subject = buffer._rows[0].subject
+    consenting.get("/")
+    key = _for_you_key(subject)
+    assert [k for k, _value, _who in buffer._lists] == [key]
+    with django_capture_on_commit_callbacks(execute=True):
+        erase_subjects([subject])
+    assert not buffer._lists and cache.subject_entries(subject) == {} and cache.get(key) is None
