@@ -11,7 +11,7 @@ import pytest
 from django.core.cache import caches
 from django.utils import timezone
 
-from reco_app import cache
+from reco_app import cache, conf
 from reco_app import privacy as registry
 from reco_app.consent import privacy
 from reco_app.models import ConsentRecord, Event
@@ -186,7 +186,7 @@ def test_subject_namespaces_expire_after_anything_keyed_with_them(redis_cache) -
     client = redis_cache.client
     cache.bump("subject:carol")
     cache.bump_many(["subject:dan", "subject:erin"])
-    timeout = int(cache.conf.get("CACHE_TIMEOUT"))
+    timeout = int(conf.get("CACHE_TIMEOUT"))
     for name in ("carol", "dan", "erin"):
         ttl = redis.ttl(client.make_key(_ns_key(name)))
         assert timeout < ttl <= cache.subject_ns_timeout()
@@ -198,7 +198,7 @@ def test_subject_namespaces_expire_in_local_memory(local_memory) -> None:  # typ
     cache.bump("subject:carol")
     backend = local_memory
     expiry = backend._expire_info[backend.make_key(_ns_key("carol"))]  # type: ignore[attr-defined]
-    assert expiry is not None and expiry - timezone.now().timestamp() > int(cache.conf.get("CACHE_TIMEOUT"))
+    assert expiry is not None and expiry - timezone.now().timestamp() > int(conf.get("CACHE_TIMEOUT"))
 
 
 def test_bump_is_one_redis_round_trip(redis_cache, monkeypatch) -> None:  # type: ignore[no-untyped-def]

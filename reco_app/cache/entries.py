@@ -1,0 +1,204 @@
+"""Entries that hold a shopper's data: listed in their index so erasure finds them, and
+deleted with their namespace (see :mod:`reco_app.cache`)."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from reco_app import conf
+from reco_app.cache import base
+from reco_app.cache.base import SUBJECT_NS, T, get, get_cache, logger, make_key, stats
+from reco_app.cache.namespaces import subject_ns_timeout
+
+#: a shopper's entry and its listing in their index in one command: KEYS entry, index;
+#: ARGV value, its expiry (0: none), the entry's name in the index, the index's expiry
+_SET_INDEXED = (
+    "if ARGV[2] ~= '0' then redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2]) else redis.call('SET', KEYS[1], ARGV[1]) end "
+    "redis.call('SADD', KEYS[2], ARGV[3]) redis.call('EXPIRE', KEYS[2], ARGV[4]) return 1"
+)
+_SET_INDEXED_SHA = hashlib.sha1(_SET_INDEXED.encode()).hexdigest()
+
+
+def _index_key(subject: str) -> str:
+    return make_key("keys", SUBJECT_NS + subject)
+
+
+def set(key: str, value: Any, timeout: int | None = None, *, subject: str | None = None) -> None:
+    """Cache ``value``; with ``subject``, the entry holds that shopper's data and is listed in
+    their index so erasure finds it (the same command on django-redis: one script)."""
+    timeout = conf.get("CACHE_TIMEOUT") if timeout is None else timeout
+    try:
+        cache = get_cache()
+        if not subject:
+            cache.set(key, value, timeout)
+            return
+        client = getattr(cache, "client", None)
+        if client is not None and hasattr(client, "get_client"):
+            from redis.exceptions import NoScriptError
+
+            redis = client.get_client(write=True)
+            args = (2, client.make_key(key), client.make_key(_index_key(subject)), client.encode(value),
+                    int(timeout or 0), key, subject_ns_timeout())
+            try:  # (the script by its digest: a Redis that restarted has forgotten it)
+                redis.evalsha(_SET_INDEXED_SHA, *args)
+            except NoScriptError:
+                redis.eval(_SET_INDEXED, *args)
+            return
+        cache.set(key, value, timeout)
+        listed = cache.get(_index_key(subject)) or frozenset()
+        cache.set(_index_key(subject), frozenset(listed) | {key}, subject_ns_timeout())
+    except Exception as exc:  # noqa: BLE001
+        stats["errors"] += 1
+        logger.warning("reco cache unavailable (set): %s", exc)
+
+
+def set_indexed_many(entries: list[tuple[str, Any, str | None]]) -> None:
+    """:func:`set` for several ``(key, value, subject)`` entries (those with a subject
+    listed in that shopper's index), in one round trip on django-redis."""
+    cache = get_cache()
+    client = getattr(cache, "client", None)
+    if client is None or not hasattr(client, "get_client"):
+        for key, value, subject in entries:
+            set(key, value, subject=subject)
+        return
+    timeout = int(conf.get("CACHE_TIMEOUT") or 0)
+    try:
+        from redis.exceptions import NoScriptError
+
+        redis = client.get_client(write=True)
+        scripts = [(2, client.make_key(key), client.make_key(_index_key(subject)), client.encode(value), timeout, key, subject_ns_timeout())
+                   for key, value, subject in entries if subject]
+        pipe = redis.pipeline(transaction=False)
+        for key, value, subject in entries:
+            if not subject:
+                pipe.set(client.make_key(key), client.encode(value), ex=timeout or None)
+        for args in scripts:
+            pipe.evalsha(_SET_INDEXED_SHA, *args)
+        try:
+            pipe.execute()
+        except NoScriptError:  # a Redis that restarted has forgotten the script: once more with it
+            pipe = redis.pipeline(transaction=False)
+            for args in scripts:
+                pipe.eval(_SET_INDEXED, *args)
+            pipe.execute()
+    except Exception as exc:  # noqa: BLE001
+        stats["errors"] += 1
+        logger.warning("reco cache unavailable (set %d entries): %s", len(entries), exc)
+
+
+
+
+def count_subject_entries(subjects: Iterable[str]) -> int:
+    """How many cached entries these shoppers' indexes list that still exist: two round
+    trips on django-redis whatever the number of shoppers (erasure counts them under its
+    lock)."""
+    names = list(dict.fromkeys(s for s in subjects if s))
+    if not names:
+        return 0
+    try:
+        cache = get_cache()
+        client = getattr(cache, "client", None)
+        if client is not None and hasattr(client, "get_client"):
+            redis = client.get_client(write=True)
+            pipe = redis.pipeline(transaction=False)
+            for s in names:
+                pipe.smembers(client.make_key(_index_key(s)))
+            listed = {_text(k) for members in pipe.execute() for k in members}
+            return int(redis.exists(*(client.make_key(k) for k in listed))) if listed else 0
+        return sum(len(subject_entries(s)) for s in names)
+    except Exception as exc:  # noqa: BLE001
+        stats["errors"] += 1
+        logger.warning("reco cache unavailable (count subject entries): %s", exc)
+        return 0
+
+
+def subject_entries(subject: str) -> dict[str, Any]:
+    """The cached entries listed in a shopper's index that still exist: key → value."""
+    try:
+        cache = get_cache()
+        client = getattr(cache, "client", None)
+        if client is not None and hasattr(client, "get_client"):
+            redis = client.get_client(write=True)
+            listed = sorted(_text(k) for k in redis.smembers(client.make_key(_index_key(subject))))
+            values = redis.mget([client.make_key(k) for k in listed]) if listed else []
+            return {k: client.decode(v) for k, v in zip(listed, values, strict=True) if v is not None}
+        listed = sorted(cache.get(_index_key(subject)) or ())
+        found = cache.get_many(listed)
+        return {k: found[k] for k in listed if k in found}
+    except Exception as exc:  # noqa: BLE001
+        stats["errors"] += 1
+        logger.warning("reco cache unavailable (subject entries): %s", exc)
+        return {}
+
+
+def purge_subjects(subjects: Iterable[str], extra_keys: Iterable[str] = ()) -> int:
+    """Delete every indexed entry of these shoppers, ``extra_keys`` (entries at keys known
+    without an index), their indexes, and then their namespace keys: a namespace re-created
+    later starts at a fresh version, so nothing keyed with the old one is read again.
+    Returns the number of entries deleted (index and namespace keys not counted)."""
+    names = list(dict.fromkeys(s for s in subjects if s))
+    extra = list(dict.fromkeys(extra_keys))
+    base.generation += 1
+    try:
+        cache = get_cache()
+        client = getattr(cache, "client", None)
+        if client is not None and hasattr(client, "get_client"):
+            redis = client.get_client(write=True)
+            indexes = [client.make_key(_index_key(s)) for s in names]
+            pipe = redis.pipeline(transaction=False)
+            for index in indexes:
+                pipe.smembers(index)
+            listed = sorted({_text(k) for members in pipe.execute() for k in members})
+            entries = [client.make_key(k) for k in [*listed, *extra]]
+            deleted = int(redis.delete(*entries)) if entries else 0
+            # the namespaces last: once nothing keyed with their versions is left
+            if names:
+                redis.delete(*indexes, *(client.make_key(make_key("ns", SUBJECT_NS + s)) for s in names))
+            _forget_local(listed)
+            return deleted
+        listed_local: list[str] = []
+        for s in names:
+            listed_local.extend(cache.get(_index_key(s)) or ())
+        keys = [*listed_local, *extra]
+        deleted = sum(1 for k in keys if cache.has_key(k))
+        cache.delete_many(keys)
+        cache.delete_many([_index_key(s) for s in names] + [make_key("ns", SUBJECT_NS + s) for s in names])
+        _forget_local(listed_local)
+        return deleted
+    except Exception as exc:  # noqa: BLE001
+        stats["errors"] += 1
+        logger.warning("reco cache unavailable (purge): %s", exc)
+        # which lists are theirs is unknown: this process keeps none (while the shared cache
+        # is down, no process keeps a list it computes)
+        from reco_app.serving import local_cache
+
+        local_cache.forget_lists()
+        return 0
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _forget_local(keys: list[str]) -> None:
+    from reco_app.serving import local_cache
+
+    local_cache.forget(keys)
+
+
+
+_MISSING = object()
+
+
+def get_or_set(key: str, compute: Callable[[], T], timeout: int | None = None, *, subject: str | None = None) -> T:
+    value = get(key, _MISSING)
+    if value is not _MISSING:
+        stats["hits"] += 1
+        return value  # type: ignore[return-value]
+    stats["misses"] += 1
+    value = compute()
+    set(key, value, timeout, subject=subject)
+    return value
+

@@ -1,0 +1,148 @@
+"""Versioned namespaces: global ones (``model``, ``rules``, ``catalog``…) and shoppers'
+(``subject:<key>``), read, bumped and created (see :mod:`reco_app.cache`)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from functools import partial
+from typing import Any
+
+from django.core.cache.backends.dummy import DummyCache
+
+from reco_app import conf
+from reco_app.cache import base
+from reco_app.cache.base import get_cache, is_subject_ns, logger, make_key, stats
+from reco_app.cache.round_trip import defer
+
+#: bump every key in one command (a 500-subject batch: one command instead of 500). ARGV[1]
+#: is the fresh version a missing key starts from (global namespaces: 1, as their readers
+#: assume 1 when missing); ARGV[2] the expiry of the key, in seconds (0: none, global ones)
+_INCR = (
+    "local v for _, key in ipairs(KEYS) do redis.call('SET', key, ARGV[1], 'NX') v = redis.call('INCR', key) "
+    "if ARGV[2] ~= '0' then redis.call('EXPIRE', key, ARGV[2]) end end return v"
+)
+#: create missing subject namespaces at a fresh version (with their expiry) and read them all
+_ENSURE = (
+    "local out = {} for i, key in ipairs(KEYS) do redis.call('SET', key, ARGV[1], 'NX', 'EX', ARGV[2]) "
+    "out[i] = redis.call('GET', key) end return out"
+)
+
+
+
+def subject_ns_timeout() -> int:
+    """Expiry of a shopper's namespace key and of their index of cached entries: longer than
+    anything keyed with it lives (``CACHE_TIMEOUT``), see the module docstring."""
+    return 2 * int(conf.get("CACHE_TIMEOUT")) + 60
+
+
+def fresh_version() -> int:
+    """The version a (re)created subject namespace starts from: now, in microseconds."""
+    return time.time_ns() // 1000
+
+
+def _start(namespace: str) -> tuple[int, int | None]:
+    """(first version, expiry) of a namespace created now."""
+    if is_subject_ns(namespace):
+        return fresh_version(), subject_ns_timeout()
+    return 1, None
+
+
+def ns_version(namespace: str) -> int:
+    """Current version of a namespace, created if missing (1 when the cache is down).
+    Global namespaces start at 1; shoppers' ones at a fresh version (module docstring)."""
+    key = make_key("ns", namespace)
+    try:
+        value = get_cache().get(key)
+        if value is None:
+            first, timeout = _start(namespace)
+            get_cache().add(key, first, timeout=timeout)
+            value = get_cache().get(key) or first
+        return int(value)
+    except Exception as exc:  # noqa: BLE001 - cache outage must not break serving
+        stats["errors"] += 1
+        logger.warning("reco cache unavailable (ns_version %s): %s", namespace, exc)
+        return 1
+
+
+def bump(namespace: str) -> int:
+    """Invalidate every key built with ``ns_version(namespace)``; returns its new version."""
+    return _bump([namespace])
+
+
+def bump_many(namespaces: Iterable[str], *, deferred: bool = False, strict: bool = False) -> None:
+    """``bump`` several namespaces (a batch's shoppers) at once; with ``deferred``, inside
+    :func:`one_round_trip`, at the end of that block. ``strict``: a cache that cannot be
+    reached raises :class:`reco_app.erasure.CacheUnavailable` instead of being logged."""
+    names = list(dict.fromkeys(namespaces))
+    if names:
+        _bump(names, deferrable=deferred and not strict, strict=strict)
+
+
+def _eval_into(args: tuple[Any, ...], pipe: Any) -> None:
+    pipe.eval(*args)
+
+
+def _bumped(names: list[str], result: Any) -> None:
+    if isinstance(result, Exception):
+        logger.warning("reco cache unavailable (bump %s): %s", ", ".join(names)[:200], result)
+
+
+def _bump(names: list[str], deferrable: bool = False, strict: bool = False) -> int:
+    """One round trip on django-redis (one script INCRs them all; a second when global and
+    subject namespaces are mixed), else add + incr each. Returns the new version of the last
+    namespace bumped — for :func:`bump`, its one namespace's (0 when the cache is down)."""
+    base.generation += 1
+    try:
+        cache = get_cache()
+        client = getattr(cache, "client", None)
+        if client is not None and hasattr(client, "get_client"):
+            version = 0
+            # one script per kind (a batch's shoppers are all subject namespaces: one command)
+            for subject in (True, False):
+                group = [n for n in names if is_subject_ns(n) == subject]
+                if group:
+                    first, timeout = _start(group[0])
+                    keys = [client.make_key(make_key("ns", name)) for name in group]
+                    args = (_INCR, len(keys), *keys, first, timeout or 0)
+                    if deferrable and defer(partial(_eval_into, args), 1, partial(_bumped, group)):
+                        continue
+                    version = int(client.get_client(write=True).eval(*args))
+            return version
+        version = 0
+        for name in names:
+            key = make_key("ns", name)
+            first, timeout = _start(name)
+            cache.add(key, first, timeout=timeout)
+            version = int(cache.incr(key))
+            if timeout:
+                cache.touch(key, timeout)
+        return version
+    except Exception as exc:
+        stats["errors"] += 1
+        logger.warning("reco cache unavailable (bump %s): %s", ", ".join(names)[:200], exc)
+        if strict and not isinstance(get_cache(), DummyCache):  # (a dummy cache keeps nothing to invalidate)
+            from reco_app.erasure import CacheUnavailable
+
+            raise CacheUnavailable(f"the cache could not be reached ({exc}); nothing was erased, try again later") from exc
+        return 0
+
+
+
+def ensure_subject_versions(names: list[str]) -> dict[str, int]:
+    """Versions of these subject namespaces, creating the missing ones at a fresh version
+    (one round trip on django-redis). Raises when the cache is down."""
+    cache = get_cache()
+    client = getattr(cache, "client", None)
+    first, timeout = fresh_version(), subject_ns_timeout()
+    if client is not None and hasattr(client, "get_client"):
+        keys = [client.make_key(make_key("ns", name)) for name in names]
+        found = client.get_client(write=True).eval(_ENSURE, len(keys), *keys, first, timeout)
+        return {name: int(value) for name, value in zip(names, found, strict=True)}
+    out = {}
+    for name in names:
+        key = make_key("ns", name)
+        cache.add(key, first, timeout=timeout)
+        out[name] = int(cache.get(key) or first)
+    return out
+
