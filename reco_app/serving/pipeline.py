@@ -1,9 +1,10 @@
 """The public entry point: :func:`recommend` (and :func:`preview` for the admin).
 
-One run: resolve the subject → candidate sources → blend → filters → merchandising rules →
-ranking (diversity, exploration, pins, truncation) → fallback fill, so a list is never empty
-while the catalog has available products. Results are cached under versioned keys (model,
-rules, catalog, the shopper's events), and served without the cache when Redis is down.
+A request: resolve the subject, find the list in this process, the shared cache (read with
+the shopper's namespace) or compute it (:mod:`reco_app.serving.run`: candidate sources →
+blend → filters → merchandising rules → ranking → fallback fill), then hand out its cards.
+Results are cached under versioned keys (model, rules, catalog; a shopper's lists tagged
+with their namespace version), and served without the cache when Redis is down.
 """
 
 from __future__ import annotations
@@ -11,13 +12,10 @@ from __future__ import annotations
 import hashlib
 import logging
 from dataclasses import dataclass, field
-from functools import cache
 from typing import Any
 from urllib.parse import quote
 
 import numpy as np
-from django.core.signals import setting_changed
-from django.dispatch import receiver
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.module_loading import import_string
@@ -25,18 +23,13 @@ from django.utils.module_loading import import_string
 from reco_app import cache as reco_cache
 from reco_app import conf
 from reco_app.adapter import key_of
-from reco_app.models.events import visitor_subject
 from reco_app.serving import local_cache
 from reco_app.serving.catalog_index import get_catalog
-from reco_app.serving.filters import Available
-from reco_app.serving.model_store import get_model
 from reco_app.serving.placements import Pipeline, UnknownPlacement, get_pipeline
-from reco_app.serving.profile import Profile, load_profile
-from reco_app.serving.ranking import EXPLORE, blend
-from reco_app.serving.sources import CandidateSource, SourceInputs
+from reco_app.serving.run import Row, rules_stage, run
 from reco_app.serving.subjects import Who, resolve
 from reco_app.serving.tokens import make_token
-from reco_app.serving.types import Candidates, CatalogIndex, ServingContext
+from reco_app.serving.types import CatalogIndex, ServingContext
 
 logger = logging.getLogger(__name__)
 
@@ -100,9 +93,6 @@ class Recommendation:
         """The product URL carrying the rec token (``?rt=``)."""
         sep = "&" if "?" in self.url else "?"
         return f"{self.url}{sep}rt={quote(self.token, safe=':')}"
-
-
-Row = tuple[str, float, str, str, list[str]]  # key, score, source, reason, rules that moved it
 
 
 def recommend(subject: Any = None, placement: str = "for_you", *, limit: int = 10, product: Any = None, cart: Any = None, context: dict[str, Any] | None = None) -> list[Recommendation]:
@@ -173,7 +163,7 @@ def _recommend(
         tag, prefetched, cacheable = mine[namespace], mine.prefetched.get(key), cacheable and mine.read
 
     def compute() -> tuple[int | None, list[tuple[Any, ...]]]:
-        version, rows = _run(pipeline, catalog, ctx, who, model_ns)
+        version, rows = run(pipeline, catalog, ctx, who, model_ns)
         return version, [_card(catalog, pipeline.name, pos, version, row) for pos, row in enumerate(rows, start=1)]
 
     # the cached value holds everything a card shows, so a hit touches no array and signs nothing
@@ -216,7 +206,7 @@ def preview(subject: Any, placement: str, *, limit: int = 10, product: Any = Non
     result = {}
     for label, with_rules in (("before", False), ("after", True)):
         ctx = _context(pipeline, who, limit, product_key, cart_keys, {})
-        _version, rows = _run(pipeline, catalog, ctx, who, None, with_rules=with_rules)
+        _version, rows = run(pipeline, catalog, ctx, who, None, with_rules=with_rules)
         result[label] = [
             {"position": pos, "product_key": k, "name": str(catalog.names[catalog.key_to_idx[k]]), "score": s, "source": src, "reason": reason, "rules": rules}
             for pos, (k, s, src, reason, rules) in enumerate(rows, start=1)
@@ -253,7 +243,7 @@ def _varies_by(pipeline: Pipeline, catalog: CatalogIndex) -> frozenset[str]:
     """What the placement's rules stage can depend on (a stage without ``varies_by``: everything)."""
     if not pipeline.rules:
         return frozenset()
-    stage = _rules_stage()
+    stage = rules_stage()
     varies_by = getattr(stage, "varies_by", None)
     if varies_by is None:
         return _ALL_PARTS
@@ -291,97 +281,3 @@ def _digest(cart_keys: list[str], context: dict[str, Any], segments: list[str], 
     return hashlib.sha1(raw.encode()).hexdigest()[:16]
 
 
-@cache
-def _rules_stage() -> Any:
-    return import_string(conf.get("RULES_STAGE"))()
-
-
-@receiver(setting_changed)
-def _reset(*, setting: str, **kwargs: Any) -> None:
-    if setting == "RECO_APP":
-        _rules_stage.cache_clear()
-
-
-def _profile(pipeline: Pipeline, who: Who, catalog: CatalogIndex, known_users: dict[str, int]) -> Profile:
-    if not (pipeline.personal and who.personalised and who.subject):
-        return Profile()
-    profile = load_profile(who.subject, catalog)
-    if who.guess_visitor and profile.empty and who.subject not in known_users:
-        guess = load_profile(visitor_subject(who.subject), catalog)
-        if not guess.empty:
-            return guess
-    return profile
-
-
-def _run(pipeline: Pipeline, catalog: CatalogIndex, ctx: ServingContext, who: Who, model_ns: int | None, with_rules: bool = True) -> tuple[int | None, list[Row]]:
-    """One uncached pipeline run: (model version id or None, rows)."""
-    model = get_model(catalog, model_ns)
-    profile = _profile(pipeline, who, catalog, model.user_index if model else {})
-    ctx.extra["profile"] = profile
-    anchors = catalog.indices([ctx.product_key] if ctx.product_key else ctx.cart_keys)
-    eligible = catalog.available.copy()
-    eligible[catalog.indices([ctx.product_key, *ctx.cart_keys, *ctx.extra["exclude"]])] = False
-    inputs = SourceInputs(catalog, ctx, model, profile, anchors, eligible)
-
-    owners: dict[str, CandidateSource] = {}
-    parts = []
-    for source, weight in pipeline.sources:
-        name = source.name if source.name not in owners else f"{source.name}:{len(owners)}"
-        owners[name] = source
-        parts.append((name, weight, *_generate(source, inputs)))
-    cands = blend(parts)
-    for stage in pipeline.filters:
-        cands = stage.apply(cands, catalog, ctx)
-    if with_rules and pipeline.rules:
-        try:
-            cands = _rules_stage().apply(cands, catalog, ctx)
-            cands = Available().apply(cands, catalog, ctx)
-        except Exception:
-            logger.exception("reco_app: rules stage failed; serving without rules")
-    ranked = pipeline.ranker.rank(cands, catalog, ctx, ctx.limit)
-    rows = [_row(int(i), float(s), ranked.source_names[c], ranked, owners, inputs) for i, s, c in zip(ranked.idx, ranked.score, ranked.source)]
-    if len(rows) < ctx.limit:
-        rows += _fill(pipeline, inputs, {r[0] for r in rows}, ctx.limit - len(rows))
-    return (model.version_id if model else None), rows
-
-
-def _generate(source: CandidateSource, inputs: SourceInputs) -> tuple[np.ndarray, np.ndarray]:
-    if source.only_without_model and inputs.model is not None:
-        return np.zeros(0, np.int64), np.zeros(0, np.float64)
-    try:
-        return source.generate(inputs)
-    except Exception:
-        logger.exception("reco_app: candidate source %s failed", type(source).__name__)
-        return np.zeros(0, np.int64), np.zeros(0, np.float64)
-
-
-def _row(i: int, score: float, source: str, ranked: Candidates, owners: dict[str, CandidateSource], inputs: SourceInputs) -> Row:
-    reason = ranked.reasons.get(i)
-    if not reason:
-        owner = owners.get(source)
-        if owner is not None:
-            reason = owner.reason(i, inputs)
-        elif source == EXPLORE:
-            cat = inputs.catalog.category_name(i)
-            reason = f"New in {cat}" if cat else "Just arrived"
-    return (str(inputs.catalog.keys[i]), round(score, 6), source, reason or "", list(ranked.trace.get(i, [])))
-
-
-def _fill(pipeline: Pipeline, inputs: SourceInputs, taken: set[str], n: int) -> list[Row]:
-    """The fallback chain: trending, then all-time popular, then newest available products."""
-    rows: list[Row] = []
-    for source in pipeline.fallback:
-        idx, scores = _generate(source, inputs)
-        cands = Candidates(idx, scores, np.zeros(len(idx), np.int16), [source.name])
-        for stage in pipeline.filters:
-            cands = stage.apply(cands, inputs.catalog, inputs.ctx)
-        for j in np.argsort(-cands.score, kind="stable"):
-            i = int(cands.idx[j])
-            key = str(inputs.catalog.keys[i])
-            if key in taken:
-                continue
-            taken.add(key)
-            rows.append((key, round(float(cands.score[j]), 6), source.name, source.reason(i, inputs), []))
-            if len(rows) == n:
-                return rows
-    return rows
