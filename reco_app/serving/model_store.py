@@ -202,7 +202,10 @@ def reset() -> None:
 _CURRENT: object = object()
 
 
-def user_vector(subject: str | None, model: ServingModel | None | object = _CURRENT, recent_rows: ArrayLike | None = None, recent_weights: ArrayLike = ()) -> np.ndarray | None:
+def user_vector(
+    subject: str | None, model: ServingModel | None | object = _CURRENT, recent_rows: ArrayLike | None = None,
+    recent_weights: ArrayLike = (), *, namespace_version: int | None = None,
+) -> np.ndarray | None:
     """The shopper's vector: the trained one, else a profile folded in from recent products.
 
     ``user_vector(subject)`` uses the active model and reads the shopper's recent consented
@@ -226,7 +229,7 @@ def user_vector(subject: str | None, model: ServingModel | None | object = _CURR
         from reco_app.training.suppression import is_suppressed
 
         # An erased shopper's trained vector is excluded in the versions trained before the erasure.
-        if not is_suppressed(subject, model.version_id):
+        if not is_suppressed(subject, model.version_id, namespace_version=namespace_version):
             return model.user_embeddings[i]
     if recent_rows is None:
         from reco_app.serving.catalog_index import get_catalog

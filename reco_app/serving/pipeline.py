@@ -161,6 +161,7 @@ def _recommend(
         namespace = f"subject:{who.subject}"
         mine = local_cache.ns_versions([namespace], prefetch=(key,))
         tag, prefetched, cacheable = mine[namespace], mine.prefetched.get(key), cacheable and mine.read
+        ctx.extra["subject_version"] = tag if mine.read else None
 
     def compute() -> tuple[int | None, list[tuple[Any, ...]]]:
         version, rows = run(pipeline, catalog, ctx, who, model_ns)

@@ -51,7 +51,9 @@ class SourceInputs:
     def user_vector(self) -> np.ndarray | None:
         if self._user_vec is False:
             p = self.profile
-            self._user_vec = user_vector(p.subject, self.model, p.recent, p.recent_weights)
+            # (the shopper's namespace version, read with their list: no second read)
+            self._user_vec = user_vector(p.subject, self.model, p.recent, p.recent_weights,
+                                         namespace_version=self.ctx.extra.get("subject_version"))
         return self._user_vec  # type: ignore[no-any-return]
 
     def name(self, row: int) -> str:

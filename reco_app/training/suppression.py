@@ -66,10 +66,11 @@ def suppressed_subjects(version_id: int | None = None) -> list[str]:
     return list(rows.values_list("subject", flat=True))
 
 
-def is_suppressed(subject: str | None, version_id: int | None = None) -> bool:
+def is_suppressed(subject: str | None, version_id: int | None = None, *, namespace_version: int | None = None) -> bool:
     """Whether serving must ignore this shopper's vector in model ``version_id`` (in any
     version if None). The cached flag (per subject, key ``suppressed``) is the row's
-    ``last_version``, 0 without a row."""
+    ``last_version``, 0 without a row. ``namespace_version``: the version of the shopper's
+    cache namespace, where the caller has read it already (serving has: one round trip less)."""
     if not subject:
         return False
 
@@ -77,7 +78,9 @@ def is_suppressed(subject: str | None, version_id: int | None = None) -> bool:
         rows = _SUPPRESSED.rows(subject=subject)
         return int(rows[0][0]) if rows else 0
 
-    key = cache.make_key("suppressed", cache.ns_version(f"subject:{subject}"), subject)
+    if namespace_version is None:
+        namespace_version = cache.ns_version(f"subject:{subject}")
+    key = cache.make_key("suppressed", namespace_version, subject)
     last = int(cache.get_or_set(key, last_version) or 0)
     return last > 0 and (version_id is None or version_id <= last)
 

@@ -268,3 +268,31 @@ def test_a_shoppers_entry_is_written_and_listed_in_one_command(redis_cache) -> N
     cache.set_indexed_many([("reco:t:a", ["a"], "alice"), ("reco:t:b", ["b"], "bob"), ("reco:t:shared", ["s"], None)])
     assert cache.subject_entries("alice") == {"reco:t:a": ["a"]} and cache.subject_entries("bob") == {"reco:t:b": ["b"]}
     assert cache.get("reco:t:shared") == ["s"] and 0 < redis.ttl(full("reco:t:shared")) <= conf.get("CACHE_TIMEOUT")
+
+
+def test_a_trained_shoppers_recompute_reads_their_namespace_once(trained, redis_cache, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The check that their trained vector may be used (not erased) keys its flag with the
+    namespace version read with the list, instead of reading the namespace again."""
+    import redis
+
+    from reco_app.serving import local_cache
+
+    _shop, _version = trained
+    first = recommend("CUST-001", "for_you", limit=5)
+    assert first[0].source == "model"  # a trained shopper: their vector is used
+    cache.bump("subject:CUST-001")  # a new event: the list is computed again
+    local_cache.forget_lists()
+    reads: list[tuple[str, ...]] = []
+    execute = redis.Redis.execute_command
+
+    def spy(self, *args, **options):  # type: ignore[no-untyped-def]
+        reads.append(tuple(str(a) for a in args[:3]))
+        return execute(self, *args, **options)
+
+    monkeypatch.setattr(redis.Redis, "execute_command", spy)
+    again = recommend("CUST-001", "for_you", limit=5)
+    assert [r.product_key for r in again] == [r.product_key for r in first]
+    namespace_reads = [r for r in reads if any("ns:subject:CUST-001" in part for part in r)]
+    assert [r[0] for r in namespace_reads] == ["MGET"]  # with the list, and only then
+    flag = cache.make_key("suppressed", cache.ns_version("subject:CUST-001"), "CUST-001")
+    assert cache.get(flag) == 0  # the flag, under the version read with the list
