@@ -35,10 +35,8 @@ def make_key(*parts: Any) -> str:
     return f"{PREFIX}:{raw}"
 
 
-
 def is_subject_ns(namespace: str) -> bool:
     return namespace.startswith(SUBJECT_NS)
-
 
 
 def get(key: str, default: Any = None) -> Any:
@@ -63,7 +61,6 @@ def get_many(keys: list[str]) -> dict[str, Any]:
         return {}
 
 
-
 def add(key: str, value: Any, timeout: int | None = None) -> bool:
     """Cache ``value`` only where ``key`` holds nothing: for a value read from the database
     that must not replace one written meanwhile, after a newer commit."""
@@ -85,7 +82,6 @@ def set_many(values: dict[str, Any], timeout: int | None = None) -> None:
     except Exception as exc:  # noqa: BLE001
         stats["errors"] += 1
         logger.warning("reco cache unavailable (set_many): %s", exc)
-
 
 
 def delete(*keys: str) -> None:

@@ -29,65 +29,59 @@ def set(key: str, value: Any, timeout: int | None = None, *, subject: str | None
     """Cache ``value``; with ``subject``, the entry holds that shopper's data and is listed in
     their index so erasure finds it (the same command on django-redis: one script)."""
     timeout = conf.get("CACHE_TIMEOUT") if timeout is None else timeout
+    if subject:
+        _set_indexed([(key, value, subject)], timeout)
+        return
     try:
-        cache = get_cache()
-        if not subject:
-            cache.set(key, value, timeout)
-            return
-        client = getattr(cache, "client", None)
-        if client is not None and hasattr(client, "get_client"):
-            from redis.exceptions import NoScriptError
-
-            redis = client.get_client(write=True)
-            args = (2, client.make_key(key), client.make_key(_index_key(subject)), client.encode(value),
-                    int(timeout or 0), key, subject_ns_timeout())
-            try:  # (the script by its digest: a Redis that restarted has forgotten it)
-                redis.evalsha(_SET_INDEXED_SHA, *args)
-            except NoScriptError:
-                redis.eval(_SET_INDEXED, *args)
-            return
-        cache.set(key, value, timeout)
-        listed = cache.get(_index_key(subject)) or frozenset()
-        cache.set(_index_key(subject), frozenset(listed) | {key}, subject_ns_timeout())
+        get_cache().set(key, value, timeout)
     except Exception as exc:  # noqa: BLE001
         stats["errors"] += 1
         logger.warning("reco cache unavailable (set): %s", exc)
 
 
-def set_indexed_many(entries: list[tuple[str, Any, str | None]]) -> None:
-    """:func:`set` for several ``(key, value, subject)`` entries (those with a subject
-    listed in that shopper's index), in one round trip on django-redis."""
-    cache = get_cache()
-    client = getattr(cache, "client", None)
-    if client is None or not hasattr(client, "get_client"):
-        for key, value, subject in entries:
-            set(key, value, subject=subject)
-        return
-    timeout = int(conf.get("CACHE_TIMEOUT") or 0)
+def set_indexed_many(entries: list[tuple[str, Any, str]]) -> None:
+    """:func:`set` for several ``(key, value, subject)`` entries of shoppers, in one round
+    trip on django-redis."""
+    _set_indexed(entries, conf.get("CACHE_TIMEOUT"))
+
+
+def _set_indexed(entries: list[tuple[str, Any, str]], timeout: int | None) -> None:
+    """Shoppers' entries, each listed in its shopper's index: on django-redis one script per
+    entry (by its digest, sent again in full where Redis has forgotten it, after a restart),
+    in one round trip."""
     try:
+        cache = get_cache()
+        client = getattr(cache, "client", None)
+        if client is None or not hasattr(client, "get_client"):
+            for key, value, subject in entries:
+                cache.set(key, value, timeout)
+                listed = cache.get(_index_key(subject)) or frozenset()
+                cache.set(_index_key(subject), frozenset(listed) | {key}, subject_ns_timeout())
+            return
         from redis.exceptions import NoScriptError
 
         redis = client.get_client(write=True)
-        scripts = [(2, client.make_key(key), client.make_key(_index_key(subject)), client.encode(value), timeout, key, subject_ns_timeout())
-                   for key, value, subject in entries if subject]
+        calls = [(2, client.make_key(key), client.make_key(_index_key(subject)), client.encode(value), int(timeout or 0),
+                  key, subject_ns_timeout()) for key, value, subject in entries]
+        if len(calls) == 1:  # (a page's one list: no pipeline)
+            try:
+                redis.evalsha(_SET_INDEXED_SHA, *calls[0])
+            except NoScriptError:
+                redis.eval(_SET_INDEXED, *calls[0])
+            return
         pipe = redis.pipeline(transaction=False)
-        for key, value, subject in entries:
-            if not subject:
-                pipe.set(client.make_key(key), client.encode(value), ex=timeout or None)
-        for args in scripts:
+        for args in calls:
             pipe.evalsha(_SET_INDEXED_SHA, *args)
         try:
             pipe.execute()
-        except NoScriptError:  # a Redis that restarted has forgotten the script: once more with it
+        except NoScriptError:  # the entries whose script was found are written again: harmless
             pipe = redis.pipeline(transaction=False)
-            for args in scripts:
+            for args in calls:
                 pipe.eval(_SET_INDEXED, *args)
             pipe.execute()
     except Exception as exc:  # noqa: BLE001
         stats["errors"] += 1
         logger.warning("reco cache unavailable (set %d entries): %s", len(entries), exc)
-
-
 
 
 def count_subject_entries(subjects: Iterable[str]) -> int:
@@ -186,7 +180,6 @@ def _forget_local(keys: list[str]) -> None:
     from reco_app.serving import local_cache
 
     local_cache.forget(keys)
-
 
 
 _MISSING = object()

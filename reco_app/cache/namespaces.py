@@ -29,7 +29,6 @@ _ENSURE = (
 )
 
 
-
 def subject_ns_timeout() -> int:
     """Expiry of a shopper's namespace key and of their index of cached entries: longer than
     anything keyed with it lives (``CACHE_TIMEOUT``), see the module docstring."""
@@ -126,7 +125,6 @@ def _bump(names: list[str], deferrable: bool = False, strict: bool = False) -> i
 
             raise CacheUnavailable(f"the cache could not be reached ({exc}); nothing was erased, try again later") from exc
         return 0
-
 
 
 def ensure_subject_versions(names: list[str]) -> dict[str, int]:

@@ -56,7 +56,7 @@ _lock = threading.Lock()
 _wake = threading.Condition(_lock)
 _rows: list[Any] = []
 #: lists waiting for the shared cache: (key, value, subject)
-_lists: list[tuple[str, Any, str | None]] = []
+_lists: list[tuple[str, Any, str]] = []
 _mark: list[int | None] = [None]  # the erasure marker noted before the batch's first row
 _since = [0.0]  # when the oldest row waiting was buffered (time.monotonic())
 _state: dict[str, Any] = {"pid": 0, "thread": None, "writing": False}
@@ -94,7 +94,7 @@ def add(rows: list[Any]) -> None:
             _wake.notify()
 
 
-def add_list(key: str, value: Any, *, subject: str | None) -> bool:
+def add_list(key: str, value: Any, *, subject: str) -> bool:
     """Leave a computed list's copy for the shared cache to the writer (sent with the next
     batch, in one round trip with the others waiting); False when views are not written
     behind the page (the caller writes it now)."""
@@ -157,7 +157,7 @@ def flush() -> int:
         return 0
 
 
-def _send_lists(lists: list[tuple[str, Any, str | None]]) -> None:
+def _send_lists(lists: list[tuple[str, Any, str]]) -> None:
     """The waiting lists, written to the shared cache together (a list lost to a failure is
     only computed again where it is asked for)."""
     from reco_app import cache

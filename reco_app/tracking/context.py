@@ -1,4 +1,5 @@
-"""``request.reco``: the lazy visitor context attached by the tracking middleware.
+"""``request.reco``: the lazy visitor context attached by the tracking middleware (the
+device class comes from :mod:`reco_app.tracking.devices`).
 
 Nothing is computed until asked for: a page that never looks at ``request.reco`` pays for
 one object allocation. The raw user agent and IP address are read but never stored.
@@ -7,7 +8,6 @@ one object allocation. The raw user agent and IP address are read but never stor
 from __future__ import annotations
 
 import hashlib
-import re
 import time
 import uuid
 from functools import cached_property
@@ -20,6 +20,7 @@ from django.http import HttpRequest, HttpResponseBase
 from reco_app import conf
 from reco_app.consent.state import ConsentState, evaluate
 from reco_app.models.events import visitor_subject
+from reco_app.tracking.devices import device_class
 
 COOKIE_SALT = "reco_app.visitor"
 #: the visitor cookie's last field when the browser is tracked for the signed-in account's
@@ -37,11 +38,10 @@ def account_tag(account: str) -> str:
 def _is_account_tag(value: str) -> bool:
     return (len(value) == 1 + _TAG_CHARS and value[0] == ACCOUNT_FLAG
             and all(c in "0123456789abcdef" for c in value[1:]))
+
+
 # Re-issue the cookie at most this often to keep the inactivity clock fresh.
 REFRESH_SECONDS = 60
-
-TABLET_HINTS = ("ipad", "tablet", "kindle", "silk/", "playbook")
-MOBILE_HINTS = ("mobi", "iphone", "ipod", "android", "blackberry", "opera mini", "windows phone")
 
 
 _signers: dict[tuple[Any, ...], signing.Signer] = {}
@@ -76,55 +76,6 @@ def unsign_cookie(value: str) -> str:
             _verified.clear()
         _verified[value] = found
     return found
-
-
-#: Words of user agents that contain a bot hint but name no bot: CUBOT is a phone brand.
-NOT_BOT_WORDS = frozenset({"cubot"})
-_bot_patterns: dict[tuple[str, ...], re.Pattern[str]] = {}
-
-
-def _bot_pattern(hints: list[str]) -> re.Pattern[str]:
-    """One compiled alternation of the hints, per configured list."""
-    key = tuple(hints)
-    pattern = _bot_patterns.get(key)
-    if pattern is None:
-        _bot_patterns.clear()  # settings changed (tests): keep only the current one
-        pattern = _bot_patterns[key] = re.compile("|".join(re.escape(h.lower()) for h in key if h))
-    return pattern
-
-
-def _names_a_bot(ua: str, hints: list[str]) -> bool:
-    """A bot hint that starts or ends a word ("Googlebot", "HeadlessChrome", "curl/8"), in a
-    word that is not known to name something else ("CUBOT"). Humans' user agents rarely
-    contain a hint at all, so they cost one regex search, as the substring tests did."""
-    pattern = _bot_pattern(hints)
-    if pattern.search(ua) is None:  # the common case: no hint at all
-        return False
-    for match in pattern.finditer(ua):
-        start, end = match.span()
-        if start and ua[start - 1].isalnum() and end < len(ua) and ua[end].isalnum():
-            continue  # inside a word: "abbott"
-        while start and ua[start - 1].isalnum():
-            start -= 1
-        while end < len(ua) and ua[end].isalnum():
-            end += 1
-        if ua[start:end] not in NOT_BOT_WORDS:
-            return True
-    return False
-
-
-def device_class(user_agent: str) -> str:
-    """"bot", "tablet", "mobile", "desktop" or "unknown" — coarse, from the user agent only."""
-    ua = user_agent.lower()
-    if not ua:
-        return "unknown"
-    if _names_a_bot(ua, conf.get("BOT_USER_AGENTS")):
-        return "bot"
-    if any(hint in ua for hint in TABLET_HINTS) or ("android" in ua and "mobile" not in ua):
-        return "tablet"
-    if any(hint in ua for hint in MOBILE_HINTS):
-        return "mobile"
-    return "desktop"
 
 
 class VisitorContext:

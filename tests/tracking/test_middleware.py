@@ -8,7 +8,7 @@ from django.http import HttpResponse
 from django.test import RequestFactory
 
 from reco_app.models import DroppedEventCount, Event
-from reco_app.tracking.context import device_class
+from reco_app.tracking.devices import device_class
 from reco_app.tracking.middleware import RecoMiddleware
 from tests.tracking.conftest import signed_visitor_cookie
 
