@@ -18,7 +18,9 @@ expire and erasure deletes them (:func:`purge_subjects`). Why that is safe:
   process's memory, a list written by a request that raced an erasure) is never served
   again, however long it lives; nor is a shopper's list *tagged* with one (kept under a key
   without the version, with the version in its value, and read together with the
-  namespace: :mod:`reco_app.serving.local_cache`);
+  namespace: :mod:`reco_app.serving.local_cache`). A tagged entry is moreover written only
+  while the namespace is at its tag (one script on django-redis), so one computed before
+  the shopper's next event or an erasure never reaches the shared cache;
 * the expiry itself, :func:`subject_ns_timeout`, is ``2 × CACHE_TIMEOUT + 60`` seconds,
   set when the namespace is created or bumped (not refreshed by reads). Lists and segment
   keys live at most ``CACHE_TIMEOUT`` (the process-local copies as long, see

@@ -18,19 +18,28 @@ _SET_INDEXED = (
     "if ARGV[2] ~= '0' then redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2]) else redis.call('SET', KEYS[1], ARGV[1]) end "
     "redis.call('SADD', KEYS[2], ARGV[3]) redis.call('EXPIRE', KEYS[2], ARGV[4]) return 1"
 )
-_SET_INDEXED_SHA = hashlib.sha1(_SET_INDEXED.encode()).hexdigest()
+#: the same for a *tagged* entry, written only while the shopper's namespace (KEYS[3]) is at
+#: the entry's tag (ARGV[5]): an entry computed before an erasure (which deletes the
+#: namespace) or before the shopper's next event (which bumps it) is not written at all
+_SET_TAGGED = "if redis.call('GET', KEYS[3]) ~= ARGV[5] then return 0 end " + _SET_INDEXED
+_SHA = {script: hashlib.sha1(script.encode()).hexdigest() for script in (_SET_INDEXED, _SET_TAGGED)}
+
+#: a shopper's entry to write: (key, value, shopper, tag or None)
+Entry = tuple[str, Any, str, "int | None"]
 
 
 def _index_key(subject: str) -> str:
     return make_key("keys", SUBJECT_NS + subject)
 
 
-def set(key: str, value: Any, timeout: int | None = None, *, subject: str | None = None) -> None:
+def set(key: str, value: Any, timeout: int | None = None, *, subject: str | None = None, tag: int | None = None) -> None:
     """Cache ``value``; with ``subject``, the entry holds that shopper's data and is listed in
-    their index so erasure finds it (the same command on django-redis: one script)."""
+    their index so erasure finds it (the same command on django-redis: one script). With
+    ``tag`` too (a tagged entry, :mod:`reco_app.serving.local_cache`), it is written only
+    while the shopper's namespace is at that version."""
     timeout = conf.get("CACHE_TIMEOUT") if timeout is None else timeout
     if subject:
-        _set_indexed([(key, value, subject)], timeout)
+        _set_indexed([(key, value, subject, tag)], timeout)
         return
     try:
         get_cache().set(key, value, timeout)
@@ -39,21 +48,23 @@ def set(key: str, value: Any, timeout: int | None = None, *, subject: str | None
         logger.warning("reco cache unavailable (set): %s", exc)
 
 
-def set_indexed_many(entries: list[tuple[str, Any, str]]) -> None:
-    """:func:`set` for several ``(key, value, subject)`` entries of shoppers, in one round
-    trip on django-redis."""
-    _set_indexed(entries, conf.get("CACHE_TIMEOUT"))
+def set_indexed_many(entries: list[Entry], timeout: int | None = None) -> None:
+    """:func:`set` for several shoppers' ``(key, value, shopper, tag or None)`` entries, in
+    one round trip on django-redis."""
+    _set_indexed(entries, conf.get("CACHE_TIMEOUT") if timeout is None else timeout)
 
 
-def _set_indexed(entries: list[tuple[str, Any, str]], timeout: int | None) -> None:
-    """Shoppers' entries, each listed in its shopper's index: on django-redis one script per
-    entry (by its digest, sent again in full where Redis has forgotten it, after a restart),
-    in one round trip."""
+def _set_indexed(entries: list[Entry], timeout: int | None) -> None:
+    """Shoppers' entries, each listed in its shopper's index (a tagged one only while its
+    tag is current): on django-redis one script per entry (by its digest, sent again in full
+    where Redis has forgotten it, after a restart), in one round trip."""
     try:
         cache = get_cache()
         client = getattr(cache, "client", None)
         if client is None or not hasattr(client, "get_client"):
-            for key, value, subject in entries:
+            for key, value, subject, tag in entries:
+                if tag is not None and cache.get(make_key("ns", SUBJECT_NS + subject)) != tag:
+                    continue
                 cache.set(key, value, timeout)
                 listed = cache.get(_index_key(subject)) or frozenset()
                 cache.set(_index_key(subject), frozenset(listed) | {key}, subject_ns_timeout())
@@ -61,23 +72,30 @@ def _set_indexed(entries: list[tuple[str, Any, str]], timeout: int | None) -> No
         from redis.exceptions import NoScriptError
 
         redis = client.get_client(write=True)
-        calls = [(2, client.make_key(key), client.make_key(_index_key(subject)), client.encode(value), int(timeout or 0),
-                  key, subject_ns_timeout()) for key, value, subject in entries]
+        calls = []
+        for key, value, subject, tag in entries:
+            keys = [client.make_key(key), client.make_key(_index_key(subject))]
+            args: list[Any] = [client.encode(value), int(timeout or 0), key, subject_ns_timeout()]
+            if tag is not None:
+                keys.append(client.make_key(make_key("ns", SUBJECT_NS + subject)))
+                args.append(int(tag))
+            calls.append((_SET_INDEXED if tag is None else _SET_TAGGED, len(keys), *keys, *args))
         if len(calls) == 1:  # (a page's one list: no pipeline)
+            script, *args = calls[0]
             try:
-                redis.evalsha(_SET_INDEXED_SHA, *calls[0])
+                redis.evalsha(_SHA[script], *args)
             except NoScriptError:
-                redis.eval(_SET_INDEXED, *calls[0])
+                redis.eval(script, *args)
             return
         pipe = redis.pipeline(transaction=False)
-        for args in calls:
-            pipe.evalsha(_SET_INDEXED_SHA, *args)
+        for script, *args in calls:
+            pipe.evalsha(_SHA[script], *args)
         try:
             pipe.execute()
         except NoScriptError:  # the entries whose script was found are written again: harmless
             pipe = redis.pipeline(transaction=False)
-            for args in calls:
-                pipe.eval(_SET_INDEXED, *args)
+            for call in calls:
+                pipe.eval(*call)
             pipe.execute()
     except Exception as exc:  # noqa: BLE001
         stats["errors"] += 1
@@ -128,10 +146,13 @@ def subject_entries(subject: str) -> dict[str, Any]:
 
 
 def purge_subjects(subjects: Iterable[str], extra_keys: Iterable[str] = ()) -> int:
-    """Delete every indexed entry of these shoppers, ``extra_keys`` (entries at keys known
-    without an index), their indexes, and then their namespace keys: a namespace re-created
-    later starts at a fresh version, so nothing keyed with the old one is read again.
-    Returns the number of entries deleted (index and namespace keys not counted)."""
+    """Delete these shoppers' namespace keys and indexes, then every entry the indexes
+    listed and ``extra_keys`` (entries at keys known without an index). A namespace
+    re-created later starts at a fresh version, so nothing keyed or tagged with the old one
+    is read again. On django-redis the indexes are read and deleted with the namespaces in
+    one transaction: a tagged entry (:func:`set` with ``tag``) is written only while its
+    namespace stands, so none can be written, and listed in an index read too early, in
+    between. Returns the number of entries deleted (index and namespace keys not counted)."""
     names = list(dict.fromkeys(s for s in subjects if s))
     extra = list(dict.fromkeys(extra_keys))
     base.generation += 1
@@ -140,16 +161,16 @@ def purge_subjects(subjects: Iterable[str], extra_keys: Iterable[str] = ()) -> i
         client = getattr(cache, "client", None)
         if client is not None and hasattr(client, "get_client"):
             redis = client.get_client(write=True)
-            indexes = [client.make_key(_index_key(s)) for s in names]
-            pipe = redis.pipeline(transaction=False)
-            for index in indexes:
-                pipe.smembers(index)
-            listed = sorted({_text(k) for members in pipe.execute() for k in members})
+            listed = []
+            if names:
+                indexes = [client.make_key(_index_key(s)) for s in names]
+                pipe = redis.pipeline(transaction=True)
+                for index in indexes:
+                    pipe.smembers(index)
+                pipe.delete(*indexes, *(client.make_key(make_key("ns", SUBJECT_NS + s)) for s in names))
+                listed = sorted({_text(k) for members in pipe.execute()[:-1] for k in members})
             entries = [client.make_key(k) for k in [*listed, *extra]]
             deleted = int(redis.delete(*entries)) if entries else 0
-            # the namespaces last: once nothing keyed with their versions is left
-            if names:
-                redis.delete(*indexes, *(client.make_key(make_key("ns", SUBJECT_NS + s)) for s in names))
             _forget_local(listed)
             return deleted
         listed_local: list[str] = []

@@ -124,8 +124,8 @@ def get_or_set(key: str, compute: Any, *, subject: str | None = None, tag: int |
 
         # where views are written behind the page, the shared copy goes with them (one round
         # trip for every list the writer's interval computed), else now
-        if not (subject and buffer.add_list(key, kept, subject=subject)):
-            reco_cache.set(key, kept, subject=subject)
+        if not (subject and buffer.add_list(key, kept, subject=subject, tag=tag)):
+            reco_cache.set(key, kept, subject=subject, tag=tag)
     if size:
         expires = now + float(conf.get("CACHE_TIMEOUT"))
         with _lock:

@@ -55,8 +55,8 @@ MAX_KEPT_BATCHES = 20
 _lock = threading.Lock()
 _wake = threading.Condition(_lock)
 _rows: list[Any] = []
-#: lists waiting for the shared cache: (key, value, subject)
-_lists: list[tuple[str, Any, str]] = []
+#: tagged lists waiting for the shared cache: (key, value, subject, tag)
+_lists: list[tuple[str, Any, str, int | None]] = []
 _mark: list[int | None] = [None]  # the erasure marker noted before the batch's first row
 _since = [0.0]  # when the oldest row waiting was buffered (time.monotonic())
 _state: dict[str, Any] = {"pid": 0, "thread": None, "writing": False}
@@ -94,10 +94,11 @@ def add(rows: list[Any]) -> None:
             _wake.notify()
 
 
-def add_list(key: str, value: Any, *, subject: str) -> bool:
+def add_list(key: str, value: Any, *, subject: str, tag: int | None = None) -> bool:
     """Leave a computed list's copy for the shared cache to the writer (sent with the next
-    batch, in one round trip with the others waiting); False when views are not written
-    behind the page (the caller writes it now)."""
+    batch, in one round trip with the others waiting; a tagged one only if its tag is still
+    current then); False when views are not written behind the page (the caller writes it
+    now)."""
     if not enabled():
         return False
     with _lock:
@@ -105,7 +106,7 @@ def add_list(key: str, value: Any, *, subject: str) -> bool:
         first = not _rows and not _lists
         if first:
             _since[0] = time.monotonic()
-        _lists.append((key, value, subject))
+        _lists.append((key, value, subject, tag))
         _ensure_thread()
         if first:
             _wake.notify()
@@ -157,7 +158,7 @@ def flush() -> int:
         return 0
 
 
-def _send_lists(lists: list[tuple[str, Any, str]]) -> None:
+def _send_lists(lists: list[tuple[str, Any, str, int | None]]) -> None:
     """The waiting lists, written to the shared cache together (a list lost to a failure is
     only computed again where it is asked for)."""
     from reco_app import cache

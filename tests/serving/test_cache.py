@@ -265,9 +265,32 @@ def test_a_shoppers_entry_is_written_and_listed_in_one_command(redis_cache) -> N
     assert cache.purge_subjects(["alice"]) == 2 and not cache.subject_entries("alice")
     # several at once (the view writer's batch of lists), one round trip, also after a flush
     redis.script_flush()
-    cache.set_indexed_many([("reco:t:a", ["a"], "alice"), ("reco:t:b", ["b"], "bob")])
+    cache.set_indexed_many([("reco:t:a", ["a"], "alice", None), ("reco:t:b", ["b"], "bob", None)])
     assert cache.subject_entries("alice") == {"reco:t:a": ["a"]} and cache.subject_entries("bob") == {"reco:t:b": ["b"]}
     assert 0 < redis.ttl(full("reco:t:b")) <= conf.get("CACHE_TIMEOUT")
+    # tagged entries after a flush too: only the one whose tag is its namespace's version
+    redis.script_flush()
+    current = cache.ns_version("subject:carol")
+    cache.set_indexed_many([("reco:t:c", ["now"], "carol", current), ("reco:t:d", ["old"], "carol", current - 1)])
+    assert cache.subject_entries("carol") == {"reco:t:c": ["now"]}
+
+
+@pytest.mark.parametrize("backend", ["locmem", "redis"])
+def test_a_tagged_entry_is_written_only_while_its_namespace_stands(backend, request) -> None:  # type: ignore[no-untyped-def]
+    """A shopper's tagged entry (a list, a history) computed before their next event or an
+    erasure is not written: the tag must be the namespace's version when it is written."""
+    if backend == "redis":
+        request.getfixturevalue("redis_cache")
+    version = cache.ns_version("subject:dana")
+    cache.set("reco:t:list", ["fresh"], subject="dana", tag=version)
+    assert cache.subject_entries("dana") == {"reco:t:list": ["fresh"]}
+    cache.set("reco:t:late", ["computed before the bump"], subject="dana", tag=version)
+    cache.bump("subject:dana")  # (the order a slow request sees: computed, bumped, then written)
+    cache.set("reco:t:slow", ["computed before the bump"], subject="dana", tag=version)
+    assert "reco:t:slow" not in cache.subject_entries("dana")
+    cache.purge_subjects(["dana"])  # erasure: the namespace is gone
+    cache.set("reco:t:after", ["computed before the erasure"], subject="dana", tag=version + 1)
+    assert cache.subject_entries("dana") == {} and cache.get("reco:t:after") is None
 
 
 def test_a_trained_shoppers_recompute_reads_their_namespace_once(trained, redis_cache, monkeypatch) -> None:  # type: ignore[no-untyped-def]

@@ -200,7 +200,7 @@ def test_a_shoppers_list_goes_to_the_shared_cache_with_the_next_batch(consenting
     with django_capture_on_commit_callbacks(execute=True):
         buffer.flush()  # (the view written: the lists below are computed from it)
     page = consenting.get("/")
-    assert [key for key, _value, _who in buffer._lists] == [_for_you_key(subject)] and buffer._lists[0][2] == subject
+    assert [key for key, _value, _who, _tag in buffer._lists] == [_for_you_key(subject)] and buffer._lists[0][2] == subject
     assert cache.subject_entries(subject) == {}  # not in the shared cache yet
     misses = cache.stats["misses"]
     again = consenting.get("/")
@@ -235,7 +235,7 @@ def test_an_erasure_here_leaves_no_waiting_list_behind(consenting, products, dja
     subject = buffer._rows[0].subject
     consenting.get("/")
     key = _for_you_key(subject)
-    assert [k for k, _value, _who in buffer._lists] == [key]
+    assert [k for k, _value, _who, _tag in buffer._lists] == [key]
     with django_capture_on_commit_callbacks(execute=True):
         erase_subjects([subject])
     assert not buffer._lists and cache.subject_entries(subject) == {} and cache.get(key) is None
