@@ -107,6 +107,10 @@ DEFAULTS: dict[str, Any] = {
     # waiting views that are written at once. See reco_app.tracking.buffer.
     "VIEW_BUFFER_SECONDS": 0,
     "VIEW_BUFFER_SIZE": 200,
+    # With VIEW_BUFFER_SECONDS: the writer keeps the histories of the shoppers whose views it
+    # wrote in the shared cache (tagged, indexed), for their next list. See
+    # reco_app.serving.histories.
+    "VIEW_BUFFER_HISTORIES": True,
     # Seconds dropped-event counts are buffered per process before being written (0 = at once).
     "DROPPED_COUNT_FLUSH_SECONDS": 5,
     # Template the self-service "my data" page extends (must define a "content" block).

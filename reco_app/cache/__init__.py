@@ -70,6 +70,7 @@ from reco_app.cache.namespaces import (
     bump_many,
     ensure_subject_versions,
     fresh_version,
+    history_keys,
     ns_version,
     subject_ns_timeout,
 )
@@ -77,7 +78,7 @@ from reco_app.cache.round_trip import defer, one_round_trip
 
 __all__ = [
     "PREFIX", "SUBJECT_NS", "add", "bump", "bump_many", "count_subject_entries", "defer", "delete",
-    "ensure_subject_versions", "fresh_version", "get", "get_cache", "get_many", "get_or_set", "is_subject_ns",
+    "ensure_subject_versions", "fresh_version", "get", "get_cache", "get_many", "get_or_set", "history_keys", "is_subject_ns",
     "make_key", "ns_version", "one_round_trip", "purge_subjects", "set", "set_indexed_many", "set_many", "stats",
     "subject_entries", "subject_ns_timeout",
 ]

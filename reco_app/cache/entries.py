@@ -22,10 +22,19 @@ _SET_INDEXED = (
 #: the entry's tag (ARGV[5]): an entry computed before an erasure (which deletes the
 #: namespace) or before the shopper's next event (which bumps it) is not written at all
 _SET_TAGGED = "if redis.call('GET', KEYS[3]) ~= ARGV[5] then return 0 end " + _SET_INDEXED
-_SHA = {script: hashlib.sha1(script.encode()).hexdigest() for script in (_SET_INDEXED, _SET_TAGGED)}
+#: and with the tag also written at a key of its own (KEYS[4], listed in the index as
+#: ARGV[6], same expiry): the version a copy stands at, which a bump may move along
+#: (:func:`reco_app.cache.bump_many` with ``events_unchanged``)
+_SET_STAMPED = (
+    _SET_TAGGED[:-len("return 1")]
+    + "if ARGV[2] ~= '0' then redis.call('SET', KEYS[4], ARGV[5], 'EX', ARGV[2]) else redis.call('SET', KEYS[4], ARGV[5]) end "
+    "redis.call('SADD', KEYS[2], ARGV[6]) return 1"
+)
+_SHA = {script: hashlib.sha1(script.encode()).hexdigest() for script in (_SET_INDEXED, _SET_TAGGED, _SET_STAMPED)}
 
-#: a shopper's entry to write: (key, value, shopper, tag or None)
-Entry = tuple[str, Any, str, "int | None"]
+#: a shopper's entry to write: (key, value, shopper, tag or None), or with a fifth item, the
+#: key that gets the tag too (in the same script)
+Entry = tuple[Any, ...]
 
 
 def _index_key(subject: str) -> str:
@@ -62,24 +71,32 @@ def _set_indexed(entries: list[Entry], timeout: int | None) -> None:
         cache = get_cache()
         client = getattr(cache, "client", None)
         if client is None or not hasattr(client, "get_client"):
-            for key, value, subject, tag in entries:
+            for key, value, subject, tag, *stamp in entries:
                 if tag is not None and cache.get(make_key("ns", SUBJECT_NS + subject)) != tag:
                     continue
                 cache.set(key, value, timeout)
+                if stamp:
+                    cache.set(stamp[0], tag, timeout)
                 listed = cache.get(_index_key(subject)) or frozenset()
-                cache.set(_index_key(subject), frozenset(listed) | {key}, subject_ns_timeout())
+                cache.set(_index_key(subject), frozenset(listed) | {key, *stamp}, subject_ns_timeout())
             return
         from redis.exceptions import NoScriptError
 
         redis = client.get_client(write=True)
         calls = []
-        for key, value, subject, tag in entries:
+        for key, value, subject, tag, *stamp in entries:
             keys = [client.make_key(key), client.make_key(_index_key(subject))]
             args: list[Any] = [client.encode(value), int(timeout or 0), key, subject_ns_timeout()]
+            script = _SET_INDEXED
             if tag is not None:
                 keys.append(client.make_key(make_key("ns", SUBJECT_NS + subject)))
                 args.append(int(tag))
-            calls.append((_SET_INDEXED if tag is None else _SET_TAGGED, len(keys), *keys, *args))
+                script = _SET_TAGGED
+                if stamp:
+                    keys.append(client.make_key(stamp[0]))
+                    args.append(stamp[0])
+                    script = _SET_STAMPED
+            calls.append((script, len(keys), *keys, *args))
         if len(calls) == 1:  # (a page's one list: no pipeline)
             script, *args = calls[0]
             try:

@@ -12,7 +12,7 @@ from django.core.cache.backends.dummy import DummyCache
 
 from reco_app import conf
 from reco_app.cache import base
-from reco_app.cache.base import get_cache, is_subject_ns, logger, make_key, stats
+from reco_app.cache.base import SUBJECT_NS, get_cache, is_subject_ns, logger, make_key, stats
 from reco_app.cache.round_trip import defer
 
 #: bump every key in one command (a 500-subject batch: one command instead of 500). ARGV[1]
@@ -21,6 +21,15 @@ from reco_app.cache.round_trip import defer
 _INCR = (
     "local v for _, key in ipairs(KEYS) do redis.call('SET', key, ARGV[1], 'NX') v = redis.call('INCR', key) "
     "if ARGV[2] ~= '0' then redis.call('EXPIRE', key, ARGV[2]) end end return v"
+)
+#: the same for shoppers' namespaces whose change leaves their events as they were (segment
+#: memberships): KEYS come in pairs, the namespace and the version its shopper's history
+#: copy stands at (:func:`history_keys`); a copy current before the bump stays current after
+#: it. ARGV as for _INCR
+_INCR_CARRY = (
+    "local v for i = 1, #KEYS, 2 do local old = redis.call('GET', KEYS[i]) redis.call('SET', KEYS[i], ARGV[1], 'NX') "
+    "v = redis.call('INCR', KEYS[i]) if ARGV[2] ~= '0' then redis.call('EXPIRE', KEYS[i], ARGV[2]) end "
+    "if old and redis.call('GET', KEYS[i + 1]) == old then redis.call('SET', KEYS[i + 1], string.format('%d', v), 'KEEPTTL') end end return v"
 )
 #: create missing subject namespaces at a fresh version (with their expiry) and read them all
 _ENSURE = (
@@ -69,13 +78,22 @@ def bump(namespace: str) -> int:
     return _bump([namespace])
 
 
-def bump_many(namespaces: Iterable[str], *, deferred: bool = False, strict: bool = False) -> None:
+def history_keys(subject: str) -> tuple[str, str]:
+    """The keys of the copy of a shopper's history the view writer keeps: the copy, and the
+    namespace version it stands at (:mod:`reco_app.serving.histories`)."""
+    return make_key("hist", subject), make_key("hist-at", subject)
+
+
+def bump_many(namespaces: Iterable[str], *, deferred: bool = False, strict: bool = False, events_unchanged: bool = False) -> None:
     """``bump`` several namespaces (a batch's shoppers) at once; with ``deferred``, inside
     :func:`one_round_trip`, at the end of that block. ``strict``: a cache that cannot be
-    reached raises :class:`reco_app.erasure.CacheUnavailable` instead of being logged."""
+    reached raises :class:`reco_app.erasure.CacheUnavailable` instead of being logged.
+    ``events_unchanged``: shoppers' namespaces bumped for a change that leaves their events
+    as they were (their segment memberships), so a copy of their history that stood at the
+    old version stands at the new one (in the same script)."""
     names = list(dict.fromkeys(namespaces))
     if names:
-        _bump(names, deferrable=deferred and not strict, strict=strict)
+        _bump(names, deferrable=deferred and not strict, strict=strict, carry=events_unchanged)
 
 
 def _eval_into(args: tuple[Any, ...], pipe: Any) -> None:
@@ -87,7 +105,7 @@ def _bumped(names: list[str], result: Any) -> None:
         logger.warning("reco cache unavailable (bump %s): %s", ", ".join(names)[:200], result)
 
 
-def _bump(names: list[str], deferrable: bool = False, strict: bool = False) -> int:
+def _bump(names: list[str], deferrable: bool = False, strict: bool = False, carry: bool = False) -> int:
     """One round trip on django-redis (one script INCRs them all; a second when global and
     subject namespaces are mixed), else add + incr each. Returns the new version of the last
     namespace bumped — for :func:`bump`, its one namespace's (0 when the cache is down)."""
@@ -103,7 +121,11 @@ def _bump(names: list[str], deferrable: bool = False, strict: bool = False) -> i
                 if group:
                     first, timeout = _start(group[0])
                     keys = [client.make_key(make_key("ns", name)) for name in group]
-                    args = (_INCR, len(keys), *keys, first, timeout or 0)
+                    script = _INCR
+                    if carry and subject:
+                        ats = [client.make_key(history_keys(name[len(SUBJECT_NS):])[1]) for name in group]
+                        keys, script = [k for pair in zip(keys, ats, strict=True) for k in pair], _INCR_CARRY
+                    args = (script, len(keys), *keys, first, timeout or 0)
                     if deferrable and defer(partial(_eval_into, args), 1, partial(_bumped, group)):
                         continue
                     version = int(client.get_client(write=True).eval(*args))
@@ -112,10 +134,15 @@ def _bump(names: list[str], deferrable: bool = False, strict: bool = False) -> i
         for name in names:
             key = make_key("ns", name)
             first, timeout = _start(name)
+            old = cache.get(key) if carry else None
             cache.add(key, first, timeout=timeout)
             version = int(cache.incr(key))
             if timeout:
                 cache.touch(key, timeout)
+            if old is not None and is_subject_ns(name):
+                at = history_keys(name[len(SUBJECT_NS):])[1]
+                if cache.get(at) == old:
+                    cache.set(at, version, int(conf.get("CACHE_TIMEOUT")))
         return version
     except Exception as exc:
         stats["errors"] += 1

@@ -107,9 +107,10 @@ def export_cached(subjects: list[str]) -> dict[str, Any]:
     seconds = int(conf.get("CACHE_TIMEOUT"))
     return {
         "kept": (
-            f"Recommendation lists and segment lists computed for these subjects are cached for at most {seconds} "
-            "seconds after they were computed, and deleted on erasure. A web process may keep a copy in its memory for "
-            "as long; after an erasure it is never served again."
+            f"Recommendation lists and segment lists computed for these subjects, and the copy of their recent events "
+            f"that the product-view writer keeps for their next list, are cached for at most {seconds} seconds after "
+            "they were computed, and deleted on erasure. A web process may keep a copy of a list in its memory for as "
+            "long; after an erasure it is never served again."
         ),
         "entries": [
             {"subject": subject, "key": key, "value": _json(value)}

@@ -158,10 +158,13 @@ def _recommend(
     if personal:
         # the shopper's namespace and their list in one round trip: the list is tagged with
         # the namespace version it was computed at, and used only under the current one
-        namespace = f"subject:{who.subject}"
-        mine = local_cache.ns_versions([namespace], prefetch=(key,))
+        # (and the copy of their history the view writer keeps, for a list computed again)
+        namespace, (history, history_at) = f"subject:{who.subject}", reco_cache.history_keys(str(who.subject))
+        mine = local_cache.ns_versions([namespace], prefetch=(key, history, history_at))
         tag, prefetched, cacheable = mine[namespace], mine.prefetched.get(key), cacheable and mine.read
         ctx.extra["subject_version"] = tag if mine.read else None
+        if history in mine.prefetched:
+            ctx.extra["history"] = (mine.prefetched[history], mine.prefetched.get(history_at))
 
     def compute() -> tuple[int | None, list[tuple[Any, ...]]]:
         version, rows = run(pipeline, catalog, ctx, who, model_ns)

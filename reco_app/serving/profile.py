@@ -54,6 +54,12 @@ def history_rows(subject: str, since: dt.datetime, limit: int) -> list[tuple[Any
     return _HISTORY.rows(subject=subject, since=since, shape={"limit": limit})
 
 
+def history_window(now: dt.datetime) -> tuple[dt.datetime, int]:
+    """(since, row limit) of the history a profile reads: the newest events of the last
+    ``max(HISTORY_DAYS, 2 years)``, at most ``max(10 × HISTORY_LIMIT, 500)`` of them."""
+    return now - dt.timedelta(days=max(conf.get("HISTORY_DAYS"), 730)), max(10 * conf.get("HISTORY_LIMIT"), 500)
+
+
 def seconds(at: Any) -> float:
     """A history row's time in seconds since 1970."""
     return at if isinstance(at, float) else float(at.timestamp())
@@ -73,12 +79,14 @@ class Profile:
         return not len(self.recent) and not len(self.purchased)
 
 
-def load_profile(subject: str | None, catalog: CatalogIndex, now: dt.datetime | None = None) -> Profile:
+def load_profile(subject: str | None, catalog: CatalogIndex, now: dt.datetime | None = None, *, kept: tuple[Any, Any, int | None] | None = None) -> Profile:
     """The shopper's consented history, mapped to catalog rows.
 
-    One query on the (subject, timestamp) index: the newest events of the last
-    ``max(HISTORY_DAYS, 2 years)``; taste comes from the ``HISTORY_LIMIT`` newest taste
-    events within ``HISTORY_DAYS``, purchases (buy again, already bought) from all of them.
+    One query on the (subject, timestamp) index (:func:`history_window`); taste comes from
+    the ``HISTORY_LIMIT`` newest taste events within ``HISTORY_DAYS``, purchases (buy again,
+    already bought) from all of them. ``kept``: the shared cache's copy of the history and
+    the version it stands at, read with the shopper's namespace, and that namespace's
+    version (:mod:`.histories`), used instead of the query when it stands for it.
     """
     if not subject:
         return Profile()
@@ -86,7 +94,14 @@ def load_profile(subject: str | None, catalog: CatalogIndex, now: dt.datetime | 
     history_days, history_limit = conf.get("HISTORY_DAYS"), conf.get("HISTORY_LIMIT")
     recent_since = (now - dt.timedelta(days=history_days)).timestamp()
     now_s = now.timestamp()
-    events = history_rows(subject, now - dt.timedelta(days=max(history_days, 730)), max(10 * history_limit, 500))
+    since, limit = history_window(now)
+    events = None
+    if kept is not None:
+        from reco_app.serving.histories import usable_rows
+
+        events = usable_rows(*kept, since, limit)
+    if events is None:
+        events = history_rows(subject, since, limit)
     weights_cfg: dict[str, float] = conf.get("EVENT_WEIGHTS")
     half_life = 3 * 86400.0
     score: dict[int, float] = {}

@@ -40,10 +40,12 @@ def _reset(*, setting: str, **kwargs: Any) -> None:
         rules_stage.cache_clear()
 
 
-def _profile(pipeline: Pipeline, who: Who, catalog: CatalogIndex, known_users: dict[str, int]) -> Profile:
+def _profile(pipeline: Pipeline, who: Who, catalog: CatalogIndex, known_users: dict[str, int], ctx: ServingContext) -> Profile:
     if not (pipeline.personal and who.personalised and who.subject):
         return Profile()
-    profile = load_profile(who.subject, catalog)
+    # (the shared cache's copy of their history, read with their namespace: .histories)
+    kept = (*ctx.extra["history"], ctx.extra.get("subject_version")) if "history" in ctx.extra else None
+    profile = load_profile(who.subject, catalog, kept=kept)
     if who.guess_visitor and profile.empty and who.subject not in known_users:
         guess = load_profile(visitor_subject(who.subject), catalog)
         if not guess.empty:
@@ -54,7 +56,7 @@ def _profile(pipeline: Pipeline, who: Who, catalog: CatalogIndex, known_users: d
 def run(pipeline: Pipeline, catalog: CatalogIndex, ctx: ServingContext, who: Who, model_ns: int | None, with_rules: bool = True) -> tuple[int | None, list[Row]]:
     """One uncached pipeline run: (model version id or None, rows)."""
     model = get_model(catalog, model_ns)
-    profile = _profile(pipeline, who, catalog, model.user_index if model else {})
+    profile = _profile(pipeline, who, catalog, model.user_index if model else {}, ctx)
     ctx.extra["profile"] = profile
     anchors = catalog.indices([ctx.product_key] if ctx.product_key else ctx.cart_keys)
     eligible = catalog.available.copy()

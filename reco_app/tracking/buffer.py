@@ -15,6 +15,10 @@ cache to the writer, which sends every list waiting in one round trip. Another p
 asking for such a list before then computes it itself (a cache miss, never a stale list:
 lists are tagged with their shopper's namespace version, :mod:`reco_app.serving.local_cache`).
 
+With ``VIEW_BUFFER_HISTORIES`` the writer also keeps the batch's shoppers' histories in the
+shared cache for their next list (:mod:`reco_app.serving.histories`), once the batch has
+committed.
+
 What a shopper notices: their "for you" reflects a view once it is written, up to
 ``VIEW_BUFFER_SECONDS`` later, and an export taken in that moment in another process
 misses it. What it costs: a process killed without its exit handlers (``SIGKILL``, a
@@ -148,6 +152,10 @@ def flush() -> int:
             if len(kept) < len(rows):
                 count_dropped("erased", [row.event_type for row in rows if row.subject in erased])
             stored = store(kept)
+            if stored.stored:
+                # once committed and their namespaces bumped (store's own callback, which
+                # runs first): their next list reads their history from the shared cache
+                _keep_histories([row.subject for row in stored.stored], alias)
         return len(stored.stored)
     except Exception:
         logger.exception("reco_app: writing %d buffered product views failed; kept for the next flush", len(rows))
@@ -156,6 +164,12 @@ def flush() -> int:
             return 0
         connections[alias].close_if_unusable_or_obsolete()
         return 0
+
+
+def _keep_histories(subjects: list[str], alias: str) -> None:
+    from reco_app.serving import histories
+
+    transaction.on_commit(lambda: histories.keep(subjects), using=alias)
 
 
 def _send_lists(lists: list[tuple[str, Any, str, int | None]]) -> None:

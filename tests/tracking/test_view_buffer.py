@@ -201,7 +201,7 @@ def test_a_shoppers_list_goes_to_the_shared_cache_with_the_next_batch(consenting
         buffer.flush()  # (the view written: the lists below are computed from it)
     page = consenting.get("/")
     assert [key for key, _value, _who, _tag in buffer._lists] == [_for_you_key(subject)] and buffer._lists[0][2] == subject
-    assert cache.subject_entries(subject) == {}  # not in the shared cache yet
+    assert _for_you_key(subject) not in cache.subject_entries(subject)  # not in the shared cache yet
     misses = cache.stats["misses"]
     again = consenting.get("/")
     assert cache.stats["misses"] == misses and page.status_code == again.status_code == 200  # this process has it
@@ -239,3 +239,125 @@ def test_an_erasure_here_leaves_no_waiting_list_behind(consenting, products, dja
     with django_capture_on_commit_callbacks(execute=True):
         erase_subjects([subject])
     assert not buffer._lists and cache.subject_entries(subject) == {} and cache.get(key) is None
+
+
+def _event_reads(queries: list[dict[str, str]]) -> list[str]:
+    return [q["sql"] for q in queries if "reco_app_event" in q["sql"] and q["sql"].lstrip().upper().startswith("SELECT")]
+
+
+def test_the_writer_keeps_its_shoppers_histories_for_their_next_list(consenting, products, django_capture_on_commit_callbacks) -> None:  # type: ignore[no-untyped-def]
+    """After the batch, the shopper's history waits in the shared cache, tagged with their
+    namespace: their next list (in any process) is computed from it without a query, and
+    is the list the query would give."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from django.utils import timezone
+
+    from reco_app import cache, recommend
+    from reco_app.serving import local_cache
+    from reco_app.serving.histories import history_key
+    from reco_app.serving.profile import history_rows, history_window
+
+    for p in products[:3]:
+        consenting.get(f"/p/{p.sku}/")
+    subject = buffer._rows[0].subject
+    with django_capture_on_commit_callbacks(execute=True):
+        assert buffer.flush() == 3
+    entries = cache.subject_entries(subject)
+    start, limit, rows = entries[history_key(subject)]
+    since, wanted = history_window(timezone.now())
+    assert start <= since.timestamp() and limit == wanted  # the window the pages read
+    assert entries[cache.history_keys(subject)[1]] == cache.ns_version(f"subject:{subject}")  # the version it stands at
+    assert [r[:2] for r in rows] == [r[:2] for r in history_rows(subject, *history_window(timezone.now()))]
+    assert [r[0] for r in rows] == ["SKU-3", "SKU-2", "SKU-1"]  # newest first
+    local_cache.forget_lists()  # as another process
+    with CaptureQueriesContext(connection) as kept:
+        from_cache = [r.product_key for r in recommend(subject, "for_you", limit=3)]
+    assert _event_reads(kept.captured_queries) == []
+    # the same list from the database: without the copy, their history is queried
+    assert [k for k, *_ in buffer._lists] == [_for_you_key(subject)]  # (its shared copy waits for the writer)
+    buffer._lists.clear()
+    cache.delete(*cache.history_keys(subject))
+    local_cache.forget_lists()
+    with CaptureQueriesContext(connection) as queried:
+        from_query = [r.product_key for r in recommend(subject, "for_you", limit=3)]
+    assert len(_event_reads(queried.captured_queries)) == 1
+    assert from_cache == from_query and from_cache
+
+
+def test_a_history_kept_before_the_shoppers_next_event_is_not_used(consenting, products, django_capture_on_commit_callbacks) -> None:  # type: ignore[no-untyped-def]
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from reco_app import cache, recommend
+    from reco_app.serving import local_cache
+    from reco_app.serving.histories import history_key
+
+    consenting.get(f"/p/{products[0].sku}/")
+    subject = buffer._rows[0].subject
+    with django_capture_on_commit_callbacks(execute=True):
+        buffer.flush()
+    assert history_key(subject) in cache.subject_entries(subject)
+    cache.bump(f"subject:{subject}")  # an event stored by another process
+    local_cache.forget_lists()
+    with CaptureQueriesContext(connection) as queried:
+        recommend(subject, "for_you", limit=3)
+    assert len(_event_reads(queried.captured_queries)) == 1
+
+
+def test_kept_histories_are_exported_and_erased_and_can_be_turned_off(consenting, products, settings, django_capture_on_commit_callbacks) -> None:  # type: ignore[no-untyped-def]
+    from reco_app import cache
+    from reco_app.consent import privacy
+    from reco_app.serving.histories import history_key
+
+    consenting.get(f"/p/{products[0].sku}/")
+    subject = buffer._rows[0].subject
+    with django_capture_on_commit_callbacks(execute=True):
+        buffer.flush()
+    exported = privacy.export([subject])["data"]["cached_recommendations"]["entries"]
+    [entry] = [e for e in exported if e["key"] == history_key(subject)]
+    assert entry["subject"] == subject and entry["value"][2][0][:2] == ["SKU-1", "product_view"]
+    with django_capture_on_commit_callbacks(execute=True):
+        privacy.erase([subject])
+    assert cache.subject_entries(subject) == {} and cache.get(history_key(subject)) is None
+    # off: the writer keeps none
+    settings.RECO_APP = {**settings.RECO_APP, "VIEW_BUFFER_HISTORIES": False}
+    consenting.get(f"/p/{products[1].sku}/")
+    other = buffer._rows[0].subject
+    with django_capture_on_commit_callbacks(execute=True):
+        assert buffer.flush() == 1
+    assert cache.get(history_key(other)) is None
+
+
+@pytest.mark.parametrize("backend", ["locmem", "redis"])
+def test_a_history_copy_outlives_a_membership_change_but_not_an_event(backend, request, consenting, products, django_capture_on_commit_callbacks) -> None:  # type: ignore[no-untyped-def]
+    """A live-segment change bumps the shopper's namespace (their lists may depend on their
+    segments) but leaves their events as they were: the copy moves along with it."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from reco_app import cache, recommend
+    from reco_app.serving import local_cache
+
+    if backend == "redis":
+        request.getfixturevalue("redis_cache")
+    consenting.get(f"/p/{products[0].sku}/")
+    subject = buffer._rows[0].subject
+    with django_capture_on_commit_callbacks(execute=True):
+        buffer.flush()
+    at = cache.history_keys(subject)[1]
+    before = cache.get(at)
+    cache.bump_many([f"subject:{subject}"], events_unchanged=True)  # as the live rules' drain does
+    assert cache.get(at) == cache.ns_version(f"subject:{subject}") == before + 1
+    local_cache.forget_lists()
+    with CaptureQueriesContext(connection) as kept:
+        recommend(subject, "for_you", limit=3)
+    assert _event_reads(kept.captured_queries) == []
+    cache.bump_many([f"subject:{subject}"])  # an event
+    assert cache.get(at) == before + 1 < cache.ns_version(f"subject:{subject}")
+    cache.bump_many([f"subject:{subject}"], events_unchanged=True)  # a copy that had fallen behind stays behind
+    assert cache.get(at) == before + 1
+    local_cache.forget_lists()
+    with CaptureQueriesContext(connection) as queried:
+        recommend(subject, "for_you", limit=3)
+    assert len(_event_reads(queried.captured_queries)) == 1

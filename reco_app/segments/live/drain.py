@@ -82,7 +82,7 @@ def _evaluate_batch(todo: dict[str, list[LiveRule]], now: dt.datetime) -> int:
     forget = [plan.subject for plan in plans if plan.forget]
     if forget:
         forget_state(forget)
-    cache.bump_many(f"subject:{subject}" for subject in changed)
+    cache.bump_many((f"subject:{subject}" for subject in changed), events_unchanged=True)
     return len(plans)
 
 

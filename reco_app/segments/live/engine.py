@@ -262,8 +262,8 @@ def _commit_one(plan: _Plan, *, cached: bool = False) -> list[LiveHit]:
         plan.write_state()
     if plan.forget:
         forget_state([subject])
-    if changed:
-        cache.bump(f"subject:{subject}")
+    if changed:  # (their memberships: a copy of their history stays usable)
+        cache.bump_many([f"subject:{subject}"], events_unchanged=True)
     return plan.hits
 
 
@@ -285,6 +285,5 @@ def clean_expired(now: dt.datetime | None = None) -> int:
     subjects = set(expired.values_list("subject", flat=True))
     count, _ = expired.delete()
     forget_state(subjects)
-    for subject in subjects:
-        cache.bump(f"subject:{subject}")
+    cache.bump_many((f"subject:{subject}" for subject in sorted(subjects)), events_unchanged=True)
     return count
