@@ -72,15 +72,17 @@ from reco_app.cache.namespaces import (
     fresh_version,
     history_keys,
     ns_version,
+    stamp_key,
     subject_ns_timeout,
+    suppressed_keys,
 )
 from reco_app.cache.round_trip import defer, one_round_trip
 
 __all__ = [
     "PREFIX", "SUBJECT_NS", "add", "bump", "bump_many", "count_subject_entries", "defer", "delete",
     "ensure_subject_versions", "fresh_version", "get", "get_cache", "get_many", "get_or_set", "history_keys", "is_subject_ns",
-    "make_key", "ns_version", "one_round_trip", "purge_subjects", "set", "set_indexed_many", "set_many", "stats",
-    "subject_entries", "subject_ns_timeout",
+    "make_key", "ns_version", "one_round_trip", "purge_subjects", "set", "set_indexed_many", "set_many", "stamp_key", "stats",
+    "subject_entries", "subject_ns_timeout", "suppressed_keys",
 ]
 
 

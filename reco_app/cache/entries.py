@@ -24,7 +24,7 @@ _SET_INDEXED = (
 _SET_TAGGED = "if redis.call('GET', KEYS[3]) ~= ARGV[5] then return 0 end " + _SET_INDEXED
 #: and with the tag also written at a key of its own (KEYS[4], listed in the index as
 #: ARGV[6], same expiry): the version a copy stands at, which a bump may move along
-#: (:func:`reco_app.cache.bump_many` with ``events_unchanged``)
+#: (:func:`reco_app.cache.bump_many` with ``keeps``)
 _SET_STAMPED = (
     _SET_TAGGED[:-len("return 1")]
     + "if ARGV[2] ~= '0' then redis.call('SET', KEYS[4], ARGV[5], 'EX', ARGV[2]) else redis.call('SET', KEYS[4], ARGV[5]) end "

@@ -22,15 +22,23 @@ _INCR = (
     "local v for _, key in ipairs(KEYS) do redis.call('SET', key, ARGV[1], 'NX') v = redis.call('INCR', key) "
     "if ARGV[2] ~= '0' then redis.call('EXPIRE', key, ARGV[2]) end end return v"
 )
-#: the same for shoppers' namespaces whose change leaves their events as they were (segment
-#: memberships): KEYS come in pairs, the namespace and the version its shopper's history
-#: copy stands at (:func:`history_keys`); a copy current before the bump stays current after
-#: it. ARGV as for _INCR
+#: the same for shoppers' namespaces bumped for a change that leaves some of what is derived
+#: from them as it was (:func:`bump_many` with ``keeps``): KEYS come in groups of ARGV[3],
+#: the namespace, then the keys holding the versions such entries stand at (:func:`stamp_key`);
+#: one that stood at the old version stands at the new one. ARGV[1], ARGV[2] as for _INCR
 _INCR_CARRY = (
-    "local v for i = 1, #KEYS, 2 do local old = redis.call('GET', KEYS[i]) redis.call('SET', KEYS[i], ARGV[1], 'NX') "
-    "v = redis.call('INCR', KEYS[i]) if ARGV[2] ~= '0' then redis.call('EXPIRE', KEYS[i], ARGV[2]) end "
-    "if old and redis.call('GET', KEYS[i + 1]) == old then redis.call('SET', KEYS[i + 1], string.format('%d', v), 'KEEPTTL') end end return v"
+    "local v local n = tonumber(ARGV[3]) for i = 1, #KEYS, n do local old = redis.call('GET', KEYS[i]) "
+    "redis.call('SET', KEYS[i], ARGV[1], 'NX') v = redis.call('INCR', KEYS[i]) "
+    "if ARGV[2] ~= '0' then redis.call('EXPIRE', KEYS[i], ARGV[2]) end "
+    "if old then for j = i + 1, i + n - 1 do if redis.call('GET', KEYS[j]) == old then "
+    "redis.call('SET', KEYS[j], string.format('%d', v), 'KEEPTTL') end end end end return v"
 )
+#: entries derived from a shopper that stand at a version of their namespace, by what they
+#: are derived from; each has a key holding that version (:func:`stamp_key`)
+STAMPED = {
+    "history": "hist",  # the view writer's copy of their history: their events
+    "suppressed": "suppressed",  # whether their trained vector was erased: suppression rows
+}
 #: create missing subject namespaces at a fresh version (with their expiry) and read them all
 _ENSURE = (
     "local out = {} for i, key in ipairs(KEYS) do redis.call('SET', key, ARGV[1], 'NX', 'EX', ARGV[2]) "
@@ -78,22 +86,34 @@ def bump(namespace: str) -> int:
     return _bump([namespace])
 
 
+def stamp_key(kind: str, subject: str) -> str:
+    """The key holding the namespace version a shopper's ``kind`` entry (:data:`STAMPED`)
+    stands at."""
+    return make_key(f"{STAMPED[kind]}-at", subject)
+
+
 def history_keys(subject: str) -> tuple[str, str]:
     """The keys of the copy of a shopper's history the view writer keeps: the copy, and the
     namespace version it stands at (:mod:`reco_app.serving.histories`)."""
-    return make_key("hist", subject), make_key("hist-at", subject)
+    return make_key(STAMPED["history"], subject), stamp_key("history", subject)
 
 
-def bump_many(namespaces: Iterable[str], *, deferred: bool = False, strict: bool = False, events_unchanged: bool = False) -> None:
+def suppressed_keys(subject: str) -> tuple[str, str]:
+    """The keys of the cached flag saying whether a shopper's trained vector was erased
+    (:func:`reco_app.training.suppression.is_suppressed`), and of the version it stands at."""
+    return make_key(STAMPED["suppressed"], subject), stamp_key("suppressed", subject)
+
+
+def bump_many(namespaces: Iterable[str], *, deferred: bool = False, strict: bool = False, keeps: Iterable[str] = ()) -> None:
     """``bump`` several namespaces (a batch's shoppers) at once; with ``deferred``, inside
     :func:`one_round_trip`, at the end of that block. ``strict``: a cache that cannot be
     reached raises :class:`reco_app.erasure.CacheUnavailable` instead of being logged.
-    ``events_unchanged``: shoppers' namespaces bumped for a change that leaves their events
-    as they were (their segment memberships), so a copy of their history that stood at the
-    old version stands at the new one (in the same script)."""
+    ``keeps``: kinds of :data:`STAMPED` entries the change leaves as they were (a new event
+    leaves the suppression flag; a segment change also the events): an entry of a shopper
+    that stood at the old version stands at the new one (in the same script)."""
     names = list(dict.fromkeys(namespaces))
     if names:
-        _bump(names, deferrable=deferred and not strict, strict=strict, carry=events_unchanged)
+        _bump(names, deferrable=deferred and not strict, strict=strict, keeps=tuple(dict.fromkeys(keeps)))
 
 
 def _eval_into(args: tuple[Any, ...], pipe: Any) -> None:
@@ -105,7 +125,7 @@ def _bumped(names: list[str], result: Any) -> None:
         logger.warning("reco cache unavailable (bump %s): %s", ", ".join(names)[:200], result)
 
 
-def _bump(names: list[str], deferrable: bool = False, strict: bool = False, carry: bool = False) -> int:
+def _bump(names: list[str], deferrable: bool = False, strict: bool = False, keeps: tuple[str, ...] = ()) -> int:
     """One round trip on django-redis (one script INCRs them all; a second when global and
     subject namespaces are mixed), else add + incr each. Returns the new version of the last
     namespace bumped — for :func:`bump`, its one namespace's (0 when the cache is down)."""
@@ -121,11 +141,13 @@ def _bump(names: list[str], deferrable: bool = False, strict: bool = False, carr
                 if group:
                     first, timeout = _start(group[0])
                     keys = [client.make_key(make_key("ns", name)) for name in group]
+                    extra: tuple[Any, ...] = ()
                     script = _INCR
-                    if carry and subject:
-                        ats = [client.make_key(history_keys(name[len(SUBJECT_NS):])[1]) for name in group]
-                        keys, script = [k for pair in zip(keys, ats, strict=True) for k in pair], _INCR_CARRY
-                    args = (script, len(keys), *keys, first, timeout or 0)
+                    if keeps and subject:
+                        keys = [k for name, ns in zip(group, keys, strict=True) for k in (
+                            ns, *(client.make_key(stamp_key(kind, name[len(SUBJECT_NS):])) for kind in keeps))]
+                        script, extra = _INCR_CARRY, (1 + len(keeps),)
+                    args = (script, len(keys), *keys, first, timeout or 0, *extra)
                     if deferrable and defer(partial(_eval_into, args), 1, partial(_bumped, group)):
                         continue
                     version = int(client.get_client(write=True).eval(*args))
@@ -134,15 +156,16 @@ def _bump(names: list[str], deferrable: bool = False, strict: bool = False, carr
         for name in names:
             key = make_key("ns", name)
             first, timeout = _start(name)
-            old = cache.get(key) if carry else None
+            old = cache.get(key) if keeps else None
             cache.add(key, first, timeout=timeout)
             version = int(cache.incr(key))
             if timeout:
                 cache.touch(key, timeout)
             if old is not None and is_subject_ns(name):
-                at = history_keys(name[len(SUBJECT_NS):])[1]
-                if cache.get(at) == old:
-                    cache.set(at, version, int(conf.get("CACHE_TIMEOUT")))
+                for kind in keeps:
+                    at = stamp_key(kind, name[len(SUBJECT_NS):])
+                    if cache.get(at) == old:
+                        cache.set(at, version, int(conf.get("CACHE_TIMEOUT")))
         return version
     except Exception as exc:
         stats["errors"] += 1

@@ -121,12 +121,11 @@ def export_cached(subjects: list[str]) -> dict[str, Any]:
 
 def erase_cached(subjects: list[str]) -> int:
     """Move their namespaces now (nothing cached before is read from here on), and once the
-    erasure has committed delete their cached entries and then their namespace keys (every
+    erasure has committed delete their namespace keys and then their cached entries (every
     holder has bumped them by then; a request that read their data before the commit can
     only have cached it under a version that is never current again)."""
     from reco_app.erasure import CacheUnavailable
 
-    versions = _subject_versions(subjects)
     # an unreachable cache fails the erasure (nothing erased, try again; the tasks retry), but
     # where nothing can retry it (privacy.best_effort) the erasure goes on without it
     try:
@@ -134,28 +133,17 @@ def erase_cached(subjects: list[str]) -> int:
     except CacheUnavailable:
         # a cache refusing writes (out of memory) may still delete: what is cached for them
         # goes now all the same (recomputed from their data while it is there: harmless)
-        cache.purge_subjects(subjects, _state_keys(subjects, [versions], decisions=False))
+        cache.purge_subjects(subjects, _state_keys(subjects, decisions=False))
         raise
     found = cache.count_subject_entries(subjects)
 
     def purge() -> None:
-        after = _subject_versions(subjects)
         # (not the accounts' cached consent decisions: their records' deletion has cached the
         # decision as it now stands, which a request that read the old one must not replace)
-        cache.purge_subjects(subjects, _state_keys(subjects, [versions, after], decisions=False))
+        cache.purge_subjects(subjects, _state_keys(subjects, decisions=False))
 
     transaction.on_commit(purge)
     return found
-
-
-def _subject_versions(subjects: list[str]) -> dict[str, int]:
-    """Their namespace versions as stored (missing ones left out: reading must not create)."""
-    keys = {s: cache.make_key("ns", f"{cache.SUBJECT_NS}{s}") for s in subjects}
-    try:
-        found = cache.get_cache().get_many(list(keys.values()))
-    except Exception:  # noqa: BLE001 - cache down: nothing to find
-        return {}
-    return {s: int(found[k]) for s, k in keys.items() if found.get(k) is not None}
 
 
 def _users(subjects: list[str]) -> list[Any]:
@@ -164,15 +152,16 @@ def _users(subjects: list[str]) -> list[Any]:
     return [u for s in subjects if not s.startswith(ANONYMOUS_PREFIX) and (u := user_for_subject(s))]
 
 
-def _state_keys(subjects: list[str], versions: list[dict[str, int]], *, decisions: bool = True) -> list[str]:
+def _state_keys(subjects: list[str], *, decisions: bool = True) -> list[str]:
     """Cache keys of their per-subject state that are known without an index: the live
-    segment state, the "suppressed" flag (at the given namespace versions) and (with
-    ``decisions``) the cached consent decision of their account."""
+    segment state, the "suppressed" flag and the version it stands at, the version the view
+    writer's copy of their history stands at, and (with ``decisions``) the cached consent
+    decision of their account."""
     from reco_app.consent.backends import account_decision_key
     from reco_app.segments.live.state import _state_key
 
     keys = [_state_key(s) for s in subjects]
-    keys += [cache.make_key("suppressed", v[s], s) for v in versions for s in subjects if s in v]
+    keys += [k for s in subjects for k in (*cache.suppressed_keys(s), cache.history_keys(s)[1])]
     if decisions:
         keys += [account_decision_key(u.pk) for u in _users(subjects)]
     return list(dict.fromkeys(keys))
@@ -194,8 +183,7 @@ def export_cached_state(subjects: list[str]) -> dict[str, Any]:
                 "memberships": {k: {"id": pk, "expires_at": _json(exp)} for k, (pk, exp) in state.members.items()},
                 "session": state.session,
             }
-    versions = _subject_versions(subjects)
-    suppressed = {s: cache.get(cache.make_key("suppressed", v, s)) for s, v in versions.items()}
+    suppressed = {s: cache.get(cache.suppressed_keys(s)[0]) for s in subjects}
     decisions = {str(u.pk): cache.get(account_decision_key(u.pk)) for u in _users(subjects)}
     return {
         "kept": (
@@ -211,7 +199,7 @@ def export_cached_state(subjects: list[str]) -> dict[str, Any]:
 
 def erase_cached_state(subjects: list[str]) -> int:
     """Deleted now (and again with the cached entries once the erasure has committed)."""
-    keys = _state_keys(subjects, [_subject_versions(subjects)])
+    keys = _state_keys(subjects)
     try:
         found = len(cache.get_cache().get_many(keys))
     except Exception:  # noqa: BLE001

@@ -14,6 +14,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -204,12 +205,13 @@ _CURRENT: object = object()
 
 def user_vector(
     subject: str | None, model: ServingModel | None | object = _CURRENT, recent_rows: ArrayLike | None = None,
-    recent_weights: ArrayLike = (), *, namespace_version: int | None = None,
+    recent_weights: ArrayLike = (), *, namespace_version: int | None = None, suppressed: tuple[Any, Any] | None = None,
 ) -> np.ndarray | None:
     """The shopper's vector: the trained one, else a profile folded in from recent products.
 
     ``user_vector(subject)`` uses the active model and reads the shopper's recent consented
-    events; the pipeline passes the model and the profile it already has.
+    events; the pipeline passes the model and the profile it already has, and the shopper's
+    namespace version and cached "suppressed" flag read with their list.
 
     A known shopper (a customer key or visitor the model trained on) gets their trained
     embedding. Anyone else with consented recent events gets the weighted mean of the
@@ -229,7 +231,7 @@ def user_vector(
         from reco_app.training.suppression import is_suppressed
 
         # An erased shopper's trained vector is excluded in the versions trained before the erasure.
-        if not is_suppressed(subject, model.version_id, namespace_version=namespace_version):
+        if not is_suppressed(subject, model.version_id, namespace_version=namespace_version, kept=suppressed):
             return model.user_embeddings[i]
     if recent_rows is None:
         from reco_app.serving.catalog_index import get_catalog

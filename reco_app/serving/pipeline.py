@@ -158,13 +158,22 @@ def _recommend(
     if personal:
         # the shopper's namespace and their list in one round trip: the list is tagged with
         # the namespace version it was computed at, and used only under the current one
-        # (and the copy of their history the view writer keeps, for a list computed again)
-        namespace, (history, history_at) = f"subject:{who.subject}", reco_cache.history_keys(str(who.subject))
-        mine = local_cache.ns_versions([namespace], prefetch=(key, history, history_at))
+        # (and, for a list computed again, the copy of their history the view writer keeps
+        # and the flag saying whether their trained vector was erased, each with the version
+        # it stands at)
+        namespace, subject = f"subject:{who.subject}", str(who.subject)
+        history, history_at = reco_cache.history_keys(subject)
+        flag, flag_at = reco_cache.suppressed_keys(subject)
+        mine = local_cache.ns_versions([namespace], prefetch=(key, history, history_at, flag, flag_at))
         tag, prefetched, cacheable = mine[namespace], mine.prefetched.get(key), cacheable and mine.read
-        ctx.extra["subject_version"] = tag if mine.read else None
-        if history in mine.prefetched:
-            ctx.extra["history"] = (mine.prefetched[history], mine.prefetched.get(history_at))
+        found = mine.prefetched
+        if mine.read:
+            ctx.extra["subject_version"] = tag
+            ctx.extra["suppressed"] = (found.get(flag), found.get(flag_at))
+        else:
+            ctx.extra["subject_version"] = None
+        if history in found:
+            ctx.extra["history"] = (found[history], found.get(history_at))
 
     def compute() -> tuple[int | None, list[tuple[Any, ...]]]:
         version, rows = run(pipeline, catalog, ctx, who, model_ns)

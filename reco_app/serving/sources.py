@@ -51,9 +51,11 @@ class SourceInputs:
     def user_vector(self) -> np.ndarray | None:
         if self._user_vec is False:
             p = self.profile
-            # (the shopper's namespace version, read with their list: no second read)
+            # (the shopper's namespace version and "suppressed" flag, read with their list:
+            # no second read)
             self._user_vec = user_vector(p.subject, self.model, p.recent, p.recent_weights,
-                                         namespace_version=self.ctx.extra.get("subject_version"))
+                                         namespace_version=self.ctx.extra.get("subject_version"),
+                                         suppressed=self.ctx.extra.get("suppressed"))
         return self._user_vec  # type: ignore[no-any-return]
 
     def name(self, row: int) -> str:

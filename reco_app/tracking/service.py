@@ -168,8 +168,10 @@ def _after_commit(rows: list[Event]) -> None:
         # withdrew consent has stored its event after the withdrawal deleted the history
         late = LateCheck(rows)
         # only events serving's shopper profile reads can change the shopper's recommendations
+        # (not whether their trained vector was erased: that flag stands at the new version)
         cache.bump_many(
             (f"subject:{row.subject}" for row in rows if row.subject and row.event_type in TASTE_TYPES), deferred=True,
+            keeps=("suppressed",),
         )
         try:
             queued = queue_events(rows)  # (logs its own failures: True once attempted)

@@ -66,22 +66,29 @@ def suppressed_subjects(version_id: int | None = None) -> list[str]:
     return list(rows.values_list("subject", flat=True))
 
 
-def is_suppressed(subject: str | None, version_id: int | None = None, *, namespace_version: int | None = None) -> bool:
+def is_suppressed(subject: str | None, version_id: int | None = None, *, namespace_version: int | None = None, kept: tuple[Any, Any] | None = None) -> bool:
     """Whether serving must ignore this shopper's vector in model ``version_id`` (in any
-    version if None). The cached flag (per subject, key ``suppressed``) is the row's
-    ``last_version``, 0 without a row. ``namespace_version``: the version of the shopper's
-    cache namespace, where the caller has read it already (serving has: one round trip less)."""
+    version if None). The flag is cached standing at the shopper's namespace version: a
+    new event or a segment change carries it to the next version (only an erasure changes
+    it, and an erasure's bump does not). ``namespace_version``: the version of the shopper's
+    namespace, and ``kept``, the flag and the version it stands at, where the caller has
+    read them already (serving reads them with the shopper's list: no round trip here)."""
     if not subject:
         return False
-
-    def last_version() -> int:
-        rows = _SUPPRESSED.rows(subject=subject)
-        return int(rows[0][0]) if rows else 0
-
+    flag_key, at_key = cache.suppressed_keys(subject)  # (the flag: the row's last_version, 0 without)
     if namespace_version is None:
         namespace_version = cache.ns_version(f"subject:{subject}")
-    key = cache.make_key("suppressed", namespace_version, subject)
-    last = int(cache.get_or_set(key, last_version) or 0)
+    if kept is None:
+        found = cache.get_many([flag_key, at_key])
+        kept = (found.get(flag_key), found.get(at_key))
+    flag, at = kept
+    if flag is None or at != namespace_version:
+        rows = _SUPPRESSED.rows(subject=subject)
+        flag = int(rows[0][0]) if rows else 0
+        # written only while their namespace is still at that version (an erasure meanwhile
+        # moves it: the flag read before its rows is not kept)
+        cache.set_indexed_many([(flag_key, flag, subject, namespace_version, at_key)])
+    last = int(flag or 0)
     return last > 0 and (version_id is None or version_id <= last)
 
 

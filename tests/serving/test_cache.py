@@ -317,5 +317,45 @@ def test_a_trained_shoppers_recompute_reads_their_namespace_once(trained, redis_
     assert [r.product_key for r in again] == [r.product_key for r in first]
     namespace_reads = [r for r in reads if any("ns:subject:CUST-001" in part for part in r)]
     assert [r[0] for r in namespace_reads] == ["MGET"]  # with the list, and only then
-    flag = cache.make_key("suppressed", cache.ns_version("subject:CUST-001"), "CUST-001")
-    assert cache.get(flag) == 0  # the flag, under the version read with the list
+    flag, at = cache.suppressed_keys("CUST-001")
+    assert cache.get(flag) == 0 and cache.get(at) == cache.ns_version("subject:CUST-001")  # standing at the version read
+
+
+@pytest.mark.parametrize("backend", ["locmem", "redis"])
+def test_a_trained_shoppers_flag_outlives_their_new_events_not_an_erasure(backend, request, trained, django_capture_on_commit_callbacks) -> None:  # type: ignore[no-untyped-def]
+    """Whether their trained vector was erased changes only with an erasure: a new event
+    carries the cached flag to their namespace's next version, so their recompute reads it
+    with their list and queries nothing about it."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from reco_app.models import Event
+    from reco_app.serving import local_cache
+    from reco_app.tracking.service import store
+
+    if backend == "redis":
+        request.getfixturevalue("redis_cache")
+
+    def suppression_reads(queries: list[dict[str, str]]) -> int:
+        return sum("reco_app_suppressedsubject" in q["sql"] for q in queries)
+
+    first = recommend("CUST-001", "for_you", limit=5)
+    assert first[0].source == "model"
+    before_ns = cache.ns_version("subject:CUST-001")
+    with django_capture_on_commit_callbacks(execute=True):
+        stored = store([Event(subject="CUST-001", event_type="product_view", product_key=first[0].product_key,
+                              consent="granted", source="server", timestamp=timezone.now())])
+    assert len(stored.stored) == 1
+    flag, at = cache.suppressed_keys("CUST-001")
+    assert cache.get(flag) == 0  # (not erased)
+    assert cache.get(at) == cache.ns_version("subject:CUST-001") > before_ns  # carried by the event's bump
+    local_cache.forget_lists()
+    with CaptureQueriesContext(connection) as after_event:
+        again = recommend("CUST-001", "for_you", limit=5)
+    assert again[0].source == "model" and suppression_reads(after_event.captured_queries) == 0
+    assert any("reco_app_event" in q["sql"] for q in after_event.captured_queries)  # (the list was computed again)
+    cache.bump_many(["subject:CUST-001"])  # an erasure's bump (their vector suppressed meanwhile) carries nothing
+    local_cache.forget_lists()
+    with CaptureQueriesContext(connection) as after_erasure:
+        recommend("CUST-001", "for_you", limit=5)
+    assert suppression_reads(after_erasure.captured_queries) == 1

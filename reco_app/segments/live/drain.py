@@ -14,7 +14,16 @@ from django.utils import timezone
 from reco_app import cache, erasure
 from reco_app.models import Event
 from reco_app.segments.live import store
-from reco_app.segments.live.engine import _Busy, _commit_one, _Erased, _later, _Plan, _plan, _write
+from reco_app.segments.live.engine import (
+    MEMBERSHIP_CHANGE,
+    _Busy,
+    _commit_one,
+    _Erased,
+    _later,
+    _Plan,
+    _plan,
+    _write,
+)
 from reco_app.segments.live.recent import load_recent_many
 from reco_app.segments.live.rules import LOOKBACK, LiveRule
 from reco_app.segments.live.state import forget_state, load_states
@@ -82,7 +91,7 @@ def _evaluate_batch(todo: dict[str, list[LiveRule]], now: dt.datetime) -> int:
     forget = [plan.subject for plan in plans if plan.forget]
     if forget:
         forget_state(forget)
-    cache.bump_many((f"subject:{subject}" for subject in changed), events_unchanged=True)
+    cache.bump_many((f"subject:{subject}" for subject in changed), keeps=MEMBERSHIP_CHANGE)
     return len(plans)
 
 

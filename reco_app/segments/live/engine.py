@@ -23,6 +23,10 @@ from reco_app.prepared import PreparedQuery
 from reco_app.segments.live import store
 from reco_app.segments.live.recent import load_recent
 from reco_app.segments.live.rules import EXPIRY_REFRESH, LOOKBACK, LiveHit, LiveRule, Recent
+
+#: what a change of a shopper's memberships leaves as it was, for their namespace's bump
+#: (:func:`reco_app.cache.bump_many`): their events and whether their vector was erased
+MEMBERSHIP_CHANGE = ("history", "suppressed")
 from reco_app.segments.live.state import LiveState, _state_key, forget_state, load_state
 
 logger = logging.getLogger(__name__)
@@ -263,7 +267,7 @@ def _commit_one(plan: _Plan, *, cached: bool = False) -> list[LiveHit]:
     if plan.forget:
         forget_state([subject])
     if changed:  # (their memberships: a copy of their history stays usable)
-        cache.bump_many([f"subject:{subject}"], events_unchanged=True)
+        cache.bump_many([f"subject:{subject}"], keeps=MEMBERSHIP_CHANGE)
     return plan.hits
 
 
@@ -285,5 +289,5 @@ def clean_expired(now: dt.datetime | None = None) -> int:
     subjects = set(expired.values_list("subject", flat=True))
     count, _ = expired.delete()
     forget_state(subjects)
-    cache.bump_many((f"subject:{subject}" for subject in sorted(subjects)), events_unchanged=True)
+    cache.bump_many((f"subject:{subject}" for subject in sorted(subjects)), keeps=MEMBERSHIP_CHANGE)
     return count
