@@ -4,19 +4,22 @@ Where product views are written behind the page (``VIEW_BUFFER_SECONDS``), the w
 which shoppers have just browsed, and that their next page with a personal list will
 compute it again from their history (their namespace has moved). With
 ``VIEW_BUFFER_HISTORIES`` (the default) it reads those shoppers' histories after writing the
-batch — one query for the batch — and keeps each in the shared cache, *tagged* with the
-shopper's namespace version like their lists (:mod:`reco_app.serving.local_cache`). The
-page reads the entry in the round trip that reads their namespace and list, and builds
-their profile from it instead of querying the database
-(:func:`reco_app.serving.profile.load_profile`).
+batch — one query for the batch — and keeps each in the shared cache with, under a key of
+its own, the version of the shopper's namespace it stands at
+(:func:`reco_app.cache.history_keys`). The page reads both in the round trip that reads
+their namespace and list, and builds their profile from the copy instead of querying the
+database (:func:`reco_app.serving.profile.load_profile`) when it stands at the current
+version.
 
 What keeps it exact: the history is read after the batch's commit and after the
 namespace was read, and a shopper's events are committed before their namespace is bumped,
-so an entry holds every event stored before its tag's version was current. It is written
-only while the namespace is still at that version (:func:`reco_app.cache.set` with
-``tag``), used only under it, and rows older than the reader's window are left out on
-reading. Events with the very same timestamp may come in another order than the
-page's own query gives them.
+so a copy holds every event stored before the version it stands at was current. It is
+written only while the namespace is still at that version
+(:func:`reco_app.cache.set_indexed_many`), used only at it, and rows older than the
+reader's window are left out on reading. A bump for a change that leaves the shopper's
+events as they were (their live segments) carries the copy to the next version
+(:func:`reco_app.cache.bump_many` with ``keeps``); any other bump leaves it behind. Events
+with the very same timestamp may come in another order than the page's own query gives them.
 
 What it holds is personal data: the shopper's consented events of the profile's window (the
 ``HISTORY_LIMIT``-derived number of rows the page reads), for at most ``CACHE_TIMEOUT``
