@@ -12,24 +12,26 @@ from reco_app.cache import base
 from reco_app.cache.base import SUBJECT_NS, T, get, get_cache, logger, make_key, stats
 from reco_app.cache.namespaces import subject_ns_timeout
 
-#: a shopper's entry and its listing in their index in one command: KEYS entry, index;
-#: ARGV value, its expiry (0: none), the entry's name in the index, the index's expiry
-_SET_INDEXED = (
+#: a shopper's entry and its listing in their index: KEYS entry, index; ARGV value, its
+#: expiry (0: none), the entry's name in the index, the index's expiry
+_WRITE = (
     "if ARGV[2] ~= '0' then redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2]) else redis.call('SET', KEYS[1], ARGV[1]) end "
-    "redis.call('SADD', KEYS[2], ARGV[3]) redis.call('EXPIRE', KEYS[2], ARGV[4]) return 1"
+    "redis.call('SADD', KEYS[2], ARGV[3]) redis.call('EXPIRE', KEYS[2], ARGV[4]) "
 )
-#: the same for a *tagged* entry, written only while the shopper's namespace (KEYS[3]) is at
-#: the entry's tag (ARGV[5]): an entry computed before an erasure (which deletes the
-#: namespace) or before the shopper's next event (which bumps it) is not written at all
-_SET_TAGGED = "if redis.call('GET', KEYS[3]) ~= ARGV[5] then return 0 end " + _SET_INDEXED
-#: and with the tag also written at a key of its own (KEYS[4], listed in the index as
-#: ARGV[6], same expiry): the version a copy stands at, which a bump may move along
+#: a *tagged* entry is written only while the shopper's namespace (KEYS[3]) is at its tag
+#: (ARGV[5]): one computed before an erasure (which deletes the namespace) or before the
+#: shopper's next event (which bumps it) is not written at all
+_IF_CURRENT = "if redis.call('GET', KEYS[3]) ~= ARGV[5] then return 0 end "
+#: the tag written at a key of its own too (KEYS[4], listed in the index as ARGV[6], same
+#: expiry): the version a copy stands at, which a bump may move along
 #: (:func:`reco_app.cache.bump_many` with ``keeps``)
-_SET_STAMPED = (
-    _SET_TAGGED[:-len("return 1")]
-    + "if ARGV[2] ~= '0' then redis.call('SET', KEYS[4], ARGV[5], 'EX', ARGV[2]) else redis.call('SET', KEYS[4], ARGV[5]) end "
-    "redis.call('SADD', KEYS[2], ARGV[6]) return 1"
+_STAMP = (
+    "if ARGV[2] ~= '0' then redis.call('SET', KEYS[4], ARGV[5], 'EX', ARGV[2]) else redis.call('SET', KEYS[4], ARGV[5]) end "
+    "redis.call('SADD', KEYS[2], ARGV[6]) "
 )
+_SET_INDEXED = _WRITE + "return 1"
+_SET_TAGGED = _IF_CURRENT + _WRITE + "return 1"
+_SET_STAMPED = _IF_CURRENT + _WRITE + _STAMP + "return 1"
 _SHA = {script: hashlib.sha1(script.encode()).hexdigest() for script in (_SET_INDEXED, _SET_TAGGED, _SET_STAMPED)}
 
 #: a shopper's entry to write: (key, value, shopper, tag or None), or with a fifth item, the

@@ -46,13 +46,9 @@ from reco_app.serving.profile import Epoch, history_window, seconds
 
 logger = logging.getLogger(__name__)
 
-#: the cached copy: (window start in seconds since 1970, row limit, rows newest first);
-#: beside it, under its own key, the namespace version it stands at
-Entry = tuple[float, int, list[tuple[Any, ...]]]
-
-
-def history_key(subject: str) -> str:
-    return cache.history_keys(subject)[0]
+#: the cached copy (:func:`reco_app.cache.history_keys`): (window start in seconds since 1970,
+#: row limit, rows newest first); beside it, under its own key, the namespace version it
+#: stands at
 
 
 def usable_rows(entry: Any, at: Any, version: int | None, since: dt.datetime, limit: int) -> list[tuple[Any, ...]] | None:

@@ -255,7 +255,6 @@ def test_the_writer_keeps_its_shoppers_histories_for_their_next_list(consenting,
 
     from reco_app import cache, recommend
     from reco_app.serving import local_cache
-    from reco_app.serving.histories import history_key
     from reco_app.serving.profile import history_rows, history_window
 
     for p in products[:3]:
@@ -264,7 +263,7 @@ def test_the_writer_keeps_its_shoppers_histories_for_their_next_list(consenting,
     with django_capture_on_commit_callbacks(execute=True):
         assert buffer.flush() == 3
     entries = cache.subject_entries(subject)
-    start, limit, rows = entries[history_key(subject)]
+    start, limit, rows = entries[cache.history_keys(subject)[0]]
     since, wanted = history_window(timezone.now())
     assert start <= since.timestamp() and limit == wanted  # the window the pages read
     assert entries[cache.history_keys(subject)[1]] == cache.ns_version(f"subject:{subject}")  # the version it stands at
@@ -291,13 +290,12 @@ def test_a_history_kept_before_the_shoppers_next_event_is_not_used(consenting, p
 
     from reco_app import cache, recommend
     from reco_app.serving import local_cache
-    from reco_app.serving.histories import history_key
 
     consenting.get(f"/p/{products[0].sku}/")
     subject = buffer._rows[0].subject
     with django_capture_on_commit_callbacks(execute=True):
         buffer.flush()
-    assert history_key(subject) in cache.subject_entries(subject)
+    assert cache.history_keys(subject)[0] in cache.subject_entries(subject)
     cache.bump(f"subject:{subject}")  # an event stored by another process
     local_cache.forget_lists()
     with CaptureQueriesContext(connection) as queried:
@@ -308,25 +306,24 @@ def test_a_history_kept_before_the_shoppers_next_event_is_not_used(consenting, p
 def test_kept_histories_are_exported_and_erased_and_can_be_turned_off(consenting, products, settings, django_capture_on_commit_callbacks) -> None:  # type: ignore[no-untyped-def]
     from reco_app import cache
     from reco_app.consent import privacy
-    from reco_app.serving.histories import history_key
 
     consenting.get(f"/p/{products[0].sku}/")
     subject = buffer._rows[0].subject
     with django_capture_on_commit_callbacks(execute=True):
         buffer.flush()
     exported = privacy.export([subject])["data"]["cached_recommendations"]["entries"]
-    [entry] = [e for e in exported if e["key"] == history_key(subject)]
+    [entry] = [e for e in exported if e["key"] == cache.history_keys(subject)[0]]
     assert entry["subject"] == subject and entry["value"][2][0][:2] == ["SKU-1", "product_view"]
     with django_capture_on_commit_callbacks(execute=True):
         privacy.erase([subject])
-    assert cache.subject_entries(subject) == {} and cache.get(history_key(subject)) is None
+    assert cache.subject_entries(subject) == {} and cache.get(cache.history_keys(subject)[0]) is None
     # off: the writer keeps none
     settings.RECO_APP = {**settings.RECO_APP, "VIEW_BUFFER_HISTORIES": False}
     consenting.get(f"/p/{products[1].sku}/")
     other = buffer._rows[0].subject
     with django_capture_on_commit_callbacks(execute=True):
         assert buffer.flush() == 1
-    assert cache.get(history_key(other)) is None
+    assert cache.get(cache.history_keys(other)[0]) is None
 
 
 @pytest.mark.parametrize("backend", ["locmem", "redis"])
