@@ -6,8 +6,10 @@
    CPU counted; and with the product views written behind the page
    (``VIEW_BUFFER_SECONDS=1``), the writer thread's CPU counted (other visitors, same
    histories).
-2. Beacon events/s: single-event beacons against gunicorn (sync workers: one per core, then
-   gunicorn's advice of 2 x cores + 1; ``BENCH_WORKERS=2,3`` chooses), with consent; baselines in the same run: a bare WSGI callable (gunicorn's
+2. Beacon events/s: single-event beacons against gunicorn (sync workers: one per core, one
+   more, then gunicorn's advice of 2 x cores + 1; ``BENCH_WORKERS=2,3`` chooses), with
+   consent, each page's beacons (``PAGE_BEACONS``) with the page's own masked CSRF token;
+   baselines in the same run: a bare WSGI callable (gunicorn's
    floor), a Django no-op view, a plain ORM insert view, and the same beacon view behind
    Django's middleware stack instead of ``reco_app.wsgi.beacon_fast_path``.
 3. Batch API events/s into the database (500-event batches), against a raw
@@ -82,6 +84,17 @@ from django.db import connection
 from django.test import Client, override_settings
 
 CSRF = "a" * 32
+#: beacons a page sends with its CSRF token (the page renders a new masked token; reco.js
+#: sends impressions as the page loads, a click, the dwell time as it closes): the beacon
+#: clients send each page's beacons with one token, then move on to a new page's
+PAGE_BEACONS = 3
+
+
+def page_token() -> str:
+    """A page's CSRF token for the cookie's secret ``CSRF``, masked as Django renders it."""
+    from django.middleware.csrf import _mask_cipher_secret
+
+    return _mask_cipher_secret(CSRF)
 CONSENT = "cookie_consent=personalisation=2026-01-01"
 MW = "reco_app.tracking.middleware.RecoMiddleware"
 
@@ -455,11 +468,11 @@ def _server_env() -> dict[str, str]:
 
 
 def worker_counts() -> list[str]:
-    """gunicorn's worker counts to measure: one per core, and gunicorn's own advice of
-    2 x cores + 1 (a sync worker waiting for PostgreSQL's commit leaves its core idle);
-    ``BENCH_WORKERS=2`` (comma-separated) measures only those."""
+    """gunicorn's worker counts to measure: one per core, one more (a sync worker waiting
+    for PostgreSQL's commit leaves its core idle: another takes it), and gunicorn's own
+    advice of 2 x cores + 1; ``BENCH_WORKERS=2`` (comma-separated) measures only those."""
     cores = os.cpu_count() or 2
-    raw = os.environ.get("BENCH_WORKERS") or f"{cores},{2 * cores + 1}"
+    raw = os.environ.get("BENCH_WORKERS") or f"{cores},{cores + 1},{2 * cores + 1}"
     return [w.strip() for w in raw.split(",") if w.strip()]
 
 
@@ -550,10 +563,14 @@ def _python_client(
         # a lean client (raw socket, request bytes built by hand, like wrk) so that the
         # load generator takes as little as possible of the 2 cores the server runs on
         cookie = f"{CONSENT}; csrftoken={CSRF}{extra}"
+        sent = 0
         while time.perf_counter() < stop:
+            if sent % PAGE_BEACONS == 0:
+                token = page_token()
+            sent += 1
             events = [{"event_id": str(uuid.uuid4()), "event_type": "rec_impression", "product": "SKU-1",
                        "context": {"rec_token": "t", "placement": "home", "position": k}} for k in range(per_beacon)]
-            body = json.dumps({"csrf": CSRF, "events": events}).encode()
+            body = json.dumps({"csrf": token, "events": events}).encode()
             head = (f"POST {url} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nOrigin: http://127.0.0.1:{port}\r\n"
                     f"Content-Type: text/plain;charset=UTF-8\r\nContent-Length: {len(body)}\r\n"
                     f"Cookie: {cookie}\r\nUser-Agent: Mozilla/5.0 Firefox/130.0\r\nConnection: close\r\n\r\n")
@@ -584,12 +601,25 @@ def _python_client(
 #: cookie the server sets kept per connection thread), counting 204s and other answers
 _WRK_LUA = r"""
 threads, counter, tid, cookie, ok, bad = {}, 0, 0, nil, 0, 0  -- globals: done() reads ok/bad per thread
+CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+sent, token = 0, nil
+function page_token()  -- a page's CSRF token: the secret "a" * 32 masked as Django masks it
+  local mask, cipher = {}, {}
+  for i = 1, 32 do
+    local m = math.random(0, 61)
+    mask[i] = CHARS:sub(m + 1, m + 1)
+    cipher[i] = CHARS:sub(m + 1, m + 1)  -- ("a" is the alphabet's first letter: (0 + m) % 62 = m)
+  end
+  return table.concat(mask) .. table.concat(cipher)
+end
 function setup(thread) tid = tid + 1; thread:set("tid", tid); table.insert(threads, thread) end
 function init(args)
-  path, per, base = args[1], tonumber(args[2]), args[3]; cookie = base
+  path, per, base, page_beacons = args[1], tonumber(args[2]), args[3], args[4]; cookie = base
   math.randomseed(tid * 7919 + os.time())
 end
 function request()
+  if sent % tonumber(page_beacons) == 0 then token = page_token() end
+  sent = sent + 1
   local events = {}
   for k = 1, per do
     counter = counter + 1
@@ -597,7 +627,7 @@ function request()
       '"product":"SKU-1","context":{"rec_token":"t","placement":"home","position":%d}}',
       math.random(0, 0x7fffffff), tid, math.random(0, 0xfff), counter, k - 1)
   end
-  local body = '{"csrf":"' .. string.rep("a", 32) .. '","events":[' .. table.concat(events, ",") .. ']}'
+  local body = '{"csrf":"' .. token .. '","events":[' .. table.concat(events, ",") .. ']}'
   local headers = {["Cookie"] = cookie}
   for name, value in pairs(wrk.headers) do headers[name] = value end  -- (a table of our own replaces wrk's)
   return wrk.format("POST", path, headers, body)
@@ -628,7 +658,8 @@ def _wrk(
     cmd = [wrk, "-t2", f"-c{connections}", f"-d{max(int(seconds), 1)}s", "-s", str(script),
            "-H", f"Origin: http://127.0.0.1:{port}", "-H", "Content-Type: text/plain;charset=UTF-8",
            "-H", "User-Agent: Mozilla/5.0 Firefox/130.0",
-           f"http://127.0.0.1:{port}{url}", "--", url, str(per_beacon), f"{CONSENT}; csrftoken={CSRF}{extra}"]
+           f"http://127.0.0.1:{port}{url}", "--", url, str(per_beacon), f"{CONSENT}; csrftoken={CSRF}{extra}",
+           str(PAGE_BEACONS)]
     before, children = _cpu_by_role(master), resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout

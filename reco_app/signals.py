@@ -111,7 +111,9 @@ from django.dispatch import Signal
 #: shoppers' cache namespaces are bumped. kwargs: ``events`` (list of saved ``Event``
 #: rows), ``live_queued`` (True when the live-segment rules were queued with the bump, or
 #: when deciding which to run failed and was logged; False when they are left to the
-#: receiver that runs them where the events are stored, or no rule is relevant).
+#: receiver that runs them where the events are stored, or no rule is relevant),
+#: ``live_relevant`` (False when no live-segment rule looks at these events: impressions,
+#: say; the receiver that runs the rules then has nothing to do).
 event_stored = Signal()
 
 #: Sent by the model registry after a version becomes active. kwargs: ``version``.

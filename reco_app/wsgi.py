@@ -27,33 +27,47 @@ HSTS, ``X-Frame-Options``; also by subclasses of them) are added here too, and
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Any
+from functools import cache
+from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.core import signals
 from django.core.exceptions import MiddlewareNotUsed
 from django.core.handlers.exception import convert_exception_to_response
 from django.core.handlers.wsgi import WSGIRequest, get_script_name
-from django.http import HttpRequest, HttpResponseBase
+from django.http import HttpRequest, HttpResponseBase, QueryDict
 from django.http.cookie import parse_cookie
 from django.urls import NoReverseMatch, get_script_prefix, reverse, set_script_prefix
+from django.utils.datastructures import MultiValueDict
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+#: a beacon's ``request.POST`` (immutable: one serves every beacon; made once settings are)
+_NO_FORM: list[QueryDict] = []
 
 
 class BeaconRequest(WSGIRequest):
     """A ``WSGIRequest`` for the beacon only: the content type is not parsed (the view reads
-    the raw body as JSON whatever it is labelled; reco.js sends text/plain), and the visitor
-    is anonymous (requests with a session cookie do not come here)."""
+    the raw body as JSON whatever it is labelled; reco.js sends text/plain, and
+    ``request.POST`` is empty), and the visitor is anonymous (requests with a session
+    cookie do not come here)."""
 
     def __init__(self, environ: dict[str, Any]) -> None:
         super().__init__(environ)
-        from django.contrib.auth.models import AnonymousUser  # (the app registry is ready by now)
-
-        self.user = AnonymousUser()
+        self.user = _parts().anonymous()
+        if not _NO_FORM:
+            _NO_FORM.append(QueryDict())
+        self._post, self._files = _NO_FORM[0], MultiValueDict[str, Any]()
 
     def _set_content_type_params(self, meta: dict[str, Any]) -> None:
         self.content_type, self.content_params = "text/plain", {}
+
+    def get_host(self) -> str:
+        """Django's answer, kept for the request (the Host check and the Origin check both
+        ask; a disallowed host raises each time)."""
+        host = self.__dict__.get("_reco_host")
+        if host is None:
+            host = self.__dict__["_reco_host"] = super().get_host()
+        return host
 
 
 def _beacon_path() -> str:
@@ -107,15 +121,33 @@ def serve(environ: dict[str, Any], start_response: Callable[..., Any]) -> HttpRe
     return response
 
 
-def _answer(request: HttpRequest) -> HttpResponseBase:
-    """The beacon view with the visitor-cookie handling of ``RecoMiddleware``."""
+class _Parts(NamedTuple):
+    anonymous: Any
+    context: Any
+    view: Any
+    finish: Any
+
+
+@cache
+def _parts() -> _Parts:
+    """What the fast path calls, imported once the app registry is ready (this module is
+    imported before it; an import statement in a function costs every call a failed module
+    attribute lookup)."""
+    from django.contrib.auth.models import AnonymousUser
+
     from reco_app.tracking.context import VisitorContext
     from reco_app.tracking.middleware import finish
     from reco_app.tracking.views import beacon
 
-    request.reco = VisitorContext(request)  # type: ignore[attr-defined]
-    response = beacon(request)
-    finish(request, response)
+    return _Parts(AnonymousUser, VisitorContext, beacon, finish)
+
+
+def _answer(request: HttpRequest) -> HttpResponseBase:
+    """The beacon view with the visitor-cookie handling of ``RecoMiddleware``."""
+    parts = _parts()
+    request.reco = parts.context(request)  # type: ignore[attr-defined]
+    response = parts.view(request)
+    parts.finish(request, response)
     return response
 
 

@@ -60,10 +60,8 @@ class CookieConsentBackend(ConsentBackend):
     """
 
     def decision(self, request: HttpRequest) -> Decision:
-        from cookie_consent.conf import settings
-        from cookie_consent.util import parse_cookie_str
-
-        cc_settings: Any = settings  # django-cookie-consent's AppConf (its names are not Django's)
+        # django-cookie-consent's AppConf (its names are not Django's), and its cookie parser
+        cc_settings, parse_cookie_str = _cookie_consent()
 
         raw = request.COOKIES.get(cc_settings.COOKIE_CONSENT_NAME, "")
         varname = conf.get("CONSENT_COOKIE_GROUP")
@@ -124,6 +122,17 @@ class CookieConsentBackend(ConsentBackend):
 
     def refuse(self, request: HttpRequest, response: HttpResponseBase) -> None:
         self._process(request, response, "decline")
+
+
+@cache
+def _cookie_consent() -> tuple[Any, Any]:
+    """django-cookie-consent's settings and cookie parser, imported once the app registry is
+    ready (an import statement in a function costs every request a failed module attribute
+    lookup)."""
+    from cookie_consent.conf import settings
+    from cookie_consent.util import parse_cookie_str
+
+    return settings, parse_cookie_str
 
 
 #: how long a process reads the cookie group's version from its memory (a cookie added to

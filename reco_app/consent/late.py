@@ -44,6 +44,8 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
+from celery import current_app
+
 from reco_app import cache, conf
 
 logger = logging.getLogger(__name__)
@@ -93,8 +95,6 @@ def visitor_marked(visitor_id: str) -> bool:
 def sweeps() -> bool:
     """Are anonymous browsers' late events left to the sweep? Where Celery tasks go to a
     worker (a broker is configured and tasks are not run eagerly); else their stores check."""
-    from celery import current_app
-
     conf_ = current_app.conf  # (no Celery app configured: Celery's default one, no broker)
     return not conf_.task_always_eager and bool(conf_.broker_url)
 
@@ -210,15 +210,15 @@ class LateCheck:
         bump (bumped again here: a list computed meanwhile may hold a late row) and, for
         live rules, the queue: shoppers with no row kept leave it, as the withdrawal took
         them out of it."""
+        late = self.late()
+        if not late:
+            return self.rows
         from django.db import transaction
 
         from reco_app.consent.service import anonymise
         from reco_app.models import Event
         from reco_app.segments.live import queue
 
-        late = self.late()
-        if not late:
-            return self.rows
         kept = self.kept()
         # by event id: rows written with ignore_conflicts (SQLite, MySQL) have no primary key
         rows = Event.objects.filter(event_id__in=[row.event_id for row in late])

@@ -17,7 +17,7 @@ from functools import cache
 from typing import Any
 
 from django.conf import settings
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.utils import timezone
 
 from reco_app.models import Event
@@ -34,13 +34,22 @@ def usable() -> bool:
     return connection.vendor == "postgresql"
 
 
-def copy_usable() -> bool:
-    """The COPY batch path: PostgreSQL through psycopg 3 (psycopg2 has no ``cursor.copy``)."""
-    if connection.vendor != "postgresql":
-        return False
+@cache
+def _binding_cursor() -> Any:
+    """psycopg 3's server-binding cursor class as Django's PostgreSQL backend defines it; None
+    with psycopg2 (imported once: only where PostgreSQL is used, its driver is installed)."""
     from django.db.backends.postgresql.psycopg_any import is_psycopg3
 
-    return bool(is_psycopg3)
+    if not is_psycopg3:
+        return None
+    from django.db.backends.postgresql.base import ServerBindingCursor
+
+    return ServerBindingCursor
+
+
+def copy_usable() -> bool:
+    """The COPY batch path: PostgreSQL through psycopg 3 (psycopg2 has no ``cursor.copy``)."""
+    return connection.vendor == "postgresql" and _binding_cursor() is not None
 
 
 def _values(row: Event, now: Any, *, binary: bool = False) -> tuple[Any, ...]:
@@ -67,18 +76,16 @@ def _bound_cursor() -> Any:
     into the statement's text, and PostgreSQL may run it as a prepared statement once
     ``OPTIONS["prepare_threshold"]`` allows (Django leaves that off by default, for
     connection poolers). With psycopg2, Django's cursor."""
-    from django.db.backends.postgresql.psycopg_any import is_psycopg3
-
-    if not is_psycopg3:
+    cursor_class = _binding_cursor()
+    if cursor_class is None:
         return connection.cursor()
-    from django.db.backends.postgresql.base import ServerBindingCursor
-
+    db = connections[DEFAULT_DB_ALIAS]  # (the `connection` proxy looks it up on every use)
     # as connection.cursor() makes its own: health check, connection, error translation,
     # query logging (assertNumQueries counts it)
-    connection.close_if_health_check_failed()
-    connection.ensure_connection()
-    with connection.wrap_database_errors:
-        return connection._prepare_cursor(ServerBindingCursor(connection.connection))  # type: ignore[attr-defined,call-arg]
+    db.close_if_health_check_failed()
+    db.ensure_connection()
+    with db.wrap_database_errors:
+        return db._prepare_cursor(cursor_class(db.connection))  # type: ignore[attr-defined,call-arg]
 
 
 def insert_one(row: Event) -> bool:

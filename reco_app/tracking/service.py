@@ -15,9 +15,17 @@ import uuid
 from collections.abc import Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
+from functools import cache as cache_function
 from typing import Any
 
-from django.db import IntegrityError, OperationalError, connection, transaction
+from django.db import (
+    DEFAULT_DB_ALIAS,
+    IntegrityError,
+    OperationalError,
+    connection,
+    connections,
+    transaction,
+)
 from django.db.models.base import ModelState
 from django.http import HttpRequest
 from django.utils import timezone
@@ -99,7 +107,8 @@ def store(rows: list[Event]) -> StoreResult:
         # autocommit off in a block (where the after-commit work can be registered)
         batch = list(unique.values())
         copy = pg_copy.copy_usable() and len(batch) >= PG_COPY_MIN
-        in_block = connection.in_atomic_block or not connection.get_autocommit()
+        db = connections[DEFAULT_DB_ALIAS]  # (the `connection` proxy looks it up on every use)
+        in_block = db.in_atomic_block or not db.get_autocommit()
         for attempt in range(DEADLOCK_RETRIES + 1):
             try:
                 with transaction.atomic() if copy or in_block else nullcontext():
@@ -156,13 +165,21 @@ def _stored(result: StoreResult, rows: list[Event]) -> None:
         transaction.on_commit(lambda: _after_commit(rows))
 
 
-def _after_commit(rows: list[Event]) -> None:
-    from reco_app.segments.live.events import queue_events
+@cache_function
+def _live_events() -> Any:
+    """The live-segment rules' event module (imported at the first store: it imports the
+    whole package, which imports this module's callers)."""
+    from reco_app.segments.live import events
 
+    return events
+
+
+def _after_commit(rows: list[Event]) -> None:
+    live_events = _live_events()
     # One Redis round trip for the namespace bump and, with the live queue on, the queued
     # live rules: both go out when the block ends, before the receivers run, so they see
     # the shopper's cached lists already invalidated.
-    queued = False
+    live = ""
     with cache.one_round_trip():
         # the withdrawal marks of the rows' shoppers: a request under way when its shopper
         # withdrew consent has stored its event after the withdrawal deleted the history
@@ -174,7 +191,7 @@ def _after_commit(rows: list[Event]) -> None:
             keeps=("suppressed",),
         )
         try:
-            queued = queue_events(rows)  # (logs its own failures: True once attempted)
+            live = live_events.queue_events(rows)  # (logs its own failures: QUEUED once attempted)
         except Exception:  # the live rules must not turn a stored event into an error
             logger.exception("queuing the live segment rules failed")
     try:
@@ -185,7 +202,9 @@ def _after_commit(rows: list[Event]) -> None:
     if not rows:
         return
     try:
-        event_stored.send(sender=Event, events=rows, live_queued=queued)
+        event_stored.send(
+            sender=Event, events=rows, live_queued=live == live_events.QUEUED, live_relevant=live != live_events.IRRELEVANT,
+        )
     except Exception:  # a faulty receiver must not turn a stored event into an error
         logger.exception("event_stored receiver failed")
 

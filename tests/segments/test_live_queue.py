@@ -356,13 +356,14 @@ def test_without_redis_an_evaluation_put_off_by_an_erasure_waits_before_it_runs_
 @pytest.mark.django_db
 @reco_settings(SEGMENTS_LIVE_ASYNC=True)
 def test_live_queued_tells_receivers_whether_rules_were_queued(redis_cache, published, django_capture_on_commit_callbacks) -> None:  # type: ignore[no-untyped-def]
-    """Impressions are relevant to no rule: nothing is queued, and the signal says so."""
+    """Impressions are relevant to no rule: nothing is queued, and the signal says so (and
+    that no rule is relevant, so the receiver running the rules skips them)."""
     from reco_app.tracking.service import store
 
     flags: list[object] = []
 
     def receiver(sender: object = None, **kwargs: object) -> None:
-        flags.append(kwargs.get("live_queued"))
+        flags.append((kwargs.get("live_queued"), kwargs.get("live_relevant")))
 
     event_stored.connect(receiver, weak=False, dispatch_uid="test-live-queued")
     try:
@@ -373,7 +374,7 @@ def test_live_queued_tells_receivers_whether_rules_were_queued(redis_cache, publ
             store([event("a", "add_to_cart", at=ago(1), product="shoe1", session="A")])
     finally:
         event_stored.disconnect(dispatch_uid="test-live-queued")
-    assert flags == [False, True]
+    assert flags == [(False, False), (True, True)]
     assert set(queue.take()) == {"a"}
 
 
@@ -387,3 +388,32 @@ def test_misconfigured_live_rules_are_logged_once_and_never_reach_the_request(qu
         assert len(store([event("a", "add_to_cart", at=ago(1), product="p1", session="A")]).stored) == 1
     errors = [r for r in caplog.records if r.levelname == "ERROR"]
     assert [r.getMessage() for r in errors] == ["live segment rules failed for newly stored events"]
+
+
+@pytest.mark.django_db
+@reco_settings(SEGMENTS_LIVE_ASYNC=False)
+def test_rules_left_to_the_receiver_run_there_and_irrelevant_events_skip_it(django_capture_on_commit_callbacks, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Without the queue the receiver evaluates the rules where the events are stored:
+    for a cart add (relevant, left to it), not for an impression (relevant to no rule)."""
+    from reco_app.segments.live import events as live_events
+    from reco_app.tracking.service import store
+
+    flags: list[object] = []
+    evaluated: list[str] = []
+
+    def receiver(sender: object = None, **kwargs: object) -> None:
+        flags.append((kwargs.get("live_queued"), kwargs.get("live_relevant")))
+
+    real = live_events.evaluate_subject
+    monkeypatch.setattr(live_events, "evaluate_subject", lambda subject, *a, **k: evaluated.append(subject) or real(subject, *a, **k))
+    event_stored.connect(receiver, weak=False, dispatch_uid="test-live-left")
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            store([event("a", "rec_impression", at=ago(1), product="shoe1", session="A")])
+        assert evaluated == []
+        with django_capture_on_commit_callbacks(execute=True):
+            store([event("a", "add_to_cart", at=ago(1), product="shoe1", session="A")])
+    finally:
+        event_stored.disconnect(dispatch_uid="test-live-left")
+    assert flags == [(False, False), (False, True)]
+    assert evaluated == ["a"]

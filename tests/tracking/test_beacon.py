@@ -327,3 +327,45 @@ def test_every_refused_beacon_renews_a_malformed_csrf_cookie(browser, body, head
         response = browser.generic("POST", URL, body, content_type="text/plain;charset=UTF-8", **headers)
     assert response.status_code == status
     assert response.cookies["csrftoken"].value not in ("", "badformat!")
+
+
+def test_a_remembered_csrf_pair_passes_and_nothing_else_does(browser, settings) -> None:  # type: ignore[no-untyped-def]
+    """A page's beacons repeat one (cookie, token) pair, remembered once Django's check
+    accepted it: another token, another page's masked token for the same cookie, or the same
+    token under another cookie are checked again; a settings change forgets them all."""
+    from django.middleware.csrf import _mask_cipher_secret
+
+    from reco_app.tracking import views
+
+    _accept(browser)
+    secret = browser.cookies["csrftoken"].value
+    page_token = _mask_cipher_secret(secret)  # what the page renders (csrf_token)
+    assert beacon(browser, [IMPRESSION], csrf=page_token, HTTP_ORIGIN=ORIGIN).status_code == 204
+    assert (secret, page_token) in views._CSRF_PASSED
+    assert beacon(browser, [IMPRESSION], csrf=page_token, HTTP_ORIGIN=ORIGIN).status_code == 204
+    wrong = page_token[:-1] + ("a" if page_token[-1] != "a" else "b")
+    assert beacon(browser, [IMPRESSION], csrf=wrong, HTTP_ORIGIN=ORIGIN).status_code == 403
+    assert beacon(browser, [IMPRESSION], csrf=_mask_cipher_secret(secret), HTTP_ORIGIN=ORIGIN).status_code == 204
+    # the page's token with another browser's cookie: refused though the token passed before
+    browser.cookies["csrftoken"] = "b" * 32
+    assert beacon(browser, [IMPRESSION], csrf=page_token, HTTP_ORIGIN=ORIGIN).status_code == 403
+    assert Event.objects.count() == 3
+    settings.CSRF_COOKIE_AGE = 3600  # (any setting)
+    assert not views._CSRF_PASSED
+
+
+def test_the_remembered_pairs_are_bounded(db, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from django.middleware.csrf import _get_new_csrf_string, _mask_cipher_secret
+
+    from reco_app.tracking import views
+
+    monkeypatch.setattr(views, "CSRF_PASSED_MAX", 3)
+    client = FastPathClient(enforce_csrf_checks=True)
+    client.get("/")
+    _accept(client)
+    for _ in range(5):
+        secret = _get_new_csrf_string()
+        client.cookies["csrftoken"] = secret
+        assert beacon(client, [IMPRESSION], csrf=_mask_cipher_secret(secret), HTTP_ORIGIN=ORIGIN).status_code == 204
+        assert 1 <= len(views._CSRF_PASSED) <= 3
+    assert Event.objects.count() == 5

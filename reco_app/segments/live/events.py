@@ -52,27 +52,34 @@ def _enqueue(todo: dict[str, list[LiveRule]]) -> None:
         logger.exception("queuing the live segment rules failed")
 
 
-def queue_events(events: Iterable[Event]) -> bool:
+#: what :func:`queue_events` did with a store's events
+QUEUED, IRRELEVANT, LEFT = "queued", "irrelevant", "left"
+
+
+def queue_events(events: Iterable[Event]) -> str:
     """With the live queue on (:func:`.queue.enabled`): queue the rules these newly stored
     events are relevant to, without reading any cached state (the drain reads every state
-    of its batch in one round trip), and return True. Inside
+    of its batch in one round trip), and return :data:`QUEUED`. Inside
     :func:`reco_app.cache.one_round_trip` the queue joins that block's round trip: the
-    tracking service sends it with the namespace bump, before ``event_stored``. False when
-    no rule is relevant to the events (impressions, say: the queue's setting is not even
-    read) or the rules run where the events are stored (:func:`on_events`). Also True once
-    attempted: a failure (the broker, the rules' configuration) is logged here, once, and
-    not met again by the receiver."""
-    from reco_app.segments.live import queue
-
+    tracking service sends it with the namespace bump, before ``event_stored``.
+    :data:`IRRELEVANT` when no rule is relevant to the events (impressions, say: the
+    queue's setting is not even read, and the receiver has nothing to do either);
+    :data:`LEFT` when the rules run where the events are stored (:func:`on_events`). Also
+    :data:`QUEUED` once attempted: a failure (the broker, the rules' configuration) is
+    logged here, once, and not met again by the receiver."""
     try:
         _, todo = _relevant(list(events), timezone.now())
-        if not todo or not queue.enabled():
-            return False
+        if not todo:
+            return IRRELEVANT
+        from reco_app.segments.live import queue
+
+        if not queue.enabled():
+            return LEFT
     except Exception:
         logger.exception("live segment rules failed for newly stored events")
-        return True
+        return QUEUED
     _enqueue(todo)
-    return True
+    return QUEUED
 
 
 def on_events(events: Iterable[Event]) -> None:
@@ -104,8 +111,11 @@ def on_events(events: Iterable[Event]) -> None:
         evaluate_subject(subject, max(now, newest), only=affected, cached=True, state=states[subject])
 
 
-def receive_event_stored(sender: Any, events: Iterable[Event] = (), live_queued: bool = False, **kwargs: Any) -> None:
-    if live_queued:  # the tracking service has queued them already (queue_events)
+def receive_event_stored(
+    sender: Any, events: Iterable[Event] = (), live_queued: bool = False, live_relevant: bool = True, **kwargs: Any,
+) -> None:
+    # the tracking service has queued them already, or found no rule they matter to (queue_events)
+    if live_queued or not live_relevant:
         return
     try:
         on_events(events)
