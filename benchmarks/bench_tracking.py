@@ -508,7 +508,8 @@ def beacon_rate(workers: str, seconds: float = 8.0, threads: int = 6) -> None:
         login = Client()
         assert login.login(username="bench-shopper", password="x" * 12)
         session = f"; sessionid={login.cookies['sessionid'].value}"
-        served_batch_rate(port)
+        for feeders in feeder_counts():
+            served_batch_rate(port, clients=feeders)
         before = Event.objects.count()
         # the first run warms up; "1 (logged in)": a shopper with a session (session + user lookups);
         # the baselines: the same request to a Django view doing nothing, and to one storing the
@@ -682,6 +683,13 @@ def _post(port: int, path: str, body: bytes, headers: str) -> bytes:
         while chunk := sock.recv(65536):
             chunks.append(chunk)
     return b"".join(chunks)
+
+
+def feeder_counts() -> list[int]:
+    """How many clients post batches at once: two, and four (two feeders leave the cores
+    idle while each waits for its answer, the commit included: four keep them busy);
+    ``BENCH_FEEDERS=2`` (comma-separated) chooses."""
+    return [int(n) for n in (os.environ.get("BENCH_FEEDERS") or "2,4").split(",") if n.strip()]
 
 
 def served_batch_rate(port: int, seconds: float = 8.0, clients: int = 2, size: int = 500) -> None:

@@ -29,9 +29,10 @@ COLUMNS = (
 TEMP = "reco_event_incoming_n"  # (a new name: the layout gained the row number)
 
 
-def usable() -> bool:
-    """The single-event INSERT: PostgreSQL with either driver."""
-    return connection.vendor == "postgresql"
+def usable(db: Any = None) -> bool:
+    """The single-event INSERT: PostgreSQL with either driver (``db``: the default database's
+    connection, where the caller has it)."""
+    return (db or connection).vendor == "postgresql"
 
 
 @cache
@@ -47,9 +48,9 @@ def _binding_cursor() -> Any:
     return ServerBindingCursor
 
 
-def copy_usable() -> bool:
+def copy_usable(db: Any = None) -> bool:
     """The COPY batch path: PostgreSQL through psycopg 3 (psycopg2 has no ``cursor.copy``)."""
-    return connection.vendor == "postgresql" and _binding_cursor() is not None
+    return usable(db) and _binding_cursor() is not None
 
 
 def _values(row: Event, now: Any, *, binary: bool = False) -> tuple[Any, ...]:
@@ -70,7 +71,7 @@ def _insert_one_sql() -> str:
     )
 
 
-def _bound_cursor() -> Any:
+def _bound_cursor(db: Any = None) -> Any:
     """A cursor sending parameters apart from the SQL (psycopg 3's server-side binding), as
     Django's own cursor with ``OPTIONS["server_side_binding"]``: the values are not quoted
     into the statement's text, and PostgreSQL may run it as a prepared statement once
@@ -79,7 +80,7 @@ def _bound_cursor() -> Any:
     cursor_class = _binding_cursor()
     if cursor_class is None:
         return connection.cursor()
-    db = connections[DEFAULT_DB_ALIAS]  # (the `connection` proxy looks it up on every use)
+    db = db or connections[DEFAULT_DB_ALIAS]  # (the `connection` proxy looks it up on every use)
     # as connection.cursor() makes its own: health check, connection, error translation,
     # query logging (assertNumQueries counts it)
     db.close_if_health_check_failed()
@@ -88,11 +89,11 @@ def _bound_cursor() -> Any:
         return db._prepare_cursor(cursor_class(db.connection))  # type: ignore[attr-defined,call-arg]
 
 
-def insert_one(row: Event) -> bool:
+def insert_one(row: Event, db: Any = None) -> bool:
     """One event (a page view, a beacon): a plain ``INSERT … ON CONFLICT DO NOTHING``
     without the ORM's per-field compilation. False when its ``event_id`` is already stored."""
     now = timezone.now()
-    with _bound_cursor() as cursor:
+    with _bound_cursor(db) as cursor:
         cursor.execute(_insert_one_sql(), _values(row, now))
         found = cursor.fetchone()
     if found is None:

@@ -99,15 +99,15 @@ def store(rows: list[Event]) -> StoreResult:
             unique[key] = row
     if not unique:
         return result
-    if pg_copy.usable():
+    db = connections[DEFAULT_DB_ALIAS]  # (the `connection` proxy looks it up on every use)
+    if pg_copy.usable(db):
         # PostgreSQL says which rows it wrote (ON CONFLICT DO NOTHING RETURNING), also when a
         # concurrent request wrote some of them first. COPY batches need a transaction of their
         # own; a single INSERT is atomic, so in autocommit it runs without one, inside a
         # caller's transaction in a savepoint (a failure must not break it), and with
         # autocommit off in a block (where the after-commit work can be registered)
         batch = list(unique.values())
-        copy = pg_copy.copy_usable() and len(batch) >= PG_COPY_MIN
-        db = connections[DEFAULT_DB_ALIAS]  # (the `connection` proxy looks it up on every use)
+        copy = pg_copy.copy_usable(db) and len(batch) >= PG_COPY_MIN
         in_block = db.in_atomic_block or not db.get_autocommit()
         for attempt in range(DEADLOCK_RETRIES + 1):
             try:
@@ -115,10 +115,10 @@ def store(rows: list[Event]) -> StoreResult:
                     if copy:  # (a transaction of our own empties the COPY table by committing)
                         inserted = pg_copy.insert(batch, commits=not in_block)
                     elif len(batch) == 1:  # a page view, a beacon: a prepared statement of its own
-                        inserted = {batch[0].event_id.int} if pg_copy.insert_one(batch[0]) else set()
+                        inserted = {batch[0].event_id.int} if pg_copy.insert_one(batch[0], db) else set()
                     else:
                         inserted = pg_copy.insert_values(batch)
-                    _stored(result, [row for key, row in unique.items() if key in inserted])
+                    _stored(result, [row for key, row in unique.items() if key in inserted], db)
                 break
             except OperationalError as exc:
                 # two batches sharing events, each waiting for the other's uncommitted copy of
@@ -159,10 +159,10 @@ def store(rows: list[Event]) -> StoreResult:
     return result
 
 
-def _stored(result: StoreResult, rows: list[Event]) -> None:
+def _stored(result: StoreResult, rows: list[Event], db: Any = None) -> None:
     result.stored = rows
-    if rows:
-        transaction.on_commit(lambda: _after_commit(rows))
+    if rows:  # (transaction.on_commit, with the connection the caller has looked up)
+        (db or connections[DEFAULT_DB_ALIAS]).on_commit(lambda: _after_commit(rows))
 
 
 @cache_function
