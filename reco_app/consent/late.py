@@ -40,11 +40,14 @@ pseudonymous key and expires on its own after :data:`MARK_TTL`.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Iterable
 from typing import Any
 
 from celery import current_app
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 
 from reco_app import cache, conf
 
@@ -94,9 +97,40 @@ def visitor_marked(visitor_id: str) -> bool:
 
 def sweeps() -> bool:
     """Are anonymous browsers' late events left to the sweep? Where Celery tasks go to a
-    worker (a broker is configured and tasks are not run eagerly); else their stores check."""
+    worker (a broker is configured and tasks are not run eagerly); else their stores check.
+
+    Asked by every anonymous beacon's store, and Celery's configuration answers slowly
+    (several layered lookups, the environment): the answer is remembered per the values it
+    depends on as they stand in the app's configuration (the settings it was given or
+    changed to) and the environment's ``CELERY_BROKER_URL``; forgotten when Django's
+    settings change."""
     conf_ = current_app.conf  # (no Celery app configured: Celery's default one, no broker)
+    changes = getattr(conf_, "changes", None)
+    if not isinstance(changes, dict):
+        return _sweeps(conf_)
+    key = (id(conf_), changes.get("task_always_eager"), changes.get("broker_url"), changes.get("broker_host"),
+           os.environ.get("CELERY_BROKER_URL"))
+    try:
+        found = _SWEEPS.get(key)
+    except TypeError:  # (a list of broker URLs: not remembered)
+        return _sweeps(conf_)
+    if found is None:
+        if len(_SWEEPS) >= 64:
+            _SWEEPS.clear()
+        found = _SWEEPS[key] = _sweeps(conf_)
+    return found
+
+
+_SWEEPS: dict[tuple[Any, ...], bool] = {}
+
+
+def _sweeps(conf_: Any) -> bool:
     return not conf_.task_always_eager and bool(conf_.broker_url)
+
+
+@receiver(setting_changed)
+def _forget_sweeps(**kwargs: Any) -> None:
+    _SWEEPS.clear()
 
 
 def sweep_later(subjects: list[str], visitor_ids: list[str]) -> None:

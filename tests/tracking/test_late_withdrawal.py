@@ -461,3 +461,30 @@ def test_a_signed_in_devices_event_stored_after_the_accounts_erasure_goes_with_i
     track(request, "product_view", product)  # stored after the erasure
     phone.get(product_url)
     assert not Event.objects.filter(visitor_id=visitor).exists()
+
+
+def test_the_sweep_answer_follows_the_celery_configuration_it_is_remembered_for(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """``sweeps()`` is remembered (every anonymous beacon asks), yet follows every change of
+    what it depends on: tasks made eager or not, the broker set or removed, in the app's
+    configuration or the environment."""
+    from celery import current_app
+
+    from reco_app.consent.late import sweeps
+
+    conf = current_app.conf
+    saved = conf.task_always_eager, conf.broker_url
+    monkeypatch.delenv("CELERY_BROKER_URL", raising=False)
+    try:
+        conf.task_always_eager, conf.broker_url = False, "redis://127.0.0.1:6399/1"
+        assert sweeps() and sweeps()
+        conf.task_always_eager = True
+        assert not sweeps()
+        conf.task_always_eager, conf.broker_url = False, None
+        assert not sweeps()
+        monkeypatch.setenv("CELERY_BROKER_URL", "redis://127.0.0.1:6399/2")  # (Celery reads it first)
+        assert sweeps()
+        monkeypatch.delenv("CELERY_BROKER_URL")
+        conf.broker_url = ["redis://127.0.0.1:6399/1", "redis://127.0.0.1:6399/3"]  # failover: not remembered
+        assert sweeps()
+    finally:
+        conf.task_always_eager, conf.broker_url = saved
