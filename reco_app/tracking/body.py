@@ -32,7 +32,13 @@ def _parse_int(digits: str) -> int | float:
 
 
 def read_json(request: HttpRequest, limit: int) -> Any:
-    """Parse at most ``limit`` bytes of JSON; 413 is decided from Content-Length and the bytes read.
+    """Parse at most ``limit`` bytes of JSON (see :func:`read_json_sized`)."""
+    return read_json_sized(request, limit)[0]
+
+
+def read_json_sized(request: HttpRequest, limit: int) -> tuple[Any, int]:
+    """Parse at most ``limit`` bytes of JSON, and say how many bytes they were; 413 is
+    decided from Content-Length and the bytes read.
 
     A body without Content-Length (``Transfer-Encoding: chunked``) is read from the WSGI
     server's input when the server says it ends there (``wsgi.input_terminated``, as
@@ -57,11 +63,11 @@ def read_json(request: HttpRequest, limit: int) -> Any:
     try:
         text = data.decode("utf-8")
         try:
-            return json.loads(text, parse_constant=_reject_constant)
+            return json.loads(text, parse_constant=_reject_constant), len(data)
         except json.JSONDecodeError:
             raise
         except ValueError:  # an integer too long for Python (or NaN): read again, ints one by one
-            return json.loads(text, parse_constant=_reject_constant, parse_int=_parse_int)
+            return json.loads(text, parse_constant=_reject_constant, parse_int=_parse_int), len(data)
     except (UnicodeDecodeError, ValueError, RecursionError):
         raise BodyError(400, "The body is not valid UTF-8 JSON.") from None
 

@@ -46,12 +46,36 @@ def _names_a_bot(ua: str, hints: list[str]) -> bool:
     return False
 
 
+#: answers per user agent for the configured bot hints (a browser sends the same user agent
+#: with every request, and most visitors share a few): bounded, and only for user agents of
+#: ordinary length; forgotten when the hints change (settings)
+_answers: dict[str, str] = {}
+_answers_for: list[object] = [None]
+ANSWERS_MAX = 2048
+ANSWERED_LENGTH = 512
+
+
 def device_class(user_agent: str) -> str:
     """"bot", "tablet", "mobile", "desktop" or "unknown" — coarse, from the user agent only."""
+    hints = conf.get("BOT_USER_AGENTS")
+    if _answers_for[0] is not hints:
+        _answers.clear()
+        _answers_for[0] = hints
+    found = _answers.get(user_agent)
+    if found is None:
+        found = _device_class(user_agent, hints)
+        if len(user_agent) <= ANSWERED_LENGTH:
+            if len(_answers) >= ANSWERS_MAX:
+                _answers.clear()
+            _answers[user_agent] = found
+    return found
+
+
+def _device_class(user_agent: str, hints: list[str]) -> str:
     ua = user_agent.lower()
     if not ua:
         return "unknown"
-    if _names_a_bot(ua, conf.get("BOT_USER_AGENTS")):
+    if _names_a_bot(ua, hints):
         return "bot"
     if any(hint in ua for hint in TABLET_HINTS) or ("android" in ua and "mobile" not in ua):
         return "tablet"

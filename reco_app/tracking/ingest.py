@@ -48,15 +48,18 @@ def _count_rejected(raw_events: list[Any], result: IngestResult) -> None:
     count_dropped("invalid", types)
 
 
-def ingest_browser(request: HttpRequest, raw_events: list[Any], allowed_types: set[str]) -> IngestResult:
-    """Events sent by reco.js for the visitor of ``request`` (their consent applies)."""
+def ingest_browser(
+    request: HttpRequest, raw_events: list[Any], allowed_types: set[str], *, sized: bool = False,
+) -> IngestResult:
+    """Events sent by reco.js for the visitor of ``request`` (their consent applies).
+    ``sized``: the caller knows no event's context can exceed ``API_MAX_EVENT_BYTES``."""
     ctx = get_context(request)
     result = IngestResult()
     cleaned: list[CleanEvent] = []
     for i, raw in enumerate(raw_events):
         if isinstance(raw, dict) and "timestamp" in raw:  # browser clocks are not trusted
             raw = {k: v for k, v in raw.items() if k != "timestamp"}
-        clean, errors = validate(raw, allowed_types=allowed_types)
+        clean, errors = validate(raw, allowed_types=allowed_types, check_size=not sized)
         if clean is None:
             result.rejected[i] = errors
         else:

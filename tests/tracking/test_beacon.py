@@ -369,3 +369,29 @@ def test_the_remembered_pairs_are_bounded(db, monkeypatch) -> None:  # type: ign
         assert beacon(client, [IMPRESSION], csrf=_mask_cipher_secret(secret), HTTP_ORIGIN=ORIGIN).status_code == 204
         assert 1 <= len(views._CSRF_PASSED) <= 3
     assert Event.objects.count() == 5
+
+
+def test_a_small_beacon_cannot_hide_a_context_over_the_event_limit() -> None:
+    """A beacon of at most ``API_MAX_EVENT_BYTES / BODY_EXPANSION`` bytes skips measuring its
+    contexts: re-encoded, parsed JSON is never that much larger than its text, not even for
+    the numbers that grow most ("1E15" is 1000000000000000.0), nor for escapes or spacing."""
+    from reco_app.tracking.validation import json_size
+    from reco_app.tracking.views import BODY_EXPANSION
+
+    worst = ["1E15", "-1E15", "9E15", "1e-5", "1E22", "0.1", '"\\u00e9"', '"\\ud800"', '"\\/"', "[ ]", "{ }", "true"]
+    for literal in worst:
+        for count in (1, 7, 300):
+            text = '{"events":[{"context":{"k":[' + ",".join([literal] * count) + "]}}]}"
+            context = json.loads(text)["events"][0]["context"]
+            assert json_size(context) <= BODY_EXPANSION * len(text.encode()), literal
+
+
+def test_a_beacon_context_over_the_event_limit_is_refused(browser, settings) -> None:  # type: ignore[no-untyped-def]
+    settings.RECO_APP = {**settings.RECO_APP, "API_MAX_EVENT_BYTES": 300}
+    _accept(browser)
+    small = {**IMPRESSION, "context": {"placement": "home", "note": "x" * 10}}
+    big = {**IMPRESSION, "context": {"placement": "home", "note": "x" * 400}}
+    response = beacon(browser, [small, big], HTTP_ORIGIN=ORIGIN)
+    assert response.status_code == 400
+    assert response.json()["rejected"][0]["index"] == 1 and "300 bytes" in json.dumps(response.json())
+    assert Event.objects.count() == 1

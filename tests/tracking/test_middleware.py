@@ -153,3 +153,20 @@ def test_system_checks_catch_bad_tracking_settings(settings) -> None:  # type: i
     assert sorted(e.id for e in check_tracking()) == ["reco_app.E101", "reco_app.E102", "reco_app.E103"]
     settings.MIDDLEWARE = [m for m in settings.MIDDLEWARE if "RecoMiddleware" not in m]
     assert "reco_app.W101" in {e.id for e in check_tracking()}
+
+
+def test_device_answers_follow_the_bot_hints_and_stay_bounded(settings, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A user agent's answer is remembered for the configured bot hints: a shop adding a hint
+    is obeyed at once, and the memory keeps to its bounds."""
+    from reco_app.tracking import devices
+
+    shop_app = "Mozilla/5.0 (Linux; Android 14) ShopScanner/3.1 Mobile Safari/537.36"
+    assert device_class(shop_app) == "mobile" and device_class(shop_app) == "mobile"
+    settings.RECO_APP = {**settings.RECO_APP, "BOT_USER_AGENTS": [*devices.conf.get("BOT_USER_AGENTS"), "shopscanner"]}
+    assert device_class(shop_app) == "bot"
+    long_ua = "Mozilla/5.0 " + "x" * devices.ANSWERED_LENGTH
+    assert device_class(long_ua) == "desktop" and long_ua not in devices._answers
+    monkeypatch.setattr(devices, "ANSWERS_MAX", 3)
+    for n in range(5):
+        assert device_class(f"Mozilla/5.0 (Windows NT 10.0) Chrome/{n}") == "desktop"
+        assert len(devices._answers) <= 3
