@@ -84,6 +84,8 @@ from django.db import connection
 from django.test import Client, override_settings
 
 CSRF = "a" * 32
+CONSENT = "cookie_consent=personalisation=2026-01-01"
+MW = "reco_app.tracking.middleware.RecoMiddleware"
 #: beacons a page sends with its CSRF token (the page renders a new masked token; reco.js
 #: sends impressions as the page loads, a click, the dwell time as it closes): the beacon
 #: clients send each page's beacons with one token, then move on to a new page's
@@ -95,8 +97,7 @@ def page_token() -> str:
     from django.middleware.csrf import _mask_cipher_secret
 
     return _mask_cipher_secret(CSRF)
-CONSENT = "cookie_consent=personalisation=2026-01-01"
-MW = "reco_app.tracking.middleware.RecoMiddleware"
+
 
 
 PRODUCTS = 240

@@ -41,8 +41,6 @@ from django.urls import NoReverseMatch, get_script_prefix, reverse, set_script_p
 from django.utils.datastructures import MultiValueDict
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
-#: a beacon's ``request.POST`` (immutable: one serves every beacon; made once settings are)
-_NO_FORM: list[QueryDict] = []
 
 
 class BeaconRequest(WSGIRequest):
@@ -53,10 +51,9 @@ class BeaconRequest(WSGIRequest):
 
     def __init__(self, environ: dict[str, Any]) -> None:
         super().__init__(environ)
-        self.user = _parts().anonymous()
-        if not _NO_FORM:
-            _NO_FORM.append(QueryDict())
-        self._post, self._files = _NO_FORM[0], MultiValueDict[str, Any]()
+        parts = _parts()
+        self.user = parts.anonymous()
+        self._post, self._files = parts.no_form, MultiValueDict[str, Any]()
 
     def _set_content_type_params(self, meta: dict[str, Any]) -> None:
         self.content_type, self.content_params = "text/plain", {}
@@ -126,20 +123,21 @@ class _Parts(NamedTuple):
     context: Any
     view: Any
     finish: Any
+    no_form: QueryDict  # a beacon's ``request.POST`` (immutable: one serves every beacon)
 
 
 @cache
 def _parts() -> _Parts:
     """What the fast path calls, imported once the app registry is ready (this module is
-    imported before it; an import statement in a function costs every call a failed module
-    attribute lookup)."""
+    imported before it, before the settings too; an import statement in a function costs
+    every call a failed module attribute lookup)."""
     from django.contrib.auth.models import AnonymousUser
 
     from reco_app.tracking.context import VisitorContext
     from reco_app.tracking.middleware import finish
     from reco_app.tracking.views import beacon
 
-    return _Parts(AnonymousUser, VisitorContext, beacon, finish)
+    return _Parts(AnonymousUser, VisitorContext, beacon, finish, QueryDict())
 
 
 def _answer(request: HttpRequest) -> HttpResponseBase:

@@ -50,6 +50,7 @@ from django.core.signals import setting_changed
 from django.dispatch import receiver
 
 from reco_app import cache, conf
+from reco_app.memo import Bounded
 
 logger = logging.getLogger(__name__)
 #: how long a withdrawal is honoured for requests already under way: far longer than a
@@ -115,13 +116,11 @@ def sweeps() -> bool:
     except TypeError:  # (a list of broker URLs: not remembered)
         return _sweeps(conf_)
     if found is None:
-        if len(_SWEEPS) >= 64:
-            _SWEEPS.clear()
-        found = _SWEEPS[key] = _sweeps(conf_)
+        found = _SWEEPS.keep(key, _sweeps(conf_))
     return found
 
 
-_SWEEPS: dict[tuple[Any, ...], bool] = {}
+_SWEEPS: Bounded[tuple[Any, ...], bool] = Bounded(64)
 
 
 def _sweeps(conf_: Any) -> bool:

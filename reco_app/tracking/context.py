@@ -19,6 +19,7 @@ from django.http import HttpRequest, HttpResponseBase
 
 from reco_app import conf
 from reco_app.consent.state import ConsentState, evaluate
+from reco_app.memo import Bounded
 from reco_app.models.events import visitor_subject
 from reco_app.tracking.devices import device_class
 
@@ -48,8 +49,7 @@ _signers: dict[tuple[Any, ...], signing.Signer] = {}
 #: visitor cookies this process has verified, by their signed value: a browser sends the
 #: same cookie with each request until it is re-issued (at most every REFRESH_SECONDS), so
 #: its HMAC is checked once, not on every page. Only the current key configuration's.
-_verified: dict[str, str] = {}
-VERIFIED_MAX = 10_000
+_verified: Bounded[str, str] = Bounded(10_000)
 
 
 def cookie_signer() -> signing.Signer:
@@ -71,10 +71,7 @@ def unsign_cookie(value: str) -> str:
     signer = cookie_signer()
     found = _verified.get(value)
     if found is None:
-        found = signer.unsign(value)
-        if len(_verified) >= VERIFIED_MAX:
-            _verified.clear()
-        _verified[value] = found
+        found = _verified.keep(value, signer.unsign(value))
     return found
 
 

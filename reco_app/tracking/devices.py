@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 from reco_app import conf
+from reco_app.memo import Bounded
 
 TABLET_HINTS = ("ipad", "tablet", "kindle", "silk/", "playbook")
 MOBILE_HINTS = ("mobi", "iphone", "ipod", "android", "blackberry", "opera mini", "windows phone")
@@ -49,9 +50,8 @@ def _names_a_bot(ua: str, hints: list[str]) -> bool:
 #: answers per user agent for the configured bot hints (a browser sends the same user agent
 #: with every request, and most visitors share a few): bounded, and only for user agents of
 #: ordinary length; forgotten when the hints change (settings)
-_answers: dict[str, str] = {}
+_answers: Bounded[str, str] = Bounded(2048)
 _answers_for: list[object] = [None]
-ANSWERS_MAX = 2048
 ANSWERED_LENGTH = 512
 
 
@@ -65,9 +65,7 @@ def device_class(user_agent: str) -> str:
     if found is None:
         found = _device_class(user_agent, hints)
         if len(user_agent) <= ANSWERED_LENGTH:
-            if len(_answers) >= ANSWERS_MAX:
-                _answers.clear()
-            _answers[user_agent] = found
+            _answers.keep(user_agent, found)
     return found
 
 

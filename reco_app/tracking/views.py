@@ -19,6 +19,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from reco_app import conf
+from reco_app.memo import Bounded
 from reco_app.tracking.body import BodyError, read_json_sized
 from reco_app.tracking.ingest import ingest_browser
 
@@ -46,8 +47,7 @@ BODY_EXPANSION = 5
 #: and comparing them again in constant time, and parsing ``request.POST`` for a form
 #: token a beacon never has, cost more than the rest of the beacon's checks. Successes
 #: only, per process, bounded; forgotten when settings change (the cookie's name).
-_CSRF_PASSED: set[tuple[str, str]] = set()
-CSRF_PASSED_MAX = 4096
+_CSRF_PASSED: Bounded[tuple[str, str], bool] = Bounded(4096)
 
 
 def _csrf_ok(request: HttpRequest, token: Any) -> bool:
@@ -65,9 +65,7 @@ def _csrf_ok(request: HttpRequest, token: Any) -> bool:
     except RejectRequest:
         return False
     if cookie is not None:
-        if len(_CSRF_PASSED) >= CSRF_PASSED_MAX:
-            _CSRF_PASSED.clear()
-        _CSRF_PASSED.add((cookie, token))
+        _CSRF_PASSED.keep((cookie, token), True)
     return True
 
 

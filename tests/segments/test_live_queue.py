@@ -400,12 +400,15 @@ def test_rules_left_to_the_receiver_run_there_and_irrelevant_events_skip_it(djan
 
     flags: list[object] = []
     evaluated: list[str] = []
+    decided: list[list[str]] = []  # the events the receiver looked at
 
     def receiver(sender: object = None, **kwargs: object) -> None:
         flags.append((kwargs.get("live_queued"), kwargs.get("live_relevant")))
 
     real = live_events.evaluate_subject
     monkeypatch.setattr(live_events, "evaluate_subject", lambda subject, *a, **k: evaluated.append(subject) or real(subject, *a, **k))
+    real_on_events = live_events.on_events
+    monkeypatch.setattr(live_events, "on_events", lambda events: decided.append([e.event_type for e in events]) or real_on_events(events))
     event_stored.connect(receiver, weak=False, dispatch_uid="test-live-left")
     try:
         with django_capture_on_commit_callbacks(execute=True):
@@ -416,4 +419,5 @@ def test_rules_left_to_the_receiver_run_there_and_irrelevant_events_skip_it(djan
     finally:
         event_stored.disconnect(dispatch_uid="test-live-left")
     assert flags == [(False, False), (False, True)]
+    assert decided == [["add_to_cart"]]  # the impression was not looked at twice
     assert evaluated == ["a"]

@@ -359,7 +359,7 @@ def test_the_remembered_pairs_are_bounded(db, monkeypatch) -> None:  # type: ign
 
     from reco_app.tracking import views
 
-    monkeypatch.setattr(views, "CSRF_PASSED_MAX", 3)
+    monkeypatch.setattr(views._CSRF_PASSED, "limit", 3)
     client = FastPathClient(enforce_csrf_checks=True)
     client.get("/")
     _accept(client)

@@ -166,7 +166,7 @@ def test_device_answers_follow_the_bot_hints_and_stay_bounded(settings, monkeypa
     assert device_class(shop_app) == "bot"
     long_ua = "Mozilla/5.0 " + "x" * devices.ANSWERED_LENGTH
     assert device_class(long_ua) == "desktop" and long_ua not in devices._answers
-    monkeypatch.setattr(devices, "ANSWERS_MAX", 3)
+    monkeypatch.setattr(devices._answers, "limit", 3)
     for n in range(5):
         assert device_class(f"Mozilla/5.0 (Windows NT 10.0) Chrome/{n}") == "desktop"
         assert len(devices._answers) <= 3
