@@ -25,6 +25,7 @@ import http.client
 import io
 import json
 import os
+import shlex
 import shutil
 import signal
 import socket
@@ -478,11 +479,15 @@ def worker_counts() -> list[str]:
 
 
 def beacon_rate(workers: str, seconds: float = 8.0, threads: int = 6) -> None:
-    print(f"-- under gunicorn ({workers} sync workers): the batch API, then the beacon endpoint --")
+    # BENCH_GUNICORN_ARGS: more gunicorn options, e.g. "-k gthread --threads 2" (threaded workers)
+    more = shlex.split(os.environ.get("BENCH_GUNICORN_ARGS", ""))
+    kind = " ".join(more) if more else "sync"
+    print(f"-- under gunicorn ({workers} workers, {kind}): the batch API, then the beacon endpoint --")
     port = _free_port()
     gunicorn = shutil.which("gunicorn", path=str(Path(sys.executable).parent)) or "gunicorn"
     proc = subprocess.Popen(
-        [gunicorn, "-w", workers, "-b", f"127.0.0.1:{port}", "--log-level", "warning", "benchmarks.tracking_wsgi:application"],
+        [gunicorn, "-w", workers, *more, "-b", f"127.0.0.1:{port}", "--log-level", "warning",
+         "benchmarks.tracking_wsgi:application"],
         cwd=ROOT, env={**_server_env(), "DJANGO_SETTINGS_MODULE": "benchmarks.tracking_site"}, start_new_session=True,
     )
     _gunicorn_pid[0] = proc.pid
