@@ -12,6 +12,8 @@ from pathlib import Path
 
 import dj_database_url
 
+from reco_app.schedule import BEAT_SCHEDULE
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("RECO_VAR_DIR", BASE_DIR / "var"))
 
@@ -141,6 +143,8 @@ CELERY_TASK_ALWAYS_EAGER = not os.environ.get("CELERY_BROKER_URL")
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# every periodic task of reco_app (segments, training, retention), for `celery beat`
+CELERY_BEAT_SCHEDULE = BEAT_SCHEDULE
 
 # --- REST framework -------------------------------------------------------------------
 REST_FRAMEWORK = {

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from celery import shared_task
-from celery.schedules import crontab
+
+from reco_app.schedule import SEGMENTS
 
 
 @shared_task(name="reco_app.segments.recompute", acks_late=True, max_retries=2, default_retry_delay=300, soft_time_limit=1800, time_limit=2000)
@@ -48,9 +49,5 @@ def drain_live_segments() -> int:
     return drain()
 
 
-#: A default schedule for celery beat (``CELERY_BEAT_SCHEDULE``): batch segments nightly at
-#: 02:30 (before the nightly retrain, so user features are fresh), live sweep every 10 min.
-BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
-    "reco-segments-nightly": {"task": "reco_app.segments.recompute", "schedule": crontab(hour=2, minute=30)},
-    "reco-segments-live-sweep": {"task": "reco_app.segments.sweep_live", "schedule": 600.0},
-}
+#: The segments part of :data:`reco_app.schedule.BEAT_SCHEDULE` (import that one in settings)
+BEAT_SCHEDULE = SEGMENTS

@@ -13,8 +13,8 @@ import logging
 from typing import Any
 
 from celery import shared_task
-from celery.schedules import crontab
 
+from reco_app.schedule import TRAINING
 from reco_app.training.lock import TrainingBusy
 
 logger = logging.getLogger(__name__)
@@ -66,9 +66,5 @@ def _when(value: str | None) -> dt.datetime | None:
     return dt.datetime.fromisoformat(value) if value else None
 
 
-#: A default schedule for celery beat / django-celery-beat (``CELERY_BEAT_SCHEDULE``): a full
-#: retrain every night at 03:15 and an incremental update every hour at :40.
-BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
-    "reco-nightly-retrain": {"task": "reco_app.train_full", "schedule": crontab(hour=3, minute=15)},
-    "reco-hourly-incremental": {"task": "reco_app.train_incremental", "schedule": crontab(minute=40)},
-}
+#: The training part of :data:`reco_app.schedule.BEAT_SCHEDULE` (import that one in settings)
+BEAT_SCHEDULE = TRAINING
