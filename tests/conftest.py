@@ -39,6 +39,22 @@ def fresh_serving_state(settings):  # type: ignore[no-untyped-def]
     dropped._pending.clear()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _test_database_left_to_drop(django_db_setup, django_db_blocker):  # type: ignore[no-untyped-def]
+    """Connections that outlive the tests on PostgreSQL (the product-view writer thread
+    keeps its own for ``CONN_MAX_AGE``) are ended before pytest-django drops the test
+    database. Otherwise the drop fails ("being accessed by other users") and the database
+    is left behind."""
+    yield
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        cursor.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                       "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+
+
 def _skip_or_fail(reason: str) -> None:
     if REQUIRE_SERVICES:
         pytest.fail(f"required service missing: {reason}")
