@@ -100,7 +100,6 @@ def page_token() -> str:
     return _mask_cipher_secret(CSRF)
 
 
-
 PRODUCTS = 240
 VISITORS = 200
 
